@@ -1,0 +1,150 @@
+"""Command line: ``python -m connectors demo|sync|import-junit`` (the contract in DESIGN.md).
+
+Every command creates or upgrades the schema on a new database. Failures print one line on
+stderr — what is wrong and what to do — and exit non-zero; never a traceback, never a token.
+Exit codes: 0 success, 1 a sync or import failed (what earlier runs stored is intact),
+2 bad arguments, configuration or database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from datetime import date
+
+from connectors import SOURCE_MODULES
+from connectors.http import SourceError, redact
+from connectors.progress import Progress
+from data.config import ConfigError, load_settings
+from data.store import DatabaseError, get_engine
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 200:
+        raise argparse.ArgumentTypeError("expected a scale between 0 and 200 (1 ≈ 2,000 items)")
+    return value
+
+
+def _add_source_arguments(module_name: str, parser: argparse.ArgumentParser) -> None:
+    # TODO(integration): while connectors land in parallel, a missing one is left out.
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    module.add_arguments(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m connectors",
+                                     description="Load engineering data into ShipReady.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="load (or --remove) the demo organisation")
+    demo.add_argument("--scale", type=_scale, default=1.0,
+                      help="size: 1 gives about 2,000 work items and 50,000 test results")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--today", type=_date, default=None,
+                      help="the day the data is laid out around (default: today, UTC)")
+    demo.add_argument("--remove", action="store_true", help="delete every demo row, only those")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=None, help="configuration file (readiness.toml)")
+    common.add_argument("--full", action="store_true",
+                        help="ignore stored cursors and fetch everything again")
+    sync = sub.add_parser("sync", parents=[common],
+                          help="sync configured sources, or one source given on the command line")
+    sync.add_argument("--source", choices=sorted(SOURCE_MODULES),
+                      help="only this configured source")
+    sources = sync.add_subparsers(dest="source_command", metavar="SOURCE")
+    for name, module_name in SOURCE_MODULES.items():
+        p = sources.add_parser(name, parents=[common], help=f"sync {name}")
+        _add_source_arguments(module_name, p)
+
+    junit = sub.add_parser("import-junit", help="import JUnit XML files, folders, globs or zips")
+    _add_source_arguments("connectors.junit", junit)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings(getattr(args, "config", None))
+    engine = get_engine()
+    if args.command == "demo":
+        from data import demo
+
+        if args.remove:
+            counts = demo.remove_demo(engine)
+            print(f"removed {sum(counts.values())} demo rows")
+        else:
+            counts = demo.load_demo(engine, scale=args.scale, seed=args.seed, today=args.today,
+                                    progress=Progress("demo"))
+            print("loaded demo organisation: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 0
+    if args.command == "import-junit":
+        module = importlib.import_module("connectors.junit")
+        return module.run(args, settings, engine, Progress("junit"))
+    # sync
+    if args.source_command:
+        module = importlib.import_module(SOURCE_MODULES[args.source_command])
+        progress = Progress(args.source_command)
+        try:
+            written = module.run(args, settings, engine, progress)
+        finally:
+            progress.close()
+        _report(args.source_command, written)
+        return 0
+    names = [args.source] if args.source else settings.configured_sources()
+    if not names:
+        print("nothing to sync: no source is configured in readiness.toml "
+              "(see readiness.toml.example), or name one: python -m connectors sync github "
+              "--repo OWNER/NAME", file=sys.stderr)
+        return 2
+    failed = 0
+    for name in names:
+        module = importlib.import_module(SOURCE_MODULES[name])
+        progress = Progress(name)
+        try:
+            _report(name, module.sync_configured(settings, engine, progress, full=args.full))
+        except SourceError as exc:  # one source failing does not stop the others
+            print(f"error: {redact(str(exc))}", file=sys.stderr)
+            failed += 1
+        finally:
+            progress.close()
+    return 1 if failed else 0
+
+
+def _report(source: str, written: dict[str, int]) -> None:
+    summary = ", ".join(f"{k} {v}" for k, v in written.items()) or "nothing new"
+    print(f"{source}: {summary}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ConfigError, DatabaseError) as exc:
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except SourceError as exc:
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: what was committed is kept; rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

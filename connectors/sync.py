@@ -1,0 +1,122 @@
+"""Sync bookkeeping shared by every connector: runs, cursors, raw records.
+
+The rules every connector follows:
+- a run is recorded in ``sync_runs`` when it starts and closed with its outcome, counts,
+  requests and (one-line, redacted) error — in its own transaction, so a failure is logged;
+- each page is written in one transaction: raw records, domain rows, then (last) the cursor, so
+  the cursor never moves past data that is not committed and a rerun resumes where it stopped;
+- nothing is deleted on failure: earlier syncs' rows stay as they were.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+
+from connectors.http import SourceError, redact
+from data import schema
+from data.store import upsert
+
+
+@dataclass
+class SyncState:
+    cursor: str | None = None
+    etag: str | None = None
+    pending: list | None = None
+
+
+def get_state(conn: Connection, source: str, scope: str, resource: str) -> SyncState:
+    t = schema.sync_state
+    row = conn.execute(select(t.c.cursor, t.c.etag, t.c.pending).where(
+        t.c.source == source, t.c.scope == scope, t.c.resource == resource)).first()
+    return SyncState(*row) if row else SyncState()
+
+
+def set_state(conn: Connection, source: str, scope: str, resource: str, *,
+              cursor: str | None = None, etag: str | None = None,
+              pending: list | None = None) -> None:
+    """Store the cursor/etag/pending list. Call it in the transaction that wrote the data."""
+    row: dict[str, Any] = {"source": source, "scope": scope, "resource": resource,
+                           "updated_at": datetime.now(timezone.utc)}
+    if cursor is not None:
+        row["cursor"] = cursor
+    if etag is not None:
+        row["etag"] = etag
+    if pending is not None:
+        row["pending"] = pending
+    upsert(conn, schema.sync_state, [row])
+
+
+def save_raw(conn: Connection, source: str, resource: str, scope: str,
+             items: Iterable[tuple[str, Any]]) -> int:
+    """Store API items as received: ``items`` is ``(external_id, payload)`` pairs."""
+    now = datetime.now(timezone.utc)
+    return upsert(conn, schema.raw_records, (
+        {"source": source, "resource": resource, "external_id": str(ext), "scope": scope,
+         "fetched_at": now, "payload": payload} for ext, payload in items))
+
+
+@dataclass
+class SyncRun:
+    """Context manager recording one run in ``sync_runs``.
+
+    ``with SyncRun(engine, "github", "acme/web", client) as run: run.add("issues", 30)``
+    On an exception the run is closed as failed with a one-line error and the exception
+    propagates; the CLI turns a :class:`SourceError` into that same line.
+    """
+
+    engine: Engine
+    source: str
+    scope: str
+    client: Any = None  # an HttpClient, for request counts
+    items: dict[str, int] = field(default_factory=dict)
+    run_id: int | None = None
+    _t0: float = 0.0
+    _requests: int = 0
+    _not_modified: int = 0
+
+    def __enter__(self) -> "SyncRun":
+        self._t0 = time.monotonic()
+        with self.engine.begin() as conn:
+            self.run_id = conn.execute(schema.sync_runs.insert().values(
+                source=self.source, scope=self.scope, started_at=datetime.now(timezone.utc),
+                outcome="running", items={}, requests=0, not_modified=0)).inserted_primary_key[0]
+        return self
+
+    def add(self, resource: str, count: int) -> None:
+        self.items[resource] = self.items.get(resource, 0) + count
+
+    def count_requests(self, requests: int = 0, not_modified: int = 0) -> None:
+        """For runs without an HttpClient (file imports), or extra clients."""
+        self._requests += requests
+        self._not_modified += not_modified
+
+    @property
+    def requests(self) -> int:
+        return self._requests + (self.client.requests_made if self.client else 0)
+
+    @property
+    def not_modified(self) -> int:
+        return self._not_modified + (self.client.not_modified if self.client else 0)
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            outcome, error = "success", None
+        elif isinstance(exc, SourceError):
+            outcome, error = "failed", redact(str(exc))
+        elif isinstance(exc, KeyboardInterrupt):
+            outcome, error = "failed", "interrupted"
+        else:
+            outcome, error = "failed", redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:500]
+        with self.engine.begin() as conn:
+            conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.id == self.run_id)
+                         .values(finished_at=datetime.now(timezone.utc), outcome=outcome,
+                                 items=dict(self.items), requests=self.requests,
+                                 not_modified=self.not_modified, error=error,
+                                 duration_s=round(time.monotonic() - self._t0, 3)))
+        return False

@@ -1,0 +1,56 @@
+"""Home: what is loaded — rows per source and table, the last load or sync, what to do next."""
+
+import streamlit as st
+
+from data.store import DatabaseError
+from ui import db
+
+st.title("🚦 ShipReady")
+st.caption("Can this release ship? Bugs, tests, CI and deploys in one verdict.")
+
+try:
+    url = db.database_label()
+    db.engine()
+except DatabaseError as exc:
+    st.error(f"Database unavailable: {exc}")
+    st.stop()
+
+counts = db.load_table_counts(db.database_url())
+syncs = db.load_last_syncs(db.database_url())
+
+if counts.empty:
+    st.info(
+        "**The database is empty.** Load the demo organisation with "
+        "`python -m connectors demo`, or connect a source: copy `readiness.toml.example` to "
+        "`readiness.toml`, set `GITHUB_TOKEN` (or the Jira / Jenkins variables) and run "
+        "`python -m connectors sync`. JUnit files: `python -m connectors import-junit "
+        "PATH --pipeline NAME`."
+    )
+    st.caption(f"Database: `{url}`")
+    st.stop()
+
+sources = sorted(counts["source"].unique())
+cols = st.columns(len(sources))
+for col, source in zip(cols, sources):
+    total = int(counts.loc[counts["source"] == source, "rows"].sum())
+    last = syncs.loc[syncs["source"] == source]
+    if last.empty:
+        when = "no sync recorded"
+    else:
+        row = last.iloc[0]
+        icon = {"success": "✅", "failed": "❌", "running": "⏳"}.get(row["outcome"], "❔")
+        stamp = row["finished_at"] or row["started_at"]
+        when = f"{icon} {row['outcome']} · {stamp:%Y-%m-%d %H:%M} UTC"
+    col.metric(source, f"{total:,} rows", help="All rows this source wrote, every table.")
+    col.caption(when)
+    if not last.empty and last.iloc[0]["outcome"] == "failed" and last.iloc[0]["error"]:
+        col.caption(f"Last error: {last.iloc[0]['error']}")
+
+st.subheader("Rows per source and table")
+pivot = counts.pivot_table(index="table", columns="source", values="rows", fill_value=0,
+                           aggfunc="sum")
+st.dataframe(pivot, width="stretch")
+if "demo" in sources:
+    st.caption("Demo data is loaded. When real data arrives: `python -m connectors demo "
+               "--remove` deletes the demo rows and nothing else.")
+st.caption(f"Database: `{url}`")

@@ -1,0 +1,1 @@
+"""Streamlit-side helpers: the cached engine and loaders, figure builders, shared widgets."""
