@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_PATH = Path("readiness.toml")
+DEMO_CONFIG_PATH = Path(__file__).with_name("demo.toml")
 
 
 class ConfigError(ValueError):
@@ -171,6 +172,13 @@ class Settings:
     @property
     def is_demo(self) -> bool:
         return self.path is None
+
+    def project_for_repo(self, repo: str) -> str | None:
+        """The project whose configuration lists ``repo`` (else None)."""
+        for key, project in self.projects.items():
+            if repo in project.repos:
+                return key
+        return None
 
     def configured_sources(self) -> list[str]:
         """Sources with enough configuration to sync, in a stable order."""
@@ -339,17 +347,21 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """Read and validate the configuration.
 
     ``path`` defaults to ``$READINESS_CONFIG`` or ``./readiness.toml``. A missing default file
-    gives the defaults (demo mode); a missing file that was named explicitly is an error.
+    gives the demo organisation's settings (``data/demo.toml``, ``is_demo`` true); a missing
+    file that was named explicitly is an error.
     """
     explicit = path is not None or bool(os.environ.get("READINESS_CONFIG"))
     chosen = Path(path or os.environ.get("READINESS_CONFIG") or DEFAULT_CONFIG_PATH)
     if not chosen.exists():
         if explicit:
             raise ConfigError(f"{chosen}: no such configuration file")
-        return parse_settings({}, None)
+        return parse_settings(_read_toml(DEMO_CONFIG_PATH), None)
+    return parse_settings(_read_toml(chosen), chosen)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with chosen.open("rb") as fh:
-            data = tomllib.load(fh)
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{chosen}: not valid TOML ({exc})") from None
-    return parse_settings(data, chosen)
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None

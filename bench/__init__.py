@@ -1,0 +1,1 @@
+"""Benchmarks: each bench_*.py has main() and prints ratios against a baseline run in-process."""
