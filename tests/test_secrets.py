@@ -1,0 +1,24 @@
+"""Secrets come from the environment first, then .streamlit/secrets.toml, and are scrubbed."""
+
+from connectors.http import redact
+from connectors.secrets import get_secret
+
+
+def test_environment_wins_over_file(tmp_path, monkeypatch):
+    f = tmp_path / "secrets.toml"
+    f.write_text('GITHUB_TOKEN = "from-file-123456"\n')
+    monkeypatch.setenv("GITHUB_TOKEN", "from-env-654321")
+    assert get_secret("GITHUB_TOKEN", secrets_file=f) == "from-env-654321"
+
+
+def test_file_is_used_when_environment_lacks_it_and_value_is_redacted(tmp_path, monkeypatch):
+    f = tmp_path / "secrets.toml"
+    f.write_text('JIRA_TOKEN = "tok-file-abcdef"\n')
+    monkeypatch.delenv("JIRA_TOKEN", raising=False)
+    assert get_secret("JIRA_TOKEN", secrets_file=f) == "tok-file-abcdef"
+    assert redact("failed with tok-file-abcdef in it") == "failed with *** in it"
+
+
+def test_missing_everywhere_is_none(tmp_path, monkeypatch):
+    monkeypatch.delenv("JENKINS_TOKEN", raising=False)
+    assert get_secret("JENKINS_TOKEN", secrets_file=tmp_path / "none.toml") is None
