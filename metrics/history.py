@@ -1,0 +1,225 @@
+"""Rebuilding an item's state at a past moment from ``work_item_changes``.
+
+Sources record history as changes (field, from, to, at). The value of a field at time ``t`` is
+the ``to`` of the last change at or before ``t``; before the first change it is that change's
+``from``; an item with no changes of a field has had its current value all along.
+
+Conventions read from the changes (what the connectors and the demo write):
+- ``field`` is matched case-insensitively: ``status``/``status_category``, ``sprint``,
+  ``story_points`` (also Jira's display names "Story Points", "Story point estimate").
+- A status change is turned into a category (todo/in_progress/done) by, in order: a value that
+  already is a category, the status → category pairs seen on current items, the configured
+  ``jira.status_names``, then the name (done/closed/resolved → done, progress/review → in
+  progress). A ``status_category`` change, when present, is used as is.
+- Sprint values are comma-separated sprint ids (Jira's raw form, e.g. ``"7, 9"``) or full ids
+  (``jira:sprint:7``); a sprint matches either.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from data.schema import work_item_changes, work_items
+
+CATEGORIES = ("todo", "in_progress", "done")
+STATUS_FIELDS = {"status"}
+CATEGORY_FIELDS = {"status_category", "statuscategory"}
+SPRINT_FIELDS = {"sprint"}
+POINTS_FIELDS = {"story_points", "story points", "story point estimate", "storypoints"}
+
+
+def _norm_field(name: str) -> str:
+    n = (name or "").strip().lower()
+    if n in CATEGORY_FIELDS:
+        return "status_category"
+    if n in STATUS_FIELDS:
+        return "status"
+    if n in SPRINT_FIELDS:
+        return "sprint"
+    if n in POINTS_FIELDS:
+        return "story_points"
+    return n
+
+
+def _name_category(name: str) -> str:
+    n = name.lower()
+    if any(w in n for w in ("done", "closed", "resolved", "complete", "released", "fixed")):
+        return "done"
+    if any(w in n for w in ("progress", "review", "testing", "qa", "doing", "develop")):
+        return "in_progress"
+    return "todo"
+
+
+class StatusCategories:
+    """Maps a status value (category, name or id) to todo/in_progress/done."""
+
+    def __init__(self, pairs: dict[str, str], configured: dict[str, str] | None = None):
+        self._map = {k.lower(): v for k, v in (configured or {}).items()}
+        for k, v in pairs.items():
+            self._map.setdefault(k.lower(), v)
+
+    @classmethod
+    def load(cls, conn: Connection, settings=None) -> StatusCategories:
+        rows = conn.execute(
+            select(work_items.c.status, work_items.c.status_category, func.count())
+            .where(work_items.c.status.is_not(None))
+            .group_by(work_items.c.status, work_items.c.status_category)
+        ).all()
+        best: dict[str, tuple[int, str]] = {}
+        for status, cat, n in rows:  # a name used with two categories: the commoner wins
+            if status not in best or n > best[status][0]:
+                best[status] = (n, cat)
+        configured = settings.jira.get("status_names", {}) if settings is not None else {}
+        return cls({k: v[1] for k, v in best.items()}, configured)
+
+    def __call__(self, value: str | None, name: str | None = None) -> str | None:
+        for v in (name, value):
+            if v is None or v == "":
+                continue
+            low = v.strip().lower()
+            if low in CATEGORIES:
+                return low
+            if low in self._map:
+                return self._map[low]
+        text = name or value
+        return _name_category(text) if text else None
+
+
+@dataclass
+class Timeline:
+    """A field's value over time: ``initial`` before ``times[0]``, then ``values[i]`` from
+    ``times[i]``."""
+
+    initial: object
+    times: list[datetime] = field(default_factory=list)
+    values: list[object] = field(default_factory=list)
+
+    def at(self, t: datetime) -> object:
+        i = bisect_right(self.times, t)
+        return self.initial if i == 0 else self.values[i - 1]
+
+    def first_time(self, pred) -> datetime | None:
+        for t, v in zip(self.times, self.values):
+            if pred(v):
+                return t
+        return None
+
+
+def parse_ids(value: str | None) -> set[str]:
+    if not value:
+        return set()
+    return {p.strip() for p in value.replace("[", "").replace("]", "").split(",") if p.strip()}
+
+
+def sprint_tokens(sprint_id: str) -> set[str]:
+    """The values that name ``sprint_id`` in a change: the full id and its natural id."""
+    return {sprint_id, sprint_id.rsplit(":", 1)[-1]}
+
+
+def _to_float(v: str | None) -> float | None:
+    if v is None or str(v).strip() == "":
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+@dataclass
+class ItemHistory:
+    """One item's current row and its changes grouped by normalised field (sorted by time)."""
+
+    row: dict
+    changes: dict[str, list[dict]]
+
+    def category(self, cats: StatusCategories) -> Timeline:
+        """Status category over time (the current ``status_category`` when no history)."""
+        ch = self.changes.get("status_category")
+        if ch:
+            return Timeline(cats(ch[0]["from_value"], ch[0]["from_string"]) or "todo",
+                            [c["at"] for c in ch],
+                            [cats(c["to_value"], c["to_string"]) for c in ch])
+        ch = self.changes.get("status")
+        if ch:
+            return Timeline(cats(ch[0]["from_value"], ch[0]["from_string"]) or "todo",
+                            [c["at"] for c in ch],
+                            [cats(c["to_value"], c["to_string"]) for c in ch])
+        # No status history: rebuild from the timestamps the item carries.
+        r = self.row
+        times, values = [], []
+        if r.get("started_at") is not None and r["status_category"] in ("in_progress", "done"):
+            times.append(r["started_at"])
+            values.append("in_progress")
+        if r["status_category"] == "done" and r.get("resolved_at") is not None:
+            times.append(r["resolved_at"])
+            values.append("done")
+        if not times:
+            return Timeline(r["status_category"])
+        return Timeline("todo", times, values)
+
+    def category_or_resolved(self, cats: StatusCategories, t: datetime) -> str:
+        """Category at ``t`` (before the item existed: todo)."""
+        if self.row["created_at"] > t:
+            return "todo"
+        return self.category(cats).at(t)
+
+    def points(self) -> Timeline:
+        ch = self.changes.get("story_points")
+        if ch:
+            return Timeline(_to_float(ch[0]["from_value"] if ch[0]["from_value"] is not None
+                                      else ch[0]["from_string"]),
+                            [c["at"] for c in ch],
+                            [_to_float(c["to_value"] if c["to_value"] is not None
+                                       else c["to_string"]) for c in ch])
+        return Timeline(self.row.get("story_points"))
+
+    def in_sprint(self, sprint_id: str, currently: bool) -> Timeline:
+        """Membership of ``sprint_id`` over time (``currently`` when no sprint history)."""
+        tokens = sprint_tokens(sprint_id)
+        ch = self.changes.get("sprint")
+        if not ch:
+            return Timeline(currently)
+
+        def has(c: dict, side: str) -> bool:
+            ids = parse_ids(c[f"{side}_value"])
+            return bool(ids & tokens)
+
+        return Timeline(has(ch[0], "from"), [c["at"] for c in ch], [has(c, "to") for c in ch])
+
+
+def load_histories(conn: Connection, item_ids: Iterable[str] | None = None, *,
+                   where=None, fields: set[str] | None = None) -> dict[str, ItemHistory]:
+    """Items (by ids or a ``where`` clause on ``work_items``) with their changes."""
+    q = select(work_items)
+    if item_ids is not None:
+        ids = list(item_ids)
+        if not ids:
+            return {}
+        q = q.where(work_items.c.id.in_(ids))
+    if where is not None:
+        q = q.where(where)
+    items = {r["id"]: ItemHistory(dict(r), defaultdict(list))
+             for r in conn.execute(q).mappings()}
+    if not items:
+        return {}
+    ids = list(items)
+    cq = select(work_item_changes.c.item_id, work_item_changes.c.at, work_item_changes.c.field,
+                work_item_changes.c.from_value, work_item_changes.c.to_value,
+                work_item_changes.c.from_string, work_item_changes.c.to_string)
+    # Chunked IN lists keep the statement within every backend's parameter limit.
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for c in conn.execute(cq.where(work_item_changes.c.item_id.in_(chunk))).mappings():
+            f = _norm_field(c["field"])
+            if fields is None or f in fields:
+                items[c["item_id"]].changes[f].append(dict(c))
+    for h in items.values():
+        for lst in h.changes.values():
+            lst.sort(key=lambda c: c["at"])
+    return items

@@ -1,0 +1,349 @@
+"""Sprint KPIs rebuilt from change history, counted the way Jira's sprint report counts.
+
+- committed: items in the sprint at its start, with the estimate they had then;
+- completed: items in the sprint at completion whose status category was done then, whatever
+  the resolution;
+- not completed (carry-over): in the sprint at completion and not done;
+- added: items that entered the sprint after its start (estimate when they entered);
+- removed: items in the sprint at some moment after its start and not at completion (estimate
+  when they left).
+
+Sizes are story points when any item of the sprint carries an estimate (unestimated items
+count 0, as in Jira), otherwise counts of items; ``unit`` says which. The sprint's end is its
+``completed_at``; for a sprint still open, the ``as_of`` moment (default now).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import Connection, or_, select
+
+from data.schema import sprint_items, sprints, work_item_changes
+from metrics.history import (ItemHistory, StatusCategories, Timeline, load_histories,
+                             sprint_tokens)
+from metrics.registry import DEFINITIONS, MetricValue, kpi
+
+
+@dataclass
+class SprintItem:
+    key: str
+    title: str | None
+    url: str | None
+    points: float | None
+    item_id: str = ""
+
+
+@dataclass
+class SprintReport:
+    """Jira-style sprint report. Sizes in ``unit`` ("points" or "items")."""
+
+    sprint_id: str
+    name: str
+    state: str
+    start: datetime | None
+    end: datetime | None
+    unit: str
+    committed: float = 0.0
+    completed: float = 0.0
+    added: float = 0.0
+    removed: float = 0.0
+    not_completed: float = 0.0
+    items: dict[str, list[SprintItem]] = field(default_factory=dict)
+
+    @property
+    def say_do_ratio(self) -> float | None:
+        """completed / committed; None when nothing was committed."""
+        return self.completed / self.committed if self.committed else None
+
+    @property
+    def carry_over(self) -> list[SprintItem]:
+        return self.items.get("not_completed", [])
+
+
+class UnknownSprint(LookupError):
+    pass
+
+
+@dataclass
+class _Ctx:
+    sprint: dict
+    start: datetime
+    end: datetime
+    hist: dict[str, ItemHistory]
+    member: dict[str, Timeline]
+    cats: StatusCategories
+
+
+def _sprint_row(conn: Connection, sprint_id: str) -> dict:
+    row = conn.execute(select(sprints).where(sprints.c.id == sprint_id)).mappings().first()
+    if row is None:
+        raise UnknownSprint(f"unknown sprint id '{sprint_id}'")
+    return dict(row)
+
+
+def _context(conn: Connection, sprint_id: str, as_of: datetime | None, settings) -> _Ctx | None:
+    s = _sprint_row(conn, sprint_id)
+    if s["start_at"] is None:  # a future sprint has no start: nothing to report
+        return None
+    now = as_of or datetime.now(timezone.utc)
+    end = s["completed_at"] or (s["end_at"] if s["state"] == "closed" else None) or now
+    end = min(end, now) if as_of is not None else end
+    current = {r[0] for r in conn.execute(
+        select(sprint_items.c.item_id).where(sprint_items.c.sprint_id == sprint_id))}
+    # Items that were ever in the sprint: current members plus any whose sprint history names
+    # it (an item removed from the sprint is no longer a member but still counts as removed).
+    tokens = sprint_tokens(sprint_id)
+    conds = []
+    for tok in tokens:
+        for col in (work_item_changes.c.from_value, work_item_changes.c.to_value):
+            conds += [col == tok, col.like(f"{tok},%"), col.like(f"%, {tok}"),
+                      col.like(f"%,{tok}"), col.like(f"%, {tok},%"), col.like(f"%,{tok},%")]
+    historic = {r[0] for r in conn.execute(
+        select(work_item_changes.c.item_id).distinct()
+        .where(work_item_changes.c.field.in_(["sprint", "Sprint", "SPRINT"]), or_(*conds)))}
+    hist = load_histories(conn, current | historic)
+    member = {}
+    for iid, h in hist.items():
+        tl = h.in_sprint(sprint_id, iid in current)
+        created = h.row["created_at"]
+        # Not in any sprint before it existed.
+        member[iid] = Timeline(False, [created] + [t for t in tl.times if t > created],
+                               [tl.at(created)] + [v for t, v in zip(tl.times, tl.values)
+                                                   if t > created])
+    return _Ctx(s, s["start_at"], end, hist, member, StatusCategories.load(conn, settings))
+
+
+def _uses_points(ctx: _Ctx) -> bool:
+    for h in ctx.hist.values():
+        p = h.points()
+        if p.initial is not None or any(v is not None for v in p.values):
+            return True
+    return False
+
+
+def _size(h: ItemHistory, t: datetime, points: bool) -> float:
+    if not points:
+        return 1.0
+    v = h.points().at(t)
+    return float(v) if v is not None else 0.0
+
+
+def _entry(h: ItemHistory, pts: float | None) -> SprintItem:
+    r = h.row
+    return SprintItem(key=r["key"], title=r.get("title"), url=r.get("url"), points=pts,
+                      item_id=r["id"])
+
+
+def sprint_report(conn: Connection, sprint_id: str, *, settings=None,
+                  as_of: datetime | None = None) -> SprintReport:
+    """The sprint report for ``sprint_id`` (see the module docstring for each definition).
+
+    ``as_of`` evaluates an open sprint at that moment (default now). Raises
+    :class:`UnknownSprint` for an id not in the database.
+    """
+    s = _sprint_row(conn, sprint_id)
+    ctx = _context(conn, sprint_id, as_of, settings)
+    if ctx is None:
+        return SprintReport(sprint_id, s["name"], s["state"], None, None, "items",
+                            items={k: [] for k in ("committed", "completed", "not_completed",
+                                                   "added", "removed")})
+    points = _uses_points(ctx)
+    rep = SprintReport(sprint_id, s["name"], s["state"], ctx.start, ctx.end,
+                       "points" if points else "items",
+                       items={k: [] for k in ("committed", "completed", "not_completed",
+                                              "added", "removed")})
+    start, end = ctx.start, ctx.end
+    for iid, h in sorted(ctx.hist.items(), key=lambda kv: kv[1].row["key"]):
+        m = ctx.member[iid]
+        cat = h.category(ctx.cats)
+        at_start = m.at(start)
+        at_end = m.at(end)
+        if at_start:
+            size = _size(h, start, points)
+            rep.committed += size
+            rep.items["committed"].append(_entry(h, size if points else h.points().at(start)))
+        # Entries after the start (times strictly after start, up to the end).
+        joined = [t for t, v in zip(m.times, m.values) if start < t <= end and v]
+        left = [t for t, v in zip(m.times, m.values) if start < t <= end and not v]
+        if not at_start and joined:
+            size = _size(h, joined[0], points)
+            rep.added += size
+            rep.items["added"].append(_entry(h, size if points else h.points().at(joined[0])))
+        if at_end:
+            size = _size(h, end, points)
+            shown = size if points else h.points().at(end)
+            if cat.at(end) == "done":
+                rep.completed += size
+                rep.items["completed"].append(_entry(h, shown))
+            else:
+                rep.not_completed += size
+                rep.items["not_completed"].append(_entry(h, shown))
+        elif left and (at_start or joined):
+            size = _size(h, left[-1], points)
+            rep.removed += size
+            rep.items["removed"].append(_entry(h, size if points else h.points().at(left[-1])))
+    return rep
+
+
+def _working_days(days: list[date], working: frozenset[int]) -> list[date]:
+    return [d for d in days if d.weekday() in working]
+
+
+def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC",
+             working_days: frozenset[int] = frozenset({0, 1, 2, 3, 4}),
+             as_of: datetime | None = None) -> pd.DataFrame:
+    """Daily burndown of a sprint, in the team's zone ``tz``.
+
+    One row per calendar day from the start day to the end day: ``remaining`` = size (points
+    or items) in the sprint and not done at the day's end (or at the sprint's end/``as_of`` on
+    the last day); ``scope`` = size in the sprint; ``completed`` = size done; ``guideline`` =
+    committed × working days left after that day / working days in the sprint (flat over
+    non-working days); ``scope_change`` = net size added (+) or removed (−) that day, with
+    ``changes`` naming the items ("+PAY-3 (5)", "−PAY-4 (2)"). Empty frame for a sprint that has
+    not started.
+    """
+    cols = ["day", "remaining", "scope", "completed", "guideline", "scope_change", "changes",
+            "working"]
+    ctx = _context(conn, sprint_id, as_of, settings)
+    if ctx is None:
+        return pd.DataFrame(columns=cols)
+    zone = ZoneInfo(tz)
+    points = _uses_points(ctx)
+    start, end = ctx.start, ctx.end
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    wdays = _working_days(days, working_days)
+    committed = sum(_size(h, start, points) for iid, h in ctx.hist.items()
+                    if ctx.member[iid].at(start))
+    rows = []
+    for d in days:
+        day_end = datetime.combine(d + timedelta(days=1), time(0), tzinfo=zone).astimezone(
+            timezone.utc)
+        t = min(day_end, end)
+        day_start = max(datetime.combine(d, time(0), tzinfo=zone).astimezone(timezone.utc), start)
+        scope = done = 0.0
+        change = 0.0
+        names = []
+        for iid, h in ctx.hist.items():
+            m = ctx.member[iid]
+            if m.at(t):
+                size = _size(h, t, points)
+                scope += size
+                if h.category(ctx.cats).at(t) == "done":
+                    done += size
+            for ct, v in zip(m.times, m.values):
+                if day_start < ct <= t and ct > start and v != m.at(ct - timedelta(microseconds=1)):
+                    size = _size(h, ct, points)
+                    change += size if v else -size
+                    names.append(f"{'+' if v else '−'}{h.row['key']} ({size:g})")
+        left_after = len([w for w in wdays if w > d])
+        guide = committed * left_after / len(wdays) if wdays else 0.0
+        rows.append({"day": d, "remaining": scope - done, "scope": scope, "completed": done,
+                     "guideline": guide, "scope_change": change, "changes": ", ".join(names),
+                     "working": d.weekday() in working_days})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def burnup(conn: Connection, sprint_id: str, **kw) -> pd.DataFrame:
+    """Daily burnup: ``scope`` (size in the sprint) and ``completed`` (size done) per day end."""
+    df = burndown(conn, sprint_id, **kw)
+    return df[["day", "scope", "completed", "scope_change", "changes"]]
+
+
+def closed_sprints(conn: Connection, projects, *, n: int = 6,
+                   as_of: datetime | None = None) -> list[dict]:
+    """The last ``n`` closed sprints of ``projects`` (oldest first), completed by ``as_of``."""
+    from metrics.scope import _sprints_in
+
+    q = (select(sprints).where(_sprints_in(list(projects)), sprints.c.state == "closed",
+                               sprints.c.completed_at.is_not(None)))
+    if as_of is not None:
+        q = q.where(sprints.c.completed_at <= as_of)
+    rows = conn.execute(q.order_by(sprints.c.completed_at.desc(), sprints.c.id).limit(n)
+                        ).mappings().all()
+    return [dict(r) for r in reversed(rows)]
+
+
+def velocity(conn: Connection, project: str | list[str], n: int = 6, *, settings=None,
+             as_of: datetime | None = None) -> pd.DataFrame:
+    """Committed vs completed per closed sprint, last ``n`` (oldest first).
+
+    Columns: sprint_id, sprint, completed_at, committed, completed, not_completed, unit,
+    say_do_ratio (completed / committed, None when nothing was committed).
+    """
+    projects = [project] if isinstance(project, str) else list(project)
+    rows = []
+    for s in closed_sprints(conn, projects, n=n, as_of=as_of):
+        r = sprint_report(conn, s["id"], settings=settings)
+        rows.append({"sprint_id": s["id"], "sprint": s["name"], "completed_at": s["completed_at"],
+                     "committed": r.committed, "completed": r.completed,
+                     "not_completed": r.not_completed, "unit": r.unit,
+                     "say_do_ratio": r.say_do_ratio})
+    return pd.DataFrame(rows, columns=["sprint_id", "sprint", "completed_at", "committed",
+                                       "completed", "not_completed", "unit", "say_do_ratio"])
+
+
+def say_do_ratio(report: SprintReport) -> float | None:
+    """completed / committed of one sprint (a ratio; None when nothing was committed)."""
+    return report.say_do_ratio
+
+
+def carry_over(report: SprintReport) -> list[SprintItem]:
+    """Items in the sprint at completion and not done: they carry over to the next one."""
+    return report.carry_over
+
+
+# --- KPI registrations ---------------------------------------------------------------------
+
+def _report_for(conn, scope) -> SprintReport | None:
+    if scope.sprint_id is None:
+        return None
+    return sprint_report(conn, scope.sprint_id, as_of=scope.until)
+
+
+def _sprint_kpi(attr: str):
+    def compute(conn, scope) -> MetricValue:
+        rep = _report_for(conn, scope)
+        if rep is None or rep.start is None:
+            return MetricValue(None, "points", basis="no closed sprint in scope")
+        lst = rep.items.get(attr, [])
+        return MetricValue(getattr(rep, attr), rep.unit, n=len(lst),
+                           basis=f"sprint {rep.name}: {len(lst)} items",
+                           evidence=[{"label": i.key, "url": i.url,
+                                      "detail": f"{i.points:g} {rep.unit}" if i.points is not None
+                                      else (i.title or "")} for i in lst],
+                           detail={"sprint": rep.name, "sprint_id": rep.sprint_id})
+    return compute
+
+
+for _attr in ("committed", "completed", "added", "removed", "not_completed"):
+    kpi(DEFINITIONS[f"sprint_{_attr}"])(_sprint_kpi(_attr))
+
+
+@kpi(DEFINITIONS["say_do_ratio"])
+def _say_do(conn, scope) -> MetricValue:
+    rep = _report_for(conn, scope)
+    if rep is None or rep.start is None:
+        return MetricValue(None, "ratio", basis="no closed sprint in scope")
+    return MetricValue(rep.say_do_ratio, "ratio", n=len(rep.items["committed"]),
+                       basis=f"sprint {rep.name}: {rep.completed:g} of {rep.committed:g} "
+                             f"{rep.unit} committed",
+                       detail={"sprint": rep.name})
+
+
+@kpi(DEFINITIONS["velocity"])
+def _velocity(conn, scope) -> MetricValue:
+    df = velocity(conn, list(scope.projects), 6, as_of=scope.until)
+    if df.empty:
+        return MetricValue(None, "points", basis="no closed sprints")
+    # Mixed units across sprints cannot be averaged meaningfully: use the latest sprint's unit.
+    unit = df["unit"].iloc[-1]
+    same = df[df["unit"] == unit]
+    return MetricValue(float(same["completed"].mean()), unit, n=len(same),
+                       basis=f"mean of {len(same)} closed sprints",
+                       detail={"sprints": same[["sprint", "committed", "completed"]]
+                               .to_dict("records")})
