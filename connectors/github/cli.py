@@ -1,0 +1,117 @@
+"""``python -m connectors sync github --repo OWNER/NAME`` and the configured-repos sync."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sqlalchemy import Engine
+
+from connectors.http import Clock, SourceError
+from connectors.progress import Progress
+from connectors.secrets import get_secret
+from connectors.sync import SyncRun
+from data.config import Settings
+
+from .client import make_client
+from .sync import RepoSync
+
+
+def _repo(text: str) -> str:
+    parts = text.strip().strip("/").split("/")
+    if len(parts) != 2 or not all(parts):
+        raise argparse.ArgumentTypeError(f"expected OWNER/NAME, got {text!r}")
+    return "/".join(parts)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected zero or more seconds")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", required=True, type=_repo, action="append",
+                        help="repository OWNER/NAME (repeat for several)")
+    parser.add_argument("--api-url", default=None,
+                        help="API root, e.g. https://HOST/api/v3 for GitHub Enterprise Server "
+                             "(default: github.api_url, https://api.github.com)")
+    parser.add_argument("--max-wait", type=_seconds, default=None,
+                        help="longest rate-limit wait in seconds before stopping "
+                             "(default: github.max_wait, 900)")
+
+
+_warned_no_token: set[str] = set()
+
+
+def _token(settings: Settings) -> tuple[str | None, str]:
+    env = settings.github.get("token_env") or "GITHUB_TOKEN"
+    token = get_secret(env)
+    if not token and env not in _warned_no_token:
+        _warned_no_token.add(env)
+        print(f"github: {env} is not set — syncing unauthenticated (60 requests per hour); "
+              f"set {env} to a token for 5,000", file=sys.stderr)
+    return token, env
+
+
+def sync_repos(settings: Settings, engine: Engine, progress: Progress, repos: list[str], *,
+               api_url: str | None = None, max_wait: float | None = None, full: bool = False,
+               clock: Clock | None = None, token: str | None = None,
+               token_env: str | None = None) -> dict[str, int]:
+    """Sync each repository in turn; one ``sync_runs`` row per repository. A failing repo does
+    not stop the others; the first failure is raised at the end."""
+    if token is None and token_env is None:
+        token, token_env = _token(settings)
+    client = make_client(api_url or settings.github["api_url"], token,
+                         token_env=token_env or "GITHUB_TOKEN", clock=clock,
+                         max_wait=settings.github["max_wait"] if max_wait is None else max_wait)
+    totals: dict[str, int] = {}
+    first_error: SourceError | None = None
+    try:
+        for repo in repos:
+            project = settings.project_for_repo(repo) or repo
+            try:
+                written = sync_one(engine, client, settings, repo, project, progress, full)
+            except SourceError as exc:
+                first_error = first_error or exc
+                if len(repos) > 1:
+                    print(f"error: {exc}", file=sys.stderr)
+                continue
+            for k, v in written.items():
+                totals[k] = totals.get(k, 0) + v
+    finally:
+        client.close()
+    if first_error is not None:
+        raise first_error
+    return totals
+
+
+def sync_one(engine: Engine, client, settings: Settings, repo: str, project: str,
+             progress: Progress, full: bool = False) -> dict[str, int]:
+    """One repository, recorded as one ``sync_runs`` row."""
+    from .artifacts import junit_importer
+
+    before = (client.requests_made, client.not_modified)
+    with SyncRun(engine, "github", repo) as run:
+        run.count_requests(-before[0], -before[1])  # the client is shared across repos
+        run.client = client
+        return RepoSync(engine=engine, client=client, repo=repo, project=project,
+                        mapping=settings.mapping, github=settings.github, run=run,
+                        progress=progress, full=full,
+                        junit_importer=junit_importer(settings)).sync()
+
+
+def run(args: argparse.Namespace, settings: Settings, engine: Engine,
+        progress: Progress) -> dict[str, Any]:
+    return sync_repos(settings, engine, progress, args.repo, api_url=args.api_url,
+                      max_wait=args.max_wait, full=getattr(args, "full", False))
+
+
+def sync_configured(settings: Settings, engine: Engine, progress: Progress,
+                    full: bool = False) -> dict[str, int]:
+    return sync_repos(settings, engine, progress, list(settings.github["repos"]), full=full)

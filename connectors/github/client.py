@@ -1,0 +1,111 @@
+"""The GitHub session: auth headers, GitHub's rate-limit rules, and a pre-emptive wait.
+
+GitHub signals its limits in three ways (docs "Rate limits for the REST API"):
+- primary: 403/429 with ``x-ratelimit-remaining: 0`` → wait until ``x-ratelimit-reset``;
+- secondary: 403/429 with ``retry-after`` → wait that long; without it, back off from 60 s;
+- a 403 with none of these is a permission problem, reported as such by ``HttpClient``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from connectors.http import SYSTEM_CLOCK, Clock, HttpClient
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+SECONDARY_BACKOFF_S = 60.0
+MAX_BACKOFF_S = 900.0
+RESET_MARGIN_S = 1.0  # GitHub's reset is whole seconds; waking a second late avoids a retry
+
+
+def _header(resp: requests.Response, name: str) -> str | None:
+    value = resp.headers.get(name)  # requests' headers are case-insensitive
+    return value.strip() if value else None
+
+
+def _mentions_rate_limit(resp: requests.Response) -> bool:
+    try:
+        message = str(resp.json().get("message", "")).lower()
+    except (ValueError, AttributeError):
+        message = (resp.text or "")[:500].lower()
+    return "rate limit" in message or "abuse" in message or "secondary" in message
+
+
+def seconds_until_reset(resp: requests.Response, now: float) -> float | None:
+    """Seconds from ``now`` until ``x-ratelimit-reset`` (epoch seconds), or None if absent."""
+    reset = _header(resp, "x-ratelimit-reset")
+    if reset is None:
+        return None
+    try:
+        return max(float(reset) - now, 0.0) + RESET_MARGIN_S
+    except ValueError:
+        return None
+
+
+@dataclass
+class GitHubRateLimitPolicy:
+    """``HttpClient`` rate-limit policy: seconds to wait before retrying, or None."""
+
+    clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
+
+    def __call__(self, resp: requests.Response, attempt: int) -> float | None:
+        if resp.status_code not in (403, 429):
+            return None
+        retry_after = _header(resp, "retry-after")
+        if retry_after and retry_after.isdigit():
+            return float(retry_after)
+        if _header(resp, "x-ratelimit-remaining") == "0":
+            wait = seconds_until_reset(resp, self.clock.now())
+            return wait if wait is not None else SECONDARY_BACKOFF_S
+        if resp.status_code == 429 or _mentions_rate_limit(resp):
+            return min(SECONDARY_BACKOFF_S * (2 ** attempt), MAX_BACKOFF_S)
+        return None
+
+
+@dataclass(repr=False)
+class GitHubClient(HttpClient):
+    """HttpClient that also waits *before* a request once a response said remaining = 0.
+
+    Waiting on the 200 that used the last request saves the 403 round trip the next call
+    would cost, and keeps the wait under ``--max-wait`` control like any other.
+    """
+
+    _not_before: float = 0.0
+
+    def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
+        if self._not_before:
+            wait = self._not_before - self.clock.now()
+            self._not_before = 0.0
+            if wait > 0:
+                if wait > self.max_wait:
+                    from connectors.http import RateLimited
+
+                    raise RateLimited(
+                        f"{self.source}: rate limit used up; it resets in {int(wait)} s, more "
+                        f"than --max-wait {int(self.max_wait)} s — rerun later, it resumes")
+                self.clock.sleep(wait)
+        resp = super().get(path_or_url, **kwargs)
+        if resp.ok and _header(resp, "x-ratelimit-remaining") == "0":
+            wait = seconds_until_reset(resp, self.clock.now())
+            if wait:
+                self._not_before = self.clock.now() + wait
+        return resp
+
+
+def make_client(api_url: str | None = None, token: str | None = None, *,
+                token_env: str = "GITHUB_TOKEN", clock: Clock | None = None,
+                max_wait: float = 900.0, retries: int = 4) -> GitHubClient:
+    """A session for github.com or a GitHub Enterprise Server (``https://HOST/api/v3``)."""
+    clock = clock or SYSTEM_CLOCK
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    client = GitHubClient(base_url=(api_url or DEFAULT_API_URL).rstrip("/"), source="github",
+                          auth_headers=auth, token_hint=token_env, clock=clock,
+                          max_wait=max_wait, retries=retries,
+                          rate_limit_policy=GitHubRateLimitPolicy(clock))
+    client.session.headers.update(headers)
+    return client

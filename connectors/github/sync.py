@@ -1,0 +1,550 @@
+"""Sync one repository: fetch → normalise → store, one transaction per page, cursors last.
+
+Order matters: milestones before issues (release membership points at them), issues before
+their events, events and pulls before ``started_at`` is derived, milestones before GitHub
+releases are matched to them, runs and deployments before the commits each deployment shipped.
+
+Incremental rules (see DESIGN.md):
+- issues: ``since=<cursor>&sort=updated&direction=asc``; the cursor moves page by page;
+- pulls, issue events, deployments: newest first, read down to the stored watermark, which
+  moves once the walk is complete;
+- runs: ``created`` windows under the 1,000-result cap, the cursor moving window by window;
+  runs (and deployments) still in progress are kept in ``pending`` and fetched again;
+- conditional requests: an ETag is reused only for the same query, and only when its answer
+  was complete in one page — so a 304 means nothing in the whole list changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, and_, bindparam, delete, select, update
+
+from connectors.http import HttpClient, NotFound
+from connectors.progress import NULL_PROGRESS, Progress
+from connectors.sync import SyncRun, get_state, save_raw, set_state
+from data import schema
+from data.store import upsert
+
+from . import fetch
+from . import normalize as nz
+
+SOURCE = "github"
+TERMINAL = set(nz.TERMINAL_DEPLOY_STATES)
+
+
+def _prefix_range(column, prefix: str):
+    """``column`` starts with ``prefix`` — as a range, so ``_``/``%`` in repo names are literal
+    and the primary-key index is used. Our prefixes end in ``#``, ``:`` or ``@``; the next
+    character code bounds the range."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(column >= prefix, column < upper)
+
+
+def _etag_key(query: str | None, etag: str | None) -> str | None:
+    return f"{query or ''}|{etag}" if etag else None
+
+
+def _etag_for(stored: str | None, query: str | None) -> str | None:
+    """The stored ETag if it was recorded for this same query."""
+    if not stored or "|" not in stored:
+        return None
+    q, etag = stored.split("|", 1)
+    return etag if q == (query or "") else None
+
+
+def _max_time(values: Iterable[str | None], current: str | None = None) -> str | None:
+    best = nz.parse_time(current) if current else None
+    out = current
+    for v in values:
+        t = nz.parse_time(v)
+        if t is not None and (best is None or t > best):
+            best, out = t, v
+    return out
+
+
+@dataclass
+class RepoSync:
+    engine: Engine
+    client: HttpClient
+    repo: str
+    project: str
+    mapping: dict[str, Any]
+    github: dict[str, Any]
+    run: SyncRun
+    progress: Progress = NULL_PROGRESS
+    full: bool = False
+    junit_importer: Any = None  # callable(conn, run_row, files) or None
+    changed_milestones: set[str] = field(default_factory=set)
+
+    # --- helpers ------------------------------------------------------------------------
+    @property
+    def per_page(self) -> int:
+        return int(self.github.get("per_page", 100))
+
+    @property
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.client.clock.now(), timezone.utc)
+
+    @property
+    def lookback_start(self) -> datetime:
+        return self.now - timedelta(days=int(self.github.get("lookback_days", 180)))
+
+    def state(self, resource: str):
+        with self.engine.connect() as conn:
+            return get_state(conn, SOURCE, self.repo, resource)
+
+    def count(self, resource: str, n: int) -> None:
+        if n:
+            self.run.add(resource, n)
+            self.progress.update(resource, n)
+
+    def sync(self) -> dict[str, int]:
+        """Every resource of the repository; returns the items written per resource."""
+        try:
+            self.sync_milestones()
+            self.sync_issues()
+            self.sync_issue_events()
+            self.sync_pulls()
+            self.derive_started()
+            self.sync_releases()
+            self.sync_runs()
+            self.sync_deployments()
+            self.sync_deployment_commits()
+            self.take_scope_snapshots()
+        except NotFound as exc:
+            host = urlsplit(self.client.base_url).netloc
+            raise NotFound(
+                f"github: repository {self.repo} not found on {host}, or not visible to this "
+                f"token (404) — check --repo and {self.client.token_hint}"
+            ) from exc
+        return dict(self.run.items)
+
+    # --- milestones -----------------------------------------------------------------------
+    def sync_milestones(self) -> None:
+        st = self.state("milestones")
+        etag = None if self.full else _etag_for(st.etag, "all")
+        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/milestones",
+                                     params={"state": "all", "per_page": self.per_page},
+                                     etag=etag):
+            if page.not_modified:
+                return
+            rows = [nz.milestone_to_release(ms, self.repo, self.project) for ms in page.items]
+            with self.engine.begin() as conn:
+                save_raw(conn, SOURCE, "milestones", self.repo,
+                         ((f"{self.repo}#{ms['number']}", ms) for ms in page.items))
+                upsert(conn, schema.releases, rows)
+                if page.first and page.last and len(page.items) < self.per_page:
+                    set_state(conn, SOURCE, self.repo, "milestones",
+                              etag=_etag_key("all", page.etag))
+            self.changed_milestones.update(r["id"] for r in rows)
+            self.count("milestones", len(rows))
+
+    # --- issues ---------------------------------------------------------------------------
+    def sync_issues(self) -> None:
+        st = self.state("issues")
+        since = None if self.full else st.cursor
+        params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "asc",
+                                  "per_page": self.per_page}
+        if since:
+            params["since"] = since
+        etag = None if self.full else _etag_for(st.etag, since)
+        cursor = since
+        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/issues", params=params,
+                                     etag=etag):
+            if page.not_modified:
+                return
+            cursor = _max_time((i.get("updated_at") for i in page.items), cursor)
+            with self.engine.begin() as conn:
+                written = self._write_issues(conn, page.items)
+                single = page.first and page.last and len(page.items) < self.per_page
+                set_state(conn, SOURCE, self.repo, "issues", cursor=cursor,
+                          etag=_etag_key(since, page.etag) if single else None)
+            self.count("issues", written)
+
+    def _write_issues(self, conn, items: list[dict]) -> int:
+        issues = [i for i in items if not nz.is_pull_request(i)]
+        if not issues:
+            return 0
+        save_raw(conn, SOURCE, "issues", self.repo,
+                 ((f"{self.repo}#{i['number']}", i) for i in issues))
+        milestones = {i["milestone"]["number"]: i["milestone"] for i in issues
+                      if i.get("milestone")}
+        if milestones:
+            # The embedded milestone keeps release membership valid even if it was created
+            # after the milestones list was read.
+            upsert(conn, schema.releases, [nz.milestone_to_release(ms, self.repo, self.project)
+                                           for ms in milestones.values()])
+        rows = [nz.issue_to_work_item(i, self.repo, self.project, self.mapping) for i in issues]
+        # started_at is derived later from events and linked PRs; keep what is stored.
+        upsert(conn, schema.work_items, rows)
+        ids = [r["id"] for r in rows]
+        conn.execute(delete(schema.release_items).where(
+            schema.release_items.c.item_id.in_(ids), schema.release_items.c.source == SOURCE))
+        members = [m for m in (nz.release_item(i, self.repo) for i in issues) if m]
+        if members:
+            upsert(conn, schema.release_items, members)
+        return len(rows)
+
+    # --- issue events (status, labels, assignee, milestone history) ---------------------
+    def sync_issue_events(self) -> None:
+        st = self.state("issue_events")
+        watermark = None if self.full else st.cursor
+        etag = None if self.full else _etag_for(st.etag, "")
+        newest, first_etag = watermark, None
+        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/issues/events",
+                                     params={"per_page": self.per_page}, etag=etag):
+            if page.not_modified:
+                return
+            if page.first:
+                first_etag = page.etag
+            newest = _max_time((e.get("created_at") for e in page.items), newest)
+            rows = []
+            for ev in page.items:
+                issue = ev.get("issue") or {}
+                if not issue or nz.is_pull_request(issue):
+                    continue
+                rows += nz.event_to_changes(ev, nz.issue_id(self.repo, issue["number"]))
+            with self.engine.begin() as conn:
+                if rows:
+                    known = set(conn.execute(select(schema.work_items.c.id).where(
+                        schema.work_items.c.id.in_({r["item_id"] for r in rows}))).scalars())
+                    rows = [r for r in rows if r["item_id"] in known]
+                    if rows:
+                        upsert(conn, schema.work_item_changes, rows)
+            self.count("issue_events", len(rows))
+            older = nz.parse_time(watermark) if watermark else None
+            if older and all(nz.parse_time(e["created_at"]) < older for e in page.items):
+                break  # newest first: everything further down is already stored
+        with self.engine.begin() as conn:
+            set_state(conn, SOURCE, self.repo, "issue_events", cursor=newest,
+                      etag=_etag_key("", first_etag))
+
+    # --- pull requests ----------------------------------------------------------------------
+    def sync_pulls(self) -> None:
+        st = self.state("pulls")
+        watermark = None if self.full else st.cursor
+        etag = None if self.full else _etag_for(st.etag, "")
+        newest, first_etag = watermark, None
+        older = nz.parse_time(watermark) if watermark else None
+        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/pulls",
+                                     params={"state": "all", "sort": "updated",
+                                             "direction": "desc", "per_page": self.per_page},
+                                     etag=etag):
+            if page.not_modified:
+                break
+            if page.first:
+                first_etag = page.etag
+            fresh = [p for p in page.items
+                     if older is None or nz.parse_time(p["updated_at"]) >= older]
+            newest = _max_time((p.get("updated_at") for p in fresh), newest)
+            if fresh:
+                with self.engine.begin() as conn:
+                    save_raw(conn, SOURCE, "pulls", self.repo,
+                             ((f"{self.repo}#{p['number']}", p) for p in fresh))
+                    upsert(conn, schema.pull_requests,
+                           [nz.pull_to_row(p, self.repo) for p in fresh])
+                self.count("pulls", len(fresh))
+            if len(fresh) < len(page.items):
+                break  # reached the watermark
+        if first_etag is not None or newest != watermark:
+            with self.engine.begin() as conn:
+                set_state(conn, SOURCE, self.repo, "pulls", cursor=newest,
+                          etag=_etag_key("", first_etag))
+        self.sync_pull_details()
+
+    def sync_pull_details(self) -> None:
+        """Size, first commit and reviews — once per merged PR inside the look-back window."""
+        t = schema.pull_requests
+        with self.engine.connect() as conn:
+            todo = conn.execute(select(t.c.number).where(
+                t.c.repo == self.repo, t.c.merged_at >= self.lookback_start,
+                t.c.review_count.is_(None)).order_by(t.c.number)).scalars().all()
+        for number in todo:
+            base = f"/repos/{self.repo}/pulls/{number}"
+            pr, _ = self.client.get_json(base)
+            commits = fetch.all_items(self.client, f"{base}/commits",
+                                      params={"per_page": self.per_page})
+            reviews = fetch.all_items(self.client, f"{base}/reviews",
+                                      params={"per_page": self.per_page})
+            detail = nz.pull_detail(pr, commits, reviews)
+            with self.engine.begin() as conn:
+                conn.execute(update(t).where(t.c.id == nz.pr_id(self.repo, number))
+                             .values(**detail))
+            self.count("pull_details", 1)
+
+    # --- started_at -----------------------------------------------------------------------
+    def derive_started(self) -> None:
+        """started_at = earliest of the configured signals; an open started item is in
+        progress. Runs over the repo's stored items, so a mapping change applies on re-sync."""
+        wi, ch, pr = schema.work_items, schema.work_item_changes, schema.pull_requests
+        started_from = list(self.mapping["started_from"])
+        in_progress = {x.lower() for x in self.mapping["in_progress_labels"]}
+        prefix = nz.issue_id(self.repo, 0)[:-1]
+        cands: dict[str, dict[str, datetime]] = {}
+
+        def offer(item: str, kind: str, at: datetime | None) -> None:
+            if at is None:
+                return
+            slot = cands.setdefault(item, {})
+            if kind not in slot or at < slot[kind]:
+                slot[kind] = at
+
+        with self.engine.begin() as conn:
+            if "assigned" in started_from or "label" in started_from:
+                for item, field_, value, at in conn.execute(
+                        select(ch.c.item_id, ch.c.field, ch.c.to_value, ch.c.at).where(
+                            _prefix_range(ch.c.item_id, prefix),
+                            ch.c.field.in_(["assignee", "labels"]),
+                            ch.c.to_value.is_not(None))):
+                    if field_ == "assignee":
+                        offer(item, "assigned", at)
+                    elif value.lower() in in_progress:
+                        offer(item, "label", at)
+            if "linked_pr" in started_from:
+                for created, linked in conn.execute(
+                        select(pr.c.created_at, pr.c.linked_items).where(pr.c.repo == self.repo)):
+                    for item in linked or []:
+                        offer(item, "linked_pr", created)
+            if not cands:
+                return
+            rows = conn.execute(select(wi.c.id, wi.c.started_at, wi.c.status_category).where(
+                _prefix_range(wi.c.id, prefix))).all()
+            changes = []
+            for item, stored, category in rows:
+                start = nz.started_at(cands.get(item, {}), started_from)
+                if start is None or start == stored:
+                    continue
+                new_cat = "in_progress" if category == "todo" else category
+                changes.append({"b_id": item, "b_started": start, "b_cat": new_cat})
+            if changes:
+                conn.execute(update(wi).where(wi.c.id == bindparam("b_id")).values(
+                    started_at=bindparam("b_started"), status_category=bindparam("b_cat")),
+                    changes)
+
+    # --- GitHub releases ----------------------------------------------------------------------
+    def sync_releases(self) -> None:
+        st = self.state("releases")
+        etag = None if self.full else _etag_for(st.etag, "")
+        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/releases",
+                                     params={"per_page": self.per_page}, etag=etag):
+            if page.not_modified:
+                break
+            with self.engine.begin() as conn:
+                save_raw(conn, SOURCE, "releases", self.repo,
+                         ((f"{self.repo}@{r['id']}", r) for r in page.items))
+                if page.first and page.last and len(page.items) < self.per_page:
+                    set_state(conn, SOURCE, self.repo, "releases",
+                              etag=_etag_key("", page.etag))
+        self.apply_releases()
+
+    def apply_releases(self) -> None:
+        """Mark milestones shipped by the stored GitHub releases (drafts ignored); a release
+        no milestone matches becomes a release of its own. Re-derived from raw every sync."""
+        raw, rel = schema.raw_records, schema.releases
+        with self.engine.begin() as conn:
+            gh = [p for (p,) in conn.execute(select(raw.c.payload).where(
+                raw.c.source == SOURCE, raw.c.resource == "releases", raw.c.scope == self.repo))
+                  if not p.get("draft")]
+            if not gh:
+                return
+            milestones = [dict(r._mapping) for r in conn.execute(select(rel.c.id, rel.c.name).where(
+                _prefix_range(rel.c.id, nz.milestone_id(self.repo, 0)[:-1])))]
+            n = 0
+            for g in sorted(gh, key=lambda p: p.get("published_at") or ""):
+                match = nz.match_github_release(g, milestones)
+                if match:
+                    conn.execute(update(rel).where(rel.c.id == match["id"])
+                                 .values(**nz.github_release_fields(g)))
+                else:
+                    upsert(conn, rel, [nz.github_release_to_release(g, self.repo, self.project)])
+                n += 1
+        self.count("releases", n)
+
+    # --- Actions runs ---------------------------------------------------------------------
+    def sync_runs(self) -> None:
+        st = self.state("runs")
+        pending: list[int] = [] if self.full else list(st.pending or [])
+        still: list[int] = []
+        for rid in pending:
+            body, _ = self.client.get_json(f"/repos/{self.repo}/actions/runs/{rid}",
+                                           allow=(404,))
+            if not isinstance(body, dict) or "id" not in body:
+                continue  # deleted run
+            if self._write_runs([body]):
+                still.append(rid)
+        pending_set = set(still)
+        start = (nz.parse_time(st.cursor) if st.cursor and not self.full
+                 else self.lookback_start)
+        etag = None if self.full else _etag_for(st.etag, fetch.iso(start))
+        window_max: str | None = None
+        for page in fetch.run_pages(self.client, self.repo, start, None, now=self.now,
+                                    per_page=self.per_page, etag=etag):
+            if page.not_modified:
+                break
+            window_max = _max_time((r.get("created_at") for r in page.items), window_max)
+            pending_set.update(self._write_runs(page.items))
+            if not page.last:
+                continue
+            # A window is complete: the cursor may move past it (closed window: its end;
+            # the open one: the newest run seen, inclusive next time).
+            w_start, w_end = page.window
+            newest = nz.parse_time(window_max) if window_max else w_start
+            cursor = fetch.iso(w_end if w_end else newest)
+            single = page.first and w_end is None and len(page.items) < self.per_page
+            with self.engine.begin() as conn:
+                set_state(conn, SOURCE, self.repo, "runs", cursor=cursor,
+                          pending=sorted(pending_set),
+                          etag=_etag_key(fetch.iso(w_start), page.etag) if single else None)
+            window_max = None
+        with self.engine.begin() as conn:
+            set_state(conn, SOURCE, self.repo, "runs", pending=sorted(pending_set))
+
+    def _write_runs(self, runs: list[dict]) -> list[int]:
+        """Store runs (and deploy-workflow runs as deployments); return those not finished."""
+        if not runs:
+            return []
+        rows = [nz.run_to_pipeline_run(r, self.repo, self.project) for r in runs]
+        deploys = [nz.workflow_run_to_deployment(r, self.repo) for r in runs
+                   if nz.is_deploy_workflow(r, self.github.get("deploy_workflows", []))]
+        with self.engine.begin() as conn:
+            save_raw(conn, SOURCE, "runs", self.repo, ((f"{self.repo}:{r['id']}", r) for r in runs))
+            upsert(conn, schema.pipeline_runs, rows)
+            if deploys:
+                upsert(conn, schema.deployments, deploys)
+        self.count("runs", len(rows))
+        self.count("deployments", len(deploys))
+        for run, row in zip(runs, rows):
+            if row["status"] == "completed" and self.junit_importer is not None:
+                self.junit_importer(self, run, row)
+        return [r["id"] for r, row in zip(runs, rows) if row["status"] != "completed"]
+
+    # --- deployments ---------------------------------------------------------------------
+    def sync_deployments(self) -> None:
+        st = self.state("deployments")
+        watermark = None if self.full else st.cursor
+        etag = None if self.full else _etag_for(st.etag, "")
+        older = nz.parse_time(watermark) if watermark else None
+        pending = set() if self.full else set(st.pending or [])
+        raw = schema.raw_records
+        # Deployments still unfinished last time: their statuses again (one request each).
+        still = set()
+        for dep_id in sorted(pending):
+            with self.engine.connect() as conn:
+                dep = conn.execute(select(raw.c.payload).where(
+                    raw.c.source == SOURCE, raw.c.resource == "deployments",
+                    raw.c.external_id == f"{self.repo}:{dep_id}")).scalar()
+            if dep is None:
+                continue
+            if self._write_deployment(dep) not in TERMINAL:
+                still.add(dep_id)
+        newest, first_etag = watermark, None
+        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/deployments",
+                                     params={"per_page": self.per_page}, etag=etag):
+            if page.not_modified:
+                break
+            if page.first:
+                first_etag = page.etag
+            fresh = [d for d in page.items
+                     if older is None or nz.parse_time(d["created_at"]) >= older]
+            newest = _max_time((d.get("created_at") for d in fresh), newest)
+            known = self._terminal_deployments([d["id"] for d in fresh])
+            for dep in fresh:
+                if dep["id"] in known or dep["id"] in pending:
+                    continue
+                if self._write_deployment(dep) not in TERMINAL:
+                    still.add(dep["id"])
+            if len(fresh) < len(page.items):
+                break
+        with self.engine.begin() as conn:
+            set_state(conn, SOURCE, self.repo, "deployments", cursor=newest,
+                      etag=_etag_key("", first_etag), pending=sorted(still))
+
+    def _terminal_deployments(self, ids: list[int]) -> set[int]:
+        t = schema.deployments
+        full_ids = {f"{SOURCE}:deployment:{self.repo}:{i}": i for i in ids}
+        if not full_ids:
+            return set()
+        with self.engine.connect() as conn:
+            done = conn.execute(select(t.c.id).where(t.c.id.in_(list(full_ids)),
+                                                     t.c.status.in_(list(TERMINAL)))).scalars()
+            return {full_ids[d] for d in done}
+
+    def _write_deployment(self, dep: dict) -> str:
+        statuses = fetch.all_items(
+            self.client, f"/repos/{self.repo}/deployments/{dep['id']}/statuses",
+            params={"per_page": self.per_page})
+        row = nz.deployment_to_row(dep, statuses, self.repo, self.mapping)
+        with self.engine.begin() as conn:
+            save_raw(conn, SOURCE, "deployments", self.repo, [(f"{self.repo}:{dep['id']}", dep)])
+            upsert(conn, schema.deployments, [row])
+        self.count("deployments", 1)
+        return row["status"]
+
+    def sync_deployment_commits(self) -> None:
+        """For each successful production deployment without commits yet: the commits between
+        the previous successful production deployment's sha and its own (compare API). The
+        first one, a redeploy of the same sha, or a sha the compare cannot find ship their own
+        sha only — nothing is guessed."""
+        d, dc = schema.deployments, schema.deployment_commits
+        with self.engine.connect() as conn:
+            deps = conn.execute(select(d.c.id, d.c.sha, d.c.finished_at, d.c.created_at).where(
+                d.c.repo == self.repo, d.c.environment == "production",
+                d.c.status == "success")).all()
+            done = set(conn.execute(select(dc.c.deployment_id).where(
+                dc.c.deployment_id.in_([x.id for x in deps]))).scalars()) if deps else set()
+        far = datetime.min.replace(tzinfo=timezone.utc)
+        deps = sorted(deps, key=lambda x: (x.finished_at or x.created_at or far, x.id))
+        prev = None
+        for dep in deps:
+            if dep.id not in done and dep.sha:
+                commits: list[dict] = []
+                if prev is not None and prev.sha and prev.sha != dep.sha:
+                    commits = self._compare(prev.sha, dep.sha)
+                rows = nz.commits_to_rows(dep.id, commits)
+                if dep.sha not in {r["sha"] for r in rows}:
+                    rows.append({"deployment_id": dep.id, "sha": dep.sha, "source": SOURCE,
+                                 "committed_at": None})
+                with self.engine.begin() as conn:
+                    upsert(conn, dc, rows)
+                self.count("deployment_commits", len(rows))
+            prev = dep
+
+    def _compare(self, base: str, head: str) -> list[dict]:
+        out: list[dict] = []
+        path = f"/repos/{self.repo}/compare/{base}...{head}"
+        from connectors.http import iter_link_pages
+
+        for body, resp in iter_link_pages(self.client, path, params={"per_page": 100}):
+            if resp.status_code == 404 or not isinstance(body, dict):
+                return []
+            out.extend(body.get("commits") or [])
+        return out
+
+    # --- scope snapshots ------------------------------------------------------------------
+    def take_scope_snapshots(self) -> None:
+        """GitHub keeps no history of a milestone's scope, so record it: every open milestone
+        at every sync, and a closed one whenever the milestones list changed."""
+        rel, ri, wi = schema.releases, schema.release_items, schema.work_items
+        taken = self.now
+        with self.engine.begin() as conn:
+            targets = [rid for rid, state in conn.execute(select(rel.c.id, rel.c.state).where(
+                _prefix_range(rel.c.id, nz.milestone_id(self.repo, 0)[:-1])))
+                if state == "unreleased" or rid in self.changed_milestones]
+            if not targets:
+                return
+            rows = [{"id": f"{rid}:{item}:{taken.isoformat()}", "source": SOURCE,
+                     "scope_type": "release", "scope_id": rid, "item_id": item,
+                     "estimate": points, "status_category": cat, "taken_at": taken}
+                    for rid, item, points, cat in conn.execute(
+                        select(ri.c.release_id, ri.c.item_id, wi.c.story_points,
+                               wi.c.status_category)
+                        .select_from(ri.join(wi, wi.c.id == ri.c.item_id))
+                        .where(ri.c.release_id.in_(targets)))]
+            if rows:
+                upsert(conn, schema.scope_snapshots, rows)
+        self.count("scope_snapshots", len(rows))

@@ -1,0 +1,257 @@
+"""A small fake of the GitHub REST API for connector tests, served by pytest-httpserver.
+
+It behaves like the real API where our connector depends on it: Link pagination that switches
+to ``/repositories/{id}/…`` URLs, ``since``/``sort``/``direction`` on issues, ``created``
+filters and the ``{total_count, workflow_runs}`` wrapper on runs, weak ETags with 304 answers,
+and ``x-ratelimit-*`` headers. Faults are queued with :meth:`FakeGitHub.fail_next`. Every
+request is logged (path, query, headers) so tests can assert exactly what was asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug import Request, Response
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def issue(number: int, updated: str, *, state: str = "open", created: str | None = None,
+          closed: str | None = None, labels: tuple[str, ...] = (), milestone: dict | None = None,
+          assignee: str | None = None, state_reason: str | None = None, pr: bool = False,
+          title: str | None = None) -> dict:
+    """An issue as the list endpoint returns it, trimmed to the fields we read."""
+    out = {"number": number, "id": 10_000 + number, "title": title or f"Issue {number}",
+           "state": state, "state_reason": state_reason,
+           "labels": [{"name": n} for n in labels], "milestone": milestone,
+           "assignee": {"login": assignee} if assignee else None,
+           "created_at": created or updated, "updated_at": updated,
+           "closed_at": closed if state == "closed" else None,
+           "html_url": f"https://github.com/acme/web/issues/{number}"}
+    if pr:
+        out["pull_request"] = {"url": f"https://api.github.com/repos/acme/web/pulls/{number}"}
+    return out
+
+
+def milestone(number: int, title: str, *, state: str = "open", due: str | None = None) -> dict:
+    return {"number": number, "title": title, "state": state, "due_on": due,
+            "description": None, "html_url": f"https://github.com/acme/web/milestone/{number}"}
+
+
+def run(run_id: int, created: str, *, name: str = "CI", status: str = "completed",
+        conclusion: str | None = "success", updated: str | None = None, attempt: int = 1,
+        branch: str = "main", sha: str = "abc", started: str | None = None,
+        event: str = "push", path: str | None = None) -> dict:
+    return {"id": run_id, "name": name, "run_number": run_id, "head_branch": branch,
+            "head_sha": sha, "event": event, "status": status, "conclusion": conclusion,
+            "run_attempt": attempt, "created_at": created, "run_started_at": started or created,
+            "updated_at": updated or created, "path": path or f".github/workflows/{name}.yml",
+            "html_url": f"https://github.com/acme/web/actions/runs/{run_id}"}
+
+
+@dataclass
+class Fault:
+    match: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = b""
+
+
+class FakeGitHub:
+    def __init__(self, repo: str = "acme/web", repo_id: int = 1000) -> None:
+        self.repo, self.repo_id = repo, repo_id
+        self.issues: list[dict] = []
+        self.pulls: list[dict] = []
+        self.pull_details: dict[int, dict] = {}
+        self.pull_commits: dict[int, list[dict]] = {}
+        self.pull_reviews: dict[int, list[dict]] = {}
+        self.milestones: list[dict] = []
+        self.releases: list[dict] = []
+        self.events: list[dict] = []
+        self.runs: list[dict] = []
+        self.artifacts: dict[int, list[dict]] = {}
+        self.artifact_zips: dict[int, bytes] = {}
+        self.deployments: list[dict] = []
+        self.statuses: dict[int, list[dict]] = {}
+        self.compares: dict[tuple[str, str], list[dict]] = {}
+        self.faults: list[Fault] = []
+        self.log: list[tuple[str, dict, dict]] = []
+        self.remaining = 4999
+        self.reset_epoch = 2_000_000_000
+
+    # --- setup -------------------------------------------------------------------------
+    def install(self, httpserver) -> "FakeGitHub":
+        httpserver.expect_request(re.compile(r"^/.*")).respond_with_handler(self._werkzeug)
+        self.base_url = httpserver.url_for("/").rstrip("/")
+        return self
+
+    def fail_next(self, match: str, status: int, headers: dict | None = None,
+                  body: Any = b"") -> None:
+        """Answer the next request whose path contains ``match`` with this fault."""
+        if not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+        self.faults.append(Fault(match, status, headers or {}, body))
+
+    def paths(self) -> list[str]:
+        return [p for p, _q, _h in self.log]
+
+    def clear_log(self) -> None:
+        self.log.clear()
+
+    # --- serving -----------------------------------------------------------------------
+    def _werkzeug(self, request: Request) -> Response:
+        query = {k: v for k, v in request.args.items()}
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, out_headers, body = self.handle(request.path, query, headers,
+                                                request.host_url.rstrip("/"))
+        return Response(body, status=status, headers=out_headers)
+
+    def rate_headers(self) -> dict[str, str]:
+        return {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": str(self.remaining),
+                "X-RateLimit-Reset": str(self.reset_epoch), "X-RateLimit-Resource": "core"}
+
+    def handle(self, path: str, query: dict, headers: dict, host: str
+               ) -> tuple[int, dict, bytes]:
+        self.log.append((path, query, headers))
+        for fault in self.faults:
+            if fault.match in path:
+                self.faults.remove(fault)
+                return fault.status, {"Content-Type": "application/json", **fault.headers}, \
+                    fault.body or b""
+        m = re.match(r"^/(?:repos/([^/]+/[^/]+)|repositories/(\d+))(/.*)?$", path)
+        if not m or (m.group(1) and m.group(1) != self.repo) or \
+                (m.group(2) and int(m.group(2)) != self.repo_id):
+            return self._json(404, {"message": "Not Found"}, headers)
+        rest = m.group(3) or ""
+        routed = self.route(rest, query)
+        if routed is None:
+            return self._json(404, {"message": "Not Found"}, headers)
+        kind, payload = routed
+        if kind == "list":
+            return self._page(rest, payload, query, headers, host)
+        if kind == "runs":
+            return self._page(rest, payload, query, headers, host, key="workflow_runs")
+        if kind == "artifacts":
+            return self._page(rest, payload, query, headers, host, key="artifacts")
+        if kind == "zip":
+            return 200, {"Content-Type": "application/zip", **self.rate_headers()}, payload
+        return self._json(200, payload, headers)
+
+    def route(self, rest: str, q: dict) -> tuple[str, Any] | None:
+        if rest == "":
+            return "one", {"id": self.repo_id, "full_name": self.repo}
+        if rest == "/issues":
+            items = list(self.issues)
+            if q.get("state", "open") != "all":
+                items = [i for i in items if i["state"] == q.get("state", "open")]
+            if "since" in q:
+                items = [i for i in items if ts(i["updated_at"]) >= ts(q["since"])]
+            key = "updated_at" if q.get("sort") == "updated" else "created_at"
+            items.sort(key=lambda i: (ts(i[key]), i["number"]),
+                       reverse=q.get("direction", "desc") == "desc")
+            return "list", items
+        if rest == "/issues/events":
+            return "list", sorted(self.events, key=lambda e: ts(e["created_at"]), reverse=True)
+        if rest == "/milestones":
+            return "list", list(self.milestones)
+        if rest == "/releases":
+            return "list", sorted(self.releases, key=lambda r: r.get("published_at") or "",
+                                  reverse=True)
+        if rest == "/pulls":
+            return "list", sorted(self.pulls, key=lambda p: ts(p["updated_at"]), reverse=True)
+        m = re.match(r"^/pulls/(\d+)(/commits|/reviews)?$", rest)
+        if m:
+            n = int(m.group(1))
+            if m.group(2) == "/commits":
+                return "list", self.pull_commits.get(n, [])
+            if m.group(2) == "/reviews":
+                return "list", self.pull_reviews.get(n, [])
+            base = next((p for p in self.pulls if p["number"] == n), None)
+            return None if base is None else ("one", {**base, **self.pull_details.get(n, {})})
+        if rest == "/actions/runs":
+            items = list(self.runs)
+            created = q.get("created")
+            if created and created.startswith(">="):
+                items = [r for r in items if ts(r["created_at"]) >= ts(created[2:])]
+            elif created and ".." in created:
+                a, b = created.split("..")
+                items = [r for r in items if ts(a) <= ts(r["created_at"]) <= ts(b)]
+            items.sort(key=lambda r: (ts(r["created_at"]), r["id"]), reverse=True)
+            return "runs", items
+        m = re.match(r"^/actions/runs/(\d+)(/artifacts)?$", rest)
+        if m:
+            rid = int(m.group(1))
+            if m.group(2):
+                return "artifacts", self.artifacts.get(rid, [])
+            found = next((r for r in self.runs if r["id"] == rid), None)
+            return None if found is None else ("one", found)
+        m = re.match(r"^/actions/artifacts/(\d+)/zip$", rest)
+        if m and int(m.group(1)) in self.artifact_zips:
+            return "zip", self.artifact_zips[int(m.group(1))]
+        if rest == "/deployments":
+            return "list", sorted(self.deployments, key=lambda d: ts(d["created_at"]),
+                                  reverse=True)
+        m = re.match(r"^/deployments/(\d+)/statuses$", rest)
+        if m:
+            return "list", sorted(self.statuses.get(int(m.group(1)), []),
+                                  key=lambda s: s["created_at"], reverse=True)
+        m = re.match(r"^/compare/([0-9a-zA-Z]+)\.\.\.([0-9a-zA-Z]+)$", rest)
+        if m and (m.group(1), m.group(2)) in self.compares:
+            return "one", {"commits": self.compares[(m.group(1), m.group(2))]}
+        return None
+
+    def _json(self, status: int, payload: Any, headers: dict,
+              extra: dict | None = None) -> tuple[int, dict, bytes]:
+        body = json.dumps(payload).encode()
+        etag = 'W/"' + hashlib.sha1(body).hexdigest() + '"'
+        out = {"Content-Type": "application/json; charset=utf-8", "ETag": etag,
+               **self.rate_headers(), **(extra or {})}
+        if status == 200 and headers.get("if-none-match") == etag:
+            return 304, {"ETag": etag, **self.rate_headers()}, b""
+        return status, out, body
+
+    def _page(self, rest: str, items: list, q: dict, headers: dict, host: str,
+              key: str | None = None) -> tuple[int, dict, bytes]:
+        per_page = int(q.get("per_page", 30))
+        page = int(q.get("page", 1))
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        links = []
+
+        def url(p: int) -> str:
+            params = {k: v for k, v in q.items() if k != "page"}
+            params["page"] = str(p)
+            return f"{host}/repositories/{self.repo_id}{rest}?{urlencode(params)}"
+
+        if page > 1:
+            links.append(f'<{url(page - 1)}>; rel="prev"')
+        if page < last:
+            links.append(f'<{url(page + 1)}>; rel="next"')
+            links.append(f'<{url(last)}>; rel="last"')
+        if page > 1:
+            links.append(f'<{url(1)}>; rel="first"')
+        payload: Any = {"total_count": len(items), key: chunk} if key else chunk
+        return self._json(200, payload, headers, {"Link": ", ".join(links)} if links else None)
+
+
+class FakeClock:
+    """Instant clock: ``sleep`` only records and advances time."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.t = now
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += max(seconds, 0)
