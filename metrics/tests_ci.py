@@ -1,0 +1,396 @@
+"""Tests and CI: pass rate per run, latest run on a branch, new failures, flaky and slow tests,
+pipeline success rate and duration.
+
+``test_results`` can hold millions of rows, so every count here is a ``GROUP BY`` in SQL that
+runs unchanged on SQLite and PostgreSQL; Python only sees one row per run, per test or per
+(run, test) of a bounded number of runs.
+
+A test is identified by ``classname`` + ``name`` (shown as ``classname::name``): suites are
+a property of how a report was split into files, and the same test moves between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import Connection, and_, case, func, literal, or_, select
+
+from data.schema import pipeline_runs as pr
+from data.schema import test_results as tr
+from metrics.registry import DEFINITIONS, MetricValue, kpi
+
+FAILING = ("failed", "error")
+# Conclusions that say nothing about the code: the run was stopped or never ran. They are left
+# out of the pipeline success rate rather than counted as failures (GitHub's "cancelled",
+# "skipped", "neutral"; Jenkins ABORTED / NOT_BUILT map to cancelled/skipped).
+NOT_COUNTED_CONCLUSIONS = ("cancelled", "skipped", "neutral", "stale")
+DEFAULT_BRANCHES = ("main", "master", "trunk", "develop")
+FLIP_WINDOW = 20
+
+
+def test_id(classname: str | None, name: str) -> str:
+    """The display identity of a test: ``classname::name`` (just ``name`` without a class)."""
+    return f"{classname}::{name}" if classname else name
+
+
+test_id.__test__ = False  # not a pytest test, whatever its name says
+
+
+# --- runs ---------------------------------------------------------------------------------------
+_run_time = func.coalesce(pr.c.finished_at, pr.c.started_at, pr.c.created_at)
+
+
+def _runs_where(*, repos: Iterable[str] = (), projects: Iterable[str] = (),
+                pipelines: Iterable[str] = (), branch: str | Iterable[str] | None = None,
+                since: datetime | None = None, until: datetime | None = None):
+    """Conditions selecting finished runs in scope. Empty repos and projects = every run."""
+    conds = [pr.c.finished_at.is_not(None)]
+    repos, projects, pipelines = tuple(repos), tuple(projects), tuple(pipelines)
+    if repos or projects:
+        conds.append(or_(pr.c.repo.in_(repos), pr.c.project.in_(projects)))
+    if pipelines:
+        conds.append(pr.c.pipeline.in_(pipelines))
+    if isinstance(branch, str):
+        conds.append(pr.c.branch == branch)
+    elif branch is not None:
+        conds.append(pr.c.branch.in_(tuple(branch)))
+    if since is not None:
+        conds.append(pr.c.finished_at >= since)
+    if until is not None:
+        conds.append(pr.c.finished_at <= until)
+    return and_(*conds)
+
+
+@dataclass
+class RunCounts:
+    """Outcome counts of one run's test results."""
+
+    run_id: str
+    passed: int = 0
+    failed: int = 0
+    error: int = 0
+    skipped: int = 0
+
+    @property
+    def executed(self) -> int:
+        """Results that ran to an outcome: passed + failed + error (skips excluded)."""
+        return self.passed + self.failed + self.error
+
+    @property
+    def pass_rate(self) -> float | None:
+        """passed / (passed + failed + error), a fraction; None when nothing ran."""
+        return self.passed / self.executed if self.executed else None
+
+
+def run_counts(conn: Connection, run_ids: Iterable[str]) -> dict[str, RunCounts]:
+    """Per run: how many results passed, failed, errored and were skipped (one SQL GROUP BY)."""
+    ids = list(dict.fromkeys(run_ids))
+    out = {rid: RunCounts(rid) for rid in ids}
+    if not ids:
+        return out
+    q = (select(tr.c.run_id, tr.c.status, func.count()).where(tr.c.run_id.in_(ids))
+         .group_by(tr.c.run_id, tr.c.status))
+    for run_id, status, n in conn.execute(q):
+        if status in ("passed", "failed", "error", "skipped"):
+            setattr(out[run_id], status, getattr(out[run_id], status) + n)
+    return out
+
+
+def _run_dict(row) -> dict:
+    return dict(row._mapping) if row is not None else None
+
+
+_RUN_COLS = (pr.c.id, pr.c.pipeline, pr.c.repo, pr.c.project, pr.c.branch, pr.c.sha,
+             pr.c.conclusion, pr.c.started_at, pr.c.finished_at, pr.c.url)
+
+
+def latest_run(conn: Connection, *, branch: str | Iterable[str] | None, repos=(), projects=(),
+               pipelines=(), as_of: datetime | None = None, with_tests: bool = True) -> dict | None:
+    """The most recent finished run (by finish time) on ``branch`` at ``as_of``.
+
+    With ``with_tests`` only runs that recorded test results count: a lint or deploy job on
+    the same branch says nothing about the tests.
+    """
+    q = select(*_RUN_COLS).where(_runs_where(repos=repos, projects=projects, pipelines=pipelines,
+                                             branch=branch, until=as_of))
+    if with_tests:
+        q = q.where(select(tr.c.id).where(tr.c.run_id == pr.c.id).exists())
+    return _run_dict(conn.execute(q.order_by(pr.c.finished_at.desc(), pr.c.id.desc())
+                                  .limit(1)).first())
+
+
+def latest_runs_per_pipeline(conn: Connection, *, branch, repos=(), projects=(), pipelines=(),
+                             as_of: datetime | None = None) -> list[dict]:
+    """The latest finished run with test results of each (repo, pipeline) on ``branch``."""
+    ranked = (select(*_RUN_COLS, func.row_number().over(
+        partition_by=(pr.c.repo, pr.c.pipeline),
+        order_by=(pr.c.finished_at.desc(), pr.c.id.desc())).label("rn"))
+        .where(_runs_where(repos=repos, projects=projects, pipelines=pipelines, branch=branch,
+                           until=as_of),
+               select(tr.c.id).where(tr.c.run_id == pr.c.id).exists())
+        .subquery())
+    rows = conn.execute(select(ranked).where(ranked.c.rn == 1).order_by(ranked.c.id))
+    return [{k: v for k, v in r._mapping.items() if k != "rn"} for r in rows]
+
+
+def previous_run(conn: Connection, run: dict, *, with_tests: bool = True) -> dict | None:
+    """The run of the same pipeline, repo and branch that finished just before ``run``."""
+    conds = [pr.c.pipeline == run["pipeline"], pr.c.finished_at.is_not(None),
+             or_(pr.c.finished_at < run["finished_at"],
+                 and_(pr.c.finished_at == run["finished_at"], pr.c.id < run["id"]))]
+    conds.append(pr.c.branch == run["branch"] if run["branch"] is not None
+                 else pr.c.branch.is_(None))
+    conds.append(pr.c.repo == run["repo"] if run["repo"] is not None else pr.c.repo.is_(None))
+    q = select(*_RUN_COLS).where(*conds)
+    if with_tests:
+        q = q.where(select(tr.c.id).where(tr.c.run_id == pr.c.id).exists())
+    return _run_dict(conn.execute(q.order_by(pr.c.finished_at.desc(), pr.c.id.desc())
+                                  .limit(1)).first())
+
+
+def _outcomes(conn: Connection, run_id: str) -> dict[str, str]:
+    """Per test of a run: "failed" when any of its results failed or errored (a retried test
+    that failed once still failed in that run), else "passed", else "skipped"."""
+    failed = func.max(case((tr.c.status.in_(FAILING), 1), else_=0))
+    passed = func.max(case((tr.c.status == "passed", 1), else_=0))
+    q = (select(tr.c.classname, tr.c.name, failed, passed).where(tr.c.run_id == run_id)
+         .group_by(tr.c.classname, tr.c.name))
+    return {test_id(c, n): ("failed" if f else "passed" if p else "skipped")
+            for c, n, f, p in conn.execute(q)}
+
+
+def failing_tests(conn: Connection, run_id: str, limit: int = 50) -> list[dict]:
+    """Results of ``run_id`` that failed or errored: ``[{"test", "status", "message"}]``."""
+    q = (select(tr.c.classname, tr.c.name, tr.c.status, tr.c.message)
+         .where(tr.c.run_id == run_id, tr.c.status.in_(FAILING))
+         .order_by(tr.c.classname, tr.c.name).limit(limit))
+    return [{"test": test_id(c, n), "status": s, "message": (m or "")[:300]}
+            for c, n, s, m in conn.execute(q)]
+
+
+def new_failures(conn: Connection, run: dict) -> tuple[list[dict], dict | None]:
+    """Tests failing (failed/error) in ``run`` that were not failing in the previous run of
+    the same pipeline and branch — they passed, were skipped, or did not exist then.
+
+    Returns ``(failures, previous_run)``. Without a previous run every failure is new.
+    """
+    prev = previous_run(conn, run)
+    now = _outcomes(conn, run["id"])
+    before = _outcomes(conn, prev["id"]) if prev else {}
+    out = [{"test": t, "previous": before.get(t, "absent")}
+           for t, o in sorted(now.items()) if o == "failed" and before.get(t) != "failed"]
+    return out, prev
+
+
+# --- flaky tests ----------------------------------------------------------------------------------
+@dataclass
+class FlakyTest:
+    """A flaky test and the rules that flagged it: ``same_sha`` (passed and failed on one
+    commit), ``marker`` (the report marked it flaky, e.g. surefire flakyFailure) and ``flips``
+    (2+ changes between pass and fail in the last 20 runs of one pipeline and branch)."""
+
+    test: str
+    rules: list[str] = field(default_factory=list)
+    detail: dict = field(default_factory=dict)
+
+
+def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
+                branch: str | Iterable[str] | None = None, since: datetime | None = None,
+                until: datetime | None = None, window: int = FLIP_WINDOW) -> list[FlakyTest]:
+    """Flaky tests among finished runs in scope (``since``..``until``, ``branch`` if given).
+
+    Rules (every one that fires is listed): ``same_sha`` — the test both passed and failed
+    (or errored) on one commit, across runs or retries within a run; ``marker`` — a result
+    carries the flaky marker; ``flips`` — in the last ``window`` runs of one pipeline, repo and
+    branch the test's outcome changed between passed and failed two or more times (skips
+    ignored). Sorted by test id.
+    """
+    found: dict[str, FlakyTest] = {}
+
+    def add(test: str, rule: str, **detail) -> None:
+        item = found.setdefault(test, FlakyTest(test))
+        if rule not in item.rules:
+            item.rules.append(rule)
+        item.detail.setdefault(rule, detail)
+
+    where = _runs_where(repos=repos, projects=projects, pipelines=pipelines, branch=branch,
+                        since=since, until=until)
+    commit = func.coalesce(pr.c.sha, pr.c.id)  # a run without a sha is its own commit
+    q = (select(commit.label("sha"), tr.c.classname, tr.c.name)
+         .select_from(tr.join(pr, tr.c.run_id == pr.c.id)).where(where)
+         .group_by(commit, tr.c.classname, tr.c.name)
+         .having(func.sum(case((tr.c.status == "passed", 1), else_=0)) > 0,
+                 func.sum(case((tr.c.status.in_(FAILING), 1), else_=0)) > 0))
+    for sha, c, n in conn.execute(q):
+        add(test_id(c, n), "same_sha", sha=sha)
+
+    q = (select(tr.c.classname, tr.c.name, func.min(tr.c.run_id))
+         .select_from(tr.join(pr, tr.c.run_id == pr.c.id)).where(where, tr.c.flaky.is_(True))
+         .group_by(tr.c.classname, tr.c.name))
+    for c, n, run_id in conn.execute(q):
+        add(test_id(c, n), "marker", run_id=run_id)
+
+    for test, flips, runs in _flips(conn, where, window):
+        if flips >= 2:
+            add(test, "flips", flips=flips, runs=runs)
+    return [found[k] for k in sorted(found)]
+
+
+def _flips(conn: Connection, where, window: int):
+    """(test, flips, runs) per test and pipeline/repo/branch over its last ``window`` runs."""
+    ranked = (select(pr.c.id, pr.c.pipeline, pr.c.repo, pr.c.branch, pr.c.finished_at,
+                     func.row_number().over(
+                         partition_by=(pr.c.pipeline, pr.c.repo, pr.c.branch),
+                         order_by=(pr.c.finished_at.desc(), pr.c.id.desc())).label("rn"))
+              .where(where, select(tr.c.id).where(tr.c.run_id == pr.c.id).exists())
+              .subquery())
+    failed = func.max(case((tr.c.status.in_(FAILING), 1), else_=0))
+    passed = func.max(case((tr.c.status == "passed", 1), else_=0))
+    q = (select(ranked.c.pipeline, ranked.c.repo, ranked.c.branch, ranked.c.finished_at,
+                ranked.c.id, tr.c.classname, tr.c.name, failed, passed)
+         .select_from(tr.join(ranked, tr.c.run_id == ranked.c.id))
+         .where(ranked.c.rn <= window)
+         .group_by(ranked.c.pipeline, ranked.c.repo, ranked.c.branch, ranked.c.finished_at,
+                   ranked.c.id, tr.c.classname, tr.c.name)
+         .order_by(ranked.c.finished_at, ranked.c.id))
+    state: dict[tuple, list] = {}  # (group, test) -> [last outcome, flips, runs]
+    for pipe, repo, br, _at, _rid, c, n, f, p in conn.execute(q):
+        if not f and not p:
+            continue  # skipped: no outcome to flip from or to
+        outcome = "failed" if f else "passed"
+        key = (pipe, repo, br, test_id(c, n))
+        s = state.setdefault(key, [None, 0, 0])
+        if s[0] is not None and s[0] != outcome:
+            s[1] += 1
+        s[0] = outcome
+        s[2] += 1
+    for (_p, _r, _b, test), (_last, flips, runs) in state.items():
+        yield test, flips, runs
+
+
+# --- slow tests, pipelines -------------------------------------------------------------------------
+def slowest_tests(conn: Connection, *, repos=(), projects=(), pipelines=(), branch=None,
+                  since: datetime | None = None, until: datetime | None = None,
+                  limit: int = 10) -> list[dict]:
+    """The ``limit`` tests with the longest mean duration (seconds) over finished runs in scope:
+    ``[{"test", "mean_s", "max_s", "runs"}]``."""
+    where = _runs_where(repos=repos, projects=projects, pipelines=pipelines, branch=branch,
+                        since=since, until=until)
+    mean = func.avg(tr.c.duration_s)
+    q = (select(tr.c.classname, tr.c.name, mean, func.max(tr.c.duration_s),
+                func.count(func.distinct(tr.c.run_id)))
+         .select_from(tr.join(pr, tr.c.run_id == pr.c.id))
+         .where(where, tr.c.duration_s.is_not(None), tr.c.status != "skipped")
+         .group_by(tr.c.classname, tr.c.name).order_by(mean.desc(), tr.c.name).limit(limit))
+    return [{"test": test_id(c, n), "mean_s": float(m), "max_s": float(mx), "runs": k}
+            for c, n, m, mx, k in conn.execute(q)]
+
+
+@dataclass
+class PipelineStats:
+    """Finished pipeline runs in a window: success / counted runs, durations in minutes."""
+
+    success: int
+    counted: int  # finished runs minus cancelled/skipped ones
+    excluded: int  # cancelled/skipped/neutral runs, left out of the rate
+    rate: float | None
+    p50_minutes: float | None
+    p85_minutes: float | None
+    failed_runs: list[dict]
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """Linear-interpolation quantile (numpy's default), None for no values."""
+    if not values:
+        return None
+    values = sorted(values)
+    pos = (len(values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def pipeline_stats(conn: Connection, *, repos=(), projects=(), pipelines=(), branch=None,
+                   since: datetime | None = None, until: datetime | None = None) -> PipelineStats:
+    """Pipeline success rate = runs concluding ``success`` / finished runs with a conclusion,
+    leaving out cancelled, skipped and neutral runs (a stopped run says nothing about the
+    code); None when no run counts. Durations (minutes) over the counted runs."""
+    where = _runs_where(repos=repos, projects=projects, pipelines=pipelines, branch=branch,
+                        since=since, until=until)
+    concl = func.lower(func.coalesce(pr.c.conclusion, literal("")))
+    q = select(concl, func.count()).where(where).group_by(concl)
+    success = counted = excluded = 0
+    for c, n in conn.execute(q):
+        if c in NOT_COUNTED_CONCLUSIONS or c == "":
+            excluded += n
+        else:
+            counted += n
+            success += n if c == "success" else 0
+    durations = [d / 60 for (d,) in conn.execute(
+        select(pr.c.duration_s).where(where, pr.c.duration_s.is_not(None),
+                                      func.lower(pr.c.conclusion).not_in(NOT_COUNTED_CONCLUSIONS)))]
+    failed = conn.execute(
+        select(pr.c.id, pr.c.pipeline, pr.c.branch, pr.c.conclusion, pr.c.url, pr.c.finished_at)
+        .where(where, func.lower(pr.c.conclusion).not_in(NOT_COUNTED_CONCLUSIONS + ("success",)))
+        .order_by(pr.c.finished_at.desc()).limit(20)).mappings().all()
+    return PipelineStats(success, counted, excluded, success / counted if counted else None,
+                         _quantile(durations, 0.5), _quantile(durations, 0.85),
+                         [dict(r) for r in failed])
+
+
+# --- KPIs -------------------------------------------------------------------------------------------
+def _scope_filters(scope) -> dict:
+    return {"repos": scope.repos, "projects": scope.projects}
+
+
+@kpi(DEFINITIONS["test_pass_rate"])
+def test_pass_rate_kpi(conn: Connection, scope) -> MetricValue:
+    """passed / (passed + failed + error) over the latest run with test results of each
+    pipeline on the default branch (main/master/trunk/develop) at the window's end."""
+    runs = latest_runs_per_pipeline(conn, branch=DEFAULT_BRANCHES, as_of=scope.until,
+                                    **_scope_filters(scope))
+    counts = run_counts(conn, [r["id"] for r in runs])
+    passed = sum(c.passed for c in counts.values())
+    executed = sum(c.executed for c in counts.values())
+    evidence = [{"label": f"{r['pipeline']} on {r['branch']}", "url": r["url"],
+                 "detail": f"{counts[r['id']].passed}/{counts[r['id']].executed} passed"}
+                for r in runs]
+    return MetricValue(passed / executed if executed else None, "fraction", n=executed,
+                       basis=f"from {executed} test results in {len(runs)} latest runs",
+                       evidence=evidence)
+
+
+test_pass_rate_kpi.__test__ = False
+
+
+@kpi(DEFINITIONS["flaky_tests"])
+def flaky_tests_kpi(conn: Connection, scope) -> MetricValue:
+    """Number of flaky tests among runs finished in the window (rules in :func:`flaky_tests`)."""
+    flaky = flaky_tests(conn, since=scope.since, until=scope.until, **_scope_filters(scope))
+    runs = conn.execute(select(func.count()).select_from(pr).where(
+        _runs_where(since=scope.since, until=scope.until, **_scope_filters(scope)))).scalar()
+    if not runs:
+        return MetricValue(None, "count", basis="no pipeline runs in the window")
+    return MetricValue(float(len(flaky)), "count", n=runs,
+                       basis=f"from {runs} runs in the window",
+                       evidence=[{"label": f.test, "url": None, "detail": ", ".join(f.rules)}
+                                 for f in flaky])
+
+
+@kpi(DEFINITIONS["pipeline_success_rate"])
+def pipeline_success_rate_kpi(conn: Connection, scope) -> MetricValue:
+    """Runs concluding success / finished runs in the window, cancelled and skipped excluded."""
+    s = pipeline_stats(conn, since=scope.since, until=scope.until, **_scope_filters(scope))
+    return MetricValue(s.rate, "fraction", n=s.counted,
+                       basis=f"from {s.counted} finished runs ({s.excluded} cancelled/skipped "
+                             "left out)",
+                       evidence=[{"label": f"{r['pipeline']} on {r['branch']}: {r['conclusion']}",
+                                  "url": r["url"], "detail": r["id"]} for r in s.failed_runs],
+                       detail={"p50_minutes": s.p50_minutes, "p85_minutes": s.p85_minutes})
+
+
+__all__ = ["RunCounts", "run_counts", "latest_run", "latest_runs_per_pipeline", "previous_run",
+           "new_failures", "failing_tests", "FlakyTest", "flaky_tests", "slowest_tests",
+           "PipelineStats", "pipeline_stats", "test_id"]
