@@ -1,11 +1,52 @@
-"""ShipReady — the router: page config, navigation. Pages live in pages/ and only render."""
+"""ShipReady — the router: page config, navigation, the shared filters and their URL.
+
+Pages live in pages/ and only render. The shared selection (team, project, release, sprint,
+date range) is kept in session state and written back to ``st.query_params`` on every run,
+because Streamlit clears query parameters on a page switch and the URL is the state.
+"""
+
+from pathlib import Path
 
 import streamlit as st
 
+from data.config import ConfigError
+from data.store import DatabaseError
+from ui import db, filters, theme
+
 st.set_page_config(page_title="ShipReady", page_icon="🚦", layout="wide")
+theme.register()
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+HERE = Path(__file__).parent
+# (script, title, icon, url path, uses the shared filters)
+PAGE_SPECS = [
+    ("pages/home.py", "Home", "🏠", "home", False),
+    ("pages/readiness.py", "Readiness", "🚦", "readiness", True),
+    ("pages/sprint.py", "Sprint", "🏃", "sprint", True),
+    ("pages/quality.py", "Quality", "🐞", "quality", True),
+    ("pages/delivery.py", "Delivery", "🚀", "delivery", True),
+    ("pages/data_sources.py", "Data sources", "🔌", "data", False),
 ]
+# Only pages that exist are listed, so the router never links to a missing script.
+SPECS = [s for s in PAGE_SPECS if (HERE / s[0]).exists()]
+PAGES = [st.Page(path, title=title, icon=icon, url_path=slug, default=(path == "pages/home.py"))
+         for path, title, icon, slug, _ in SPECS]
+FILTERED = {title for _, title, _, _, uses in SPECS if uses}
 
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+
+try:
+    url = db.database_url()
+    db.engine()
+    releases = db.load_releases(url)
+    sprints = db.load_sprints(url)
+    projects = db.load_projects(url)
+    settings = db.settings()
+except (DatabaseError, ConfigError):
+    pass  # each page reports what is wrong in its own words
+else:
+    filters.init_from_query(releases, sprints)
+    if page.title in FILTERED:
+        filters.sidebar(settings, projects)
+    filters.write_query(releases, sprints)
+
+page.run()

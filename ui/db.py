@@ -44,3 +44,79 @@ def load_last_syncs(url: str) -> pd.DataFrame:
         return pd.DataFrame(conn.execute(q).mappings().all(),
                             columns=["source", "scope", "started_at", "finished_at",
                                      "outcome", "error"])
+
+
+# --- pickers and the data page --------------------------------------------------------------
+# Short TTLs: a sync in another process should show up without a restart; the pages that
+# change data (waive, sync, reload demo) clear the caches themselves.
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_releases(url: str) -> pd.DataFrame:
+    """Every release: id, project, name, target date, when it shipped, state."""
+    r = schema.releases
+    q = (select(r.c.id, r.c.project, r.c.name, r.c.target_date, r.c.released_at, r.c.state,
+                r.c.url)
+         .order_by(r.c.project, r.c.target_date.is_(None), r.c.target_date, r.c.name))
+    with engine_for(url).connect() as conn:
+        return pd.DataFrame(conn.execute(q).mappings().all(),
+                            columns=["id", "project", "name", "target_date", "released_at",
+                                     "state", "url"])
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_sprints(url: str) -> pd.DataFrame:
+    """Every sprint: id, project, board, name, state and its dates, newest first."""
+    s = schema.sprints
+    q = (select(s.c.id, s.c.project, s.c.board, s.c.name, s.c.state, s.c.start_at, s.c.end_at,
+                s.c.completed_at, s.c.url)
+         .order_by(s.c.start_at.desc(), s.c.name))
+    with engine_for(url).connect() as conn:
+        return pd.DataFrame(conn.execute(q).mappings().all(),
+                            columns=["id", "project", "board", "name", "state", "start_at",
+                                     "end_at", "completed_at", "url"])
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_projects(url: str) -> list[str]:
+    """Project keys found in the database (work items and releases)."""
+    from sqlalchemy import union
+
+    q = union(select(schema.work_items.c.project.label("p")),
+              select(schema.releases.c.project.label("p")))
+    with engine_for(url).connect() as conn:
+        return sorted(p for (p,) in conn.execute(q) if p)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def load_sync_runs(url: str, limit: int = 200) -> pd.DataFrame:
+    """The latest sync runs, newest first, with rows written summed over resources."""
+    runs = schema.sync_runs
+    q = (select(runs.c.id, runs.c.source, runs.c.scope, runs.c.started_at, runs.c.finished_at,
+                runs.c.outcome, runs.c["items"], runs.c.requests, runs.c.not_modified,
+                runs.c.duration_s, runs.c.error)
+         .order_by(runs.c.id.desc()).limit(limit))
+    with engine_for(url).connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    for row in rows:
+        items = row["items"] or {}
+        row["rows"] = int(sum(v for v in items.values() if isinstance(v, (int, float))))
+    return pd.DataFrame(rows, columns=["id", "source", "scope", "started_at", "finished_at",
+                                       "outcome", "items", "requests", "not_modified",
+                                       "duration_s", "error", "rows"])
+
+
+def clear_caches() -> None:
+    """Forget every cached read (after a sync, a demo reload or a waiver)."""
+    st.cache_data.clear()
+
+
+def settings():
+    """The configuration in force (readiness.toml, else the demo organisation).
+
+    Read on every run (a few hundred microseconds) so an edited file shows at once; a broken
+    file raises :class:`data.config.ConfigError` with its one-line message.
+    """
+    from data.config import load_settings
+
+    return load_settings()

@@ -1,0 +1,98 @@
+"""The Data sources page: last sync per source from sync_runs, the mapping, the commands."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data import schema
+from data.store import get_engine
+from pages_support import APP, TIMEOUT, clear_streamlit_caches
+
+T = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    clear_streamlit_caches()
+    monkeypatch.chdir(tmp_path)  # no stray readiness.toml: the demo organisation's settings
+    monkeypatch.delenv("READINESS_CONFIG", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    yield
+    clear_streamlit_caches()
+
+
+def _open() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/data_sources.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "code")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_empty_database_says_what_to_do():
+    at = _open()
+    text = _texts(at)
+    assert "No sync has run yet" in text
+    assert "python -m connectors demo" in text
+    # no source configured (demo settings): no sync buttons, but the demo can be reloaded
+    labels = [b.label for b in at.button]
+    assert "Reload demo" in labels and not any(lb.startswith("Sync ") for lb in labels)
+
+
+def test_last_sync_per_source_with_rows_requests_and_error(tmp_path):
+    engine = get_engine()
+    with engine.begin() as conn:
+        conn.execute(schema.sync_runs.insert(), [
+            # an older github run, superseded by the next one
+            {"source": "github", "scope": "acme/web", "started_at": T, "finished_at": T,
+             "outcome": "failed", "items": {}, "requests": 1, "not_modified": 0,
+             "duration_s": 1.0, "error": "old failure"},
+            {"source": "github", "scope": "acme/web", "started_at": T, "finished_at": T,
+             "outcome": "success", "items": {"issues": 12, "pulls": 3}, "requests": 7,
+             "not_modified": 2, "duration_s": 4.0, "error": None},
+            {"source": "jira", "scope": "PAY", "started_at": T, "finished_at": T,
+             "outcome": "failed", "items": {"issues": 5}, "requests": 2, "not_modified": 0,
+             "duration_s": 1.5,
+             "error": "Jira answered 401: check JIRA_EMAIL and JIRA_API_TOKEN"},
+        ])
+    engine.dispose()
+    at = _open()
+    table = at.dataframe[0].value
+    by_source = table.set_index("Source")
+    assert list(by_source.index) == ["github", "jira"]  # one row per source, the latest run
+    assert by_source.loc["github", "Rows"] == 15  # 12 issues + 3 pulls
+    assert by_source.loc["github", "Requests"] == 7
+    assert by_source.loc["github", "Outcome"] == "✅ success"
+    assert by_source.loc["jira", "Outcome"] == "❌ failed"
+    assert by_source.loc["github", "Error"] == ""  # the older failure is not the last word
+    errors = [e.value for e in at.error]
+    assert any("401: check JIRA_EMAIL and JIRA_API_TOKEN" in e for e in errors)
+
+
+def test_mapping_in_force_is_listed():
+    at = _open()
+    mapping = next(df.value for df in at.dataframe if "Rule" in df.value.columns)
+    rules = dict(zip(mapping["Rule"], mapping["Value"]))
+    # the defaults of data/config.py's MAPPING_SPEC
+    assert rules["bug types"] == "Bug, Defect"
+    assert "Highest → critical" in rules["severity by priority"]
+
+
+def test_configured_sources_get_sync_buttons_and_commands(tmp_path):
+    (tmp_path / "readiness.toml").write_text(
+        '[github]\nrepos = ["acme/web"]\n[jenkins]\nurl = "https://ci.example"\n'
+        'jobs = ["app/main"]\n')
+    at = _open()
+    labels = [b.label for b in at.button]
+    assert {"Sync github", "Sync jenkins", "Sync all"} <= set(labels)
+    code = "\n".join(c.value for c in at.code)
+    assert "python -m connectors sync --source github --config readiness.toml" in code
+    assert "python -m connectors sync --source jenkins --config readiness.toml" in code

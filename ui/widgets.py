@@ -1,0 +1,143 @@
+"""Shared widgets: metric tiles that explain themselves, status badges, evidence, guidance.
+
+Text from sources (issue titles, test names, failure messages) is shown as text: it goes
+through :func:`md_escape` before any markdown call and never through ``unsafe_allow_html``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+import streamlit as st
+
+from ui import theme
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def md_escape(text: object) -> str:
+    """Source text made inert for st.markdown: markdown punctuation and HTML escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text if text is not None else "")).replace("\n", " ")
+
+
+def safe_url(url: object) -> str | None:
+    """Only http(s) links are shown; anything else (javascript:, data:) is dropped."""
+    text = str(url or "")
+    return text if text.startswith(("https://", "http://")) else None
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A KPI value for display: '96.1 %', '12.3 h', '1.4 /day', '21 pts', '—' for no data."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if unit == "fraction":
+        return f"{value * 100:.1f} %"
+    if unit == "hours":
+        return f"{value / 24:.1f} d" if abs(value) >= 72 else f"{value:.1f} h"
+    if unit == "days":
+        return f"{value:.1f} d"
+    if unit == "per_day":
+        return f"{value:.2f} /day" if value < 10 else f"{value:.1f} /day"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    if unit == "points":
+        return f"{value:g} pts"
+    if unit in ("items", "count"):
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    return f"{value:g}"
+
+
+def explain(definition: str, basis: str = "", unit: str = "", period: str = "") -> str:
+    """The hover text of a number: definition, unit, period, what it was computed from."""
+    parts = [definition.strip()]
+    if unit:
+        parts.append(f"Unit: {unit.replace('_', ' ')}.")
+    if period:
+        parts.append(f"Period: {period}.")
+    parts.append(f"Computed {basis}." if basis else "No data to compute it from.")
+    return "  \n".join(p for p in parts if p)
+
+
+def metric_tile(container, metric, value, *, period: str = "", delta: str | None = None,
+                label: str | None = None) -> None:
+    """One KPI as st.metric with its definition, unit, period and basis in ``help``.
+
+    ``metric`` is a registry Metric (label, unit, definition); ``value`` a MetricValue.
+    """
+    unit = getattr(value, "unit", None) or metric.unit
+    shown = format_value(getattr(value, "value", None), unit)
+    basis = getattr(value, "basis", "") or ""
+    container.metric(label or metric.label, shown, delta=delta,
+                     delta_color=_delta_colour(metric.better),
+                     help=explain(metric.definition, basis, unit, period))
+
+
+def _delta_colour(better: str) -> str:
+    return {"higher": "normal", "lower": "inverse"}.get(better, "off")
+
+
+def status_badge(container, status: str) -> None:
+    container.markdown(f"**{theme.status_label(status)}**")
+
+
+def verdict_banner(container, verdict: str, text: str) -> None:
+    """The verdict as a coloured box with icon and word (st.success/warning/error)."""
+    label = theme.verdict_label(verdict)
+    body = f"### {label}\n{text}"
+    key = (verdict or "").upper().replace("-", "_")
+    if key == "GO":
+        container.success(body)
+    elif key == "AT_RISK":
+        container.warning(body)
+    elif key == "NO_GO":
+        container.error(body)
+    else:
+        container.info(body)
+
+
+def evidence_markdown(evidence: Iterable[dict], limit: int = 5) -> str:
+    """'[PAY-812 Checkout 500…](url), …' with escaped labels; '—' when there is none."""
+    items = list(evidence or [])
+    parts = []
+    for ev in items[:limit]:
+        label = md_escape(_shorten(ev.get("label") or ev.get("detail") or "item", 60))
+        url = safe_url(ev.get("url"))
+        parts.append(f"[{label}]({url})" if url else label)
+    if len(items) > limit:
+        parts.append(f"… {len(items) - limit} more")
+    return ", ".join(parts) if parts else "—"
+
+
+def evidence_frame(evidence: Iterable[dict]) -> pd.DataFrame:
+    """Evidence as a table (label, detail, url) for st.dataframe with a link column."""
+    rows = [{"label": str(e.get("label") or ""), "detail": str(e.get("detail") or ""),
+             "url": safe_url(e.get("url"))} for e in (evidence or [])]
+    return pd.DataFrame(rows, columns=["label", "detail", "url"])
+
+
+def link_column(label: str = "Link") -> st.column_config.LinkColumn:
+    return st.column_config.LinkColumn(label, display_text="open ↗")
+
+
+def _shorten(text: str, n: int) -> str:
+    text = str(text)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def empty_guidance(container=None, what: str = "data") -> None:
+    """What to do when there is nothing to show: one command each, never a blank page."""
+    (container or st).info(
+        f"**No {what} yet.** Load the demo organisation with `python -m connectors demo` "
+        "(or the *Reload demo* button on the Data sources page), or connect a source: copy "
+        "`readiness.toml.example` to `readiness.toml`, set `GITHUB_TOKEN` (or the Jira / "
+        "Jenkins variables) and run `python -m connectors sync`. JUnit reports: "
+        "`python -m connectors import-junit PATH --pipeline NAME`."
+    )
+
+
+def no_data_note(container, why: str) -> None:
+    """A chart or table that has nothing to show says why (never a silent blank)."""
+    container.caption(f"❔ {why}")
