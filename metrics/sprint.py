@@ -223,7 +223,8 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
     for d in days:
         day_end = datetime.combine(d + timedelta(days=1), time(0), tzinfo=zone).astimezone(
             timezone.utc)
-        t = min(day_end, end)
+        # The state just before midnight: what happens at 00:00 belongs to the next day.
+        t = min(day_end - timedelta(microseconds=1), end)
         day_start = max(datetime.combine(d, time(0), tzinfo=zone).astimezone(timezone.utc), start)
         scope = done = 0.0
         change = 0.0
@@ -236,7 +237,7 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
                 if h.category(ctx.cats).at(t) == "done":
                     done += size
             for ct, v in zip(m.times, m.values):
-                if day_start < ct <= t and ct > start and v != m.at(ct - timedelta(microseconds=1)):
+                if day_start <= ct <= t and ct > start and v != m.at(ct - timedelta(microseconds=1)):
                     size = _size(h, ct, points)
                     change += size if v else -size
                     names.append(f"{'+' if v else '−'}{h.row['key']} ({size:g})")
