@@ -103,6 +103,13 @@ class ClockRetry(Retry):
         retry.clock = self.clock
         return retry
 
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        # 429 is a rate limit: the connector's policy waits for it, bounded by max_wait.
+        # urllib3 would otherwise sleep out any Retry-After itself, however long.
+        if status_code == 429:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
     def sleep(self, response=None) -> None:  # noqa: D401 - urllib3 hook
         wait = None
         if self.respect_retry_after_header and response is not None:
