@@ -197,3 +197,20 @@ def test_cli_xxe_never_reads_the_target(cli_db, tmp_path, capsys, corpus):
     assert "MARKER" not in repr(dump)
     runs, files, _ = db_rows(cli_db)
     assert runs == [] and files == []
+
+
+def test_reimport_touches_only_that_run_and_file(engine):
+    other = dict(RUN, id="junit:run:other")
+    # another run holds a file of the same name, stored between this run's two files
+    with engine.begin() as conn:
+        import_streams(conn, RUN, [("a.xml", io.BytesIO(GOOD))])
+        import_streams(conn, other, [("a.xml", io.BytesIO(GOOD))])
+        import_streams(conn, RUN, [("b.xml", io.BytesIO(OTHER))])
+    with engine.begin() as conn:
+        import_streams(conn, RUN, [("a.xml", io.BytesIO(OTHER))])
+    with engine.connect() as conn:
+        mine, theirs = results(conn), results(conn, "junit:run:other")
+    # run test: a.xml now holds OTHER's 2 cases, b.xml its 2; run other keeps GOOD's 3
+    assert [(r[0], r[3]) for r in mine] == [("a.xml", "x"), ("a.xml", "y"), ("b.xml", "x"),
+                                           ("b.xml", "y")]
+    assert [(r[0], r[3]) for r in theirs] == [("a.xml", "a"), ("a.xml", "b"), ("a.xml", "c")]

@@ -1,0 +1,160 @@
+"""Benchmark: import 1,000,000 generated JUnit test cases into SQLite.
+
+ShipReady's path (``connectors.junit.import_paths``: the safe streaming expat parser, retries,
+per-file savepoints, ``sync_runs`` bookkeeping) against a baseline measured in the same run on
+the same files: ``xml.etree.ElementTree.iterparse`` (C accelerated, no safety checks) and the
+same rows inserted with ``sqlite3`` ``executemany`` into the same table. Each side runs in a
+fresh child process, so its peak resident memory (``ru_maxrss``) is its own.
+
+``python -m bench junit_import``; ``BENCH_JUNIT_CASES`` and ``BENCH_JUNIT_FILES`` override the
+number of cases (1,000,000) and of files they are spread over (100; 1 gives one large file).
+A second import of the same files (which replaces the first) is timed too.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+CASES = int(os.environ.get("BENCH_JUNIT_CASES", "1000000"))
+FILES = int(os.environ.get("BENCH_JUNIT_FILES", "100"))
+TARGET_RATIO = 2.0
+TARGET_PEAK_MB = 300
+
+
+def generate(folder: Path, cases: int, files: int) -> int:
+    """Surefire-like reports: 1 in 20 cases fails with a short trace, 1 in 50 is skipped."""
+    per_file = cases // files
+    written = 0
+    for f in range(files):
+        path = folder / f"TEST-com.example.pkg{f}.GeneratedTest.xml"
+        with open(path, "w", encoding="utf-8") as out:
+            out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                      f'<testsuite name="com.example.pkg{f}.GeneratedTest" tests="{per_file}" '
+                      'time="12.5" timestamp="2026-01-05T10:00:00">\n'
+                      "  <properties><property name=\"java.version\" value=\"21\"/></properties>\n")
+            for i in range(per_file):
+                n = f * per_file + i
+                head = (f'  <testcase name="test{n}" classname="com.example.pkg{f}.Class{i % 50}" '
+                        f'time="0.{n % 1000:03d}"')
+                if n % 20 == 0:
+                    out.write(f'{head}>\n    <failure message="expected 1 but was {n}" '
+                              'type="java.lang.AssertionError">java.lang.AssertionError\n'
+                              f"\tat com.example.Class.test{n}(Class.java:{n % 300})\n"
+                              "    </failure>\n  </testcase>\n")
+                elif n % 50 == 1:
+                    out.write(f'{head}>\n    <skipped message="disabled"/>\n  </testcase>\n')
+                else:
+                    out.write(f"{head}/>\n")
+                written += 1
+            out.write("</testsuite>\n")
+    return written
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def run_shipready(folder: str, db: str, queue) -> None:
+    from connectors.junit import import_paths
+    from data.store import get_engine
+
+    engine = get_engine(f"sqlite:///{db}")
+    t0 = time.perf_counter()
+    result, problems = import_paths(engine, [folder], pipeline="bench", run_id="1")
+    elapsed = time.perf_counter() - t0
+    assert not problems, problems
+    t0 = time.perf_counter()
+    again, problems = import_paths(engine, [folder], pipeline="bench", run_id="1")
+    reimport = time.perf_counter() - t0
+    assert not problems and again.tests == result.tests
+    queue.put({"seconds": elapsed, "rows": result.tests, "peak_mb": _peak_mb(),
+               "reimport": reimport})
+
+
+def run_baseline(folder: str, db: str, queue) -> None:
+    import xml.etree.ElementTree as ET
+
+    from data.store import get_engine
+
+    get_engine(f"sqlite:///{db}").dispose()  # the same schema, indexes included
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(db)
+    # The settings data.store gives every SQLite connection, so only the code differs.
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+        conn.execute(f"PRAGMA {pragma}")
+    conn.execute("INSERT INTO pipeline_runs (id, source, pipeline) VALUES ('b', 'junit', 'b')")
+    sql = ("INSERT INTO test_results (run_id, suite, classname, name, status, duration_s, "
+           "message, flaky, file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    rows = 0
+    for path in sorted(Path(folder).glob("*.xml")):
+        batch = []
+        suite = None
+        for event, elem in ET.iterparse(path, events=("start", "end")):
+            if event == "start":
+                if elem.tag == "testsuite":
+                    suite = elem.get("name")
+                continue
+            if elem.tag != "testcase":
+                continue
+            status, message = "passed", None
+            for child in elem:
+                if child.tag in ("failure", "error", "skipped"):
+                    status = {"failure": "failed"}.get(child.tag, child.tag)
+                    message = ((child.get("message") or "") + "\n" + (child.text or ""))[:4096]
+            batch.append(("b", suite, elem.get("classname"), elem.get("name"), status,
+                          float(elem.get("time") or 0), message, False, path.as_posix()))
+            elem.clear()
+            if len(batch) >= 5000:
+                conn.executemany(sql, batch)
+                rows += len(batch)
+                batch = []
+        conn.executemany(sql, batch)
+        rows += len(batch)
+    conn.commit()
+    conn.close()
+    elapsed = time.perf_counter() - t0
+    queue.put({"seconds": elapsed, "rows": rows, "peak_mb": _peak_mb()})
+
+
+def _child(target, folder: str, db: str) -> dict:
+    ctx = mp.get_context("spawn")  # a fresh interpreter: its ru_maxrss is its own
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(folder, db, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-junit-") as tmp:
+        folder = Path(tmp) / "reports"
+        folder.mkdir()
+        t0 = time.perf_counter()
+        n = generate(folder, CASES, FILES)
+        size = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
+        print(f"generated {n:,} cases in {FILES} files ({size:.0f} MB) "
+              f"in {time.perf_counter() - t0:.1f} s", flush=True)
+        base = _child(run_baseline, str(folder), str(Path(tmp) / "baseline.db"))
+        ours = _child(run_shipready, str(folder), str(Path(tmp) / "shipready.db"))
+    assert base["rows"] == ours["rows"] == n, (base["rows"], ours["rows"], n)
+    ratio = ours["seconds"] / base["seconds"]
+    print(f"baseline  (etree iterparse + sqlite3 executemany): {base['seconds']:6.1f} s  "
+          f"{n / base['seconds']:>9,.0f} cases/s  peak RSS {base['peak_mb']:.0f} MB")
+    print(f"shipready (import-junit path):                      {ours['seconds']:6.1f} s  "
+          f"{n / ours['seconds']:>9,.0f} cases/s  peak RSS {ours['peak_mb']:.0f} MB")
+    print(f"shipready re-import of the same files (replaces):  {ours['reimport']:6.1f} s")
+    print(f"ratio {ratio:.2f}x (target <= {TARGET_RATIO}x): "
+          f"{'OK' if ratio <= TARGET_RATIO else 'MISSED'}; peak {ours['peak_mb']:.0f} MB "
+          f"(target < {TARGET_PEAK_MB} MB): "
+          f"{'OK' if ours['peak_mb'] < TARGET_PEAK_MB else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
