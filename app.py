@@ -14,6 +14,7 @@ from data.store import DatabaseError
 from ui import db, filters, theme
 
 st.set_page_config(page_title="ShipReady", page_icon="🚦", layout="wide")
+st.session_state["_via_router"] = True  # see ui.ensure_router
 theme.register()
 
 HERE = Path(__file__).parent

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+import ui
+
 from data.config import ConfigError
 from data.store import DatabaseError
 from ui import commands, db, theme, widgets
 
+ui.ensure_router()
 st.title("🔌 Data sources")
 st.caption("Where the numbers come from: each source's last sync, the rules that map its data, "
            "and the commands to run the same sync from cron or CI.")

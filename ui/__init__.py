@@ -1,1 +1,19 @@
 """Streamlit-side helpers: the cached engine and loaders, figure builders, shared widgets."""
+
+import streamlit as st
+
+
+def ensure_router() -> None:
+    """Make sure the page runs inside app.py's router, never on its own.
+
+    A folder named ``pages/`` makes Streamlit start in its old multipage mode until the first
+    ``st.navigation`` call in the process; a deep link opened first on a fresh server would run
+    the page script alone (no shared filters, no page config). Switching the old mode off and
+    rerunning sends the request through app.py, which keeps the URL's query parameters.
+    """
+    if st.session_state.get("_via_router"):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()

@@ -21,6 +21,8 @@ import pandas as pd
 import streamlit as st
 
 NAMES = ("team", "project", "release", "sprint", "since", "until")
+# A selectbox shows None as an empty placeholder; "all" needs a real option.
+ALL = "*"
 DEFAULT_DAYS = 30
 
 
@@ -93,8 +95,13 @@ def find_sprint(sprints: pd.DataFrame, name: str | None, project: str | None) ->
     return None if hits.empty else str(hits.iloc[0]["id"])
 
 
+def _real(value):
+    return None if value in (ALL, "") else value
+
+
 def current() -> Filters:
-    return Filters(team=_sel("team"), project=_sel("project"), release_id=_sel("release"),
+    return Filters(team=_real(_sel("team")), project=_real(_sel("project")),
+                   release_id=_sel("release"),
                    sprint_id=_sel("sprint"), since=_sel("since"), until=_sel("until"))
 
 
@@ -115,6 +122,15 @@ def write_query(releases: pd.DataFrame, sprints: pd.DataFrame) -> None:
                 del st.query_params[key]
         elif st.query_params.get(key) != value:
             st.query_params[key] = value
+
+
+def _write_one(key: str, value: str | None) -> None:
+    """Write one selection into the URL now (the router wrote the others before the page)."""
+    if value is None:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get(key) != value:
+        st.query_params[key] = value
 
 
 def _name_of(frame: pd.DataFrame, item_id: str | None) -> str | None:
@@ -146,15 +162,15 @@ def _select(container, name: str, label: str, options: Sequence, *,
 def sidebar(settings, projects: list[str]) -> Filters:
     """Team, project and date range in the sidebar (the filters every KPI page shares)."""
     sb = st.sidebar
-    teams = [None, *sorted(settings.teams)]
-    _select(sb, "team", "Team", teams, format_func=lambda t: "All teams" if t is None else t)
-    team = _sel("team")
+    _select(sb, "team", "Team", [ALL, *sorted(settings.teams)],
+            format_func=lambda t: "All teams" if t == ALL else t)
+    team = _sel("team") if _sel("team") != ALL else None
     if team and team in settings.teams:
         allowed = [p for p in settings.teams[team].projects]
     else:
         allowed = sorted(set(projects) | set(settings.projects))
-    _select(sb, "project", "Project", [None, *allowed],
-            format_func=lambda p: "All projects" if p is None else p)
+    _select(sb, "project", "Project", [ALL, *allowed],
+            format_func=lambda p: "All projects" if p == ALL else p)
     since, until = current().window()
 
     def copy_dates() -> None:
@@ -184,6 +200,10 @@ def release_picker(container, releases: pd.DataFrame, *, project: str | None = N
     labels = {str(r.id): _release_label(r) for r in frame.itertuples()}
     chosen = _select(container, "release", "Release", list(labels),
                      format_func=lambda i: labels.get(i, str(i)), default=default_id)
+    _write_one("release", _name_of(releases, chosen))
+    if chosen is not None and not current().project:
+        # A release name is unique only within its project: the link names both.
+        _write_one("project", str(releases.loc[releases["id"] == chosen, "project"].iloc[0]))
     return chosen
 
 
@@ -203,8 +223,10 @@ def sprint_picker(container, sprints: pd.DataFrame, *, projects: Sequence[str] |
     if frame.empty:
         frame = sprints
     labels = {str(r.id): _sprint_label(r) for r in frame.itertuples()}
-    return _select(container, "sprint", "Sprint", list(labels),
-                   format_func=lambda i: labels.get(i, str(i)), default=default_id)
+    chosen = _select(container, "sprint", "Sprint", list(labels),
+                     format_func=lambda i: labels.get(i, str(i)), default=default_id)
+    _write_one("sprint", _name_of(sprints, chosen))
+    return chosen
 
 
 def _sprint_label(r) -> str:

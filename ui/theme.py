@@ -79,9 +79,10 @@ def _build_template() -> go.layout.Template:
     template.layout.colorway = PALETTE
     template.layout.font = {"family": "Source Sans Pro, sans-serif", "size": 14}
     template.layout.title = {"font": {"size": 16}, "x": 0, "xanchor": "left"}
-    template.layout.margin = {"l": 10, "r": 10, "t": 40, "b": 10}
+    template.layout.margin = {"l": 10, "r": 10, "t": 60, "b": 10}
+    # Title top left, legend top right: they never overlap.
     template.layout.legend = {"orientation": "h", "yanchor": "bottom", "y": 1.02,
-                              "xanchor": "left", "x": 0}
+                              "xanchor": "right", "x": 1}
     template.layout.hovermode = "closest"
     return template
 

@@ -1,0 +1,113 @@
+"""Sprint: the retro screen — what was committed, what changed, where time went."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+
+from ui import figures, filters, loaders, widgets
+
+ui.ensure_router()
+st.title("🏃 Sprint")
+ctx = loaders.prelude("sprints")
+f = ctx.filters
+
+try:
+    base = loaders.scope(loaders.key_for(f))
+except ValueError as exc:  # ScopeError: an unknown name in the link
+    st.error(str(exc))
+    st.stop()
+
+in_scope = ctx.sprints[ctx.sprints["project"].isin(base.projects) | ctx.sprints["project"].isna()]
+started = in_scope[in_scope["start_at"].notna()]
+if started.empty:
+    widgets.empty_guidance(what="sprints in this scope")
+    st.stop()
+
+sprint_id = filters.sprint_picker(st, started, default_id=base.sprint_id)
+row = started[started["id"] == sprint_id].iloc[0]
+# The sprint's own project gives the team's time zone and working days for the burndown.
+key = loaders.ScopeKey(
+    team=f.team, project=f.project or (row["project"] if pd.notna(row["project"]) else None),
+    sprint=row["name"], since=f.since, until=f.until)
+sc = loaders.scope(key)
+
+report = loaders.call("metrics.sprint.sprint_report", sprint_id)
+unit = report.unit
+when = ""
+if report.start is not None:
+    end = report.end
+    when = f"{report.start:%d %b} – {end:%d %b %Y}" if end is not None else f"from {report.start:%d %b}"
+st.caption(f"{row['name']} · {row['state']} · {when} · sizes in {unit} · "
+           f"team days in {sc.timezone}")
+if pd.notna(row.get("url")) and widgets.safe_url(row.get("url")):
+    st.caption(f"[Open the sprint in its source ↗]({widgets.safe_url(row['url'])})")
+
+# --- headline figures ---------------------------------------------------------------------
+ids = ("sprint_committed", "sprint_completed", "sprint_added", "sprint_removed",
+       "sprint_not_completed", "say_do_ratio")
+values = loaders.kpis(ids, key)
+cols = st.columns(len(ids))
+period = f"sprint {row['name']}"
+for col, metric_id in zip(cols, ids):
+    metric, value = values[metric_id]
+    widgets.metric_tile(col, metric, value, period=period)
+
+# --- burndown and burnup ------------------------------------------------------------------
+bd = loaders.call("metrics.sprint.burndown", sprint_id, tz=sc.timezone,
+                  working_days=sc.working_days)
+left, right = st.columns(2)
+if bd.empty:
+    widgets.no_data_note(left, "No burndown: the sprint has not started.")
+else:
+    left.plotly_chart(figures.burndown(bd, unit), width="stretch")
+    right.plotly_chart(figures.burnup(bd, unit), width="stretch")
+    changes = bd[bd["scope_change"] != 0]
+    if not changes.empty:
+        left.caption("Scope changes: " + "; ".join(
+            f"{d:%d %b}: {widgets.md_escape(c)}" for d, c in zip(changes["day"], changes["changes"])))
+
+# --- velocity -----------------------------------------------------------------------------
+vel = loaders.call("metrics.sprint.velocity", list(sc.projects), 6)
+left, right = st.columns(2)
+if vel.empty:
+    widgets.no_data_note(left, "No closed sprints yet: committed vs completed appears after "
+                               "the first sprint closes.")
+else:
+    left.plotly_chart(figures.committed_vs_completed(vel), width="stretch")
+    v_metric, v_value = loaders.kpis(("velocity",), key)["velocity"]
+    widgets.metric_tile(right, v_metric, v_value, period="last 6 closed sprints")
+
+# --- flow: cycle time and cumulative flow (metrics.flow) ----------------------------------
+if loaders.available("metrics.flow.cycle_times"):
+    flow_cols = st.columns(2)
+    ct = loaders.call("metrics.flow.cycle_times", list(sc.projects), since=report.start,
+                      until=report.end)
+    if ct is None or len(ct) == 0:
+        widgets.no_data_note(flow_cols[0], "No item finished in the sprint: no cycle times.")
+    else:
+        frame = pd.DataFrame(ct)
+        pct = {f"P{q}": frame["days"].quantile(q / 100) for q in (50, 85, 95)}
+        flow_cols[0].plotly_chart(figures.cycle_scatter(frame, pct), width="stretch")
+else:
+    widgets.no_data_note(st, "Cycle-time scatter and cumulative flow appear when the flow "
+                             "metrics are available.")
+
+# --- the sprint report lists --------------------------------------------------------------
+st.subheader("Sprint report")
+labels = {"completed": "Completed", "not_completed": "Not completed (carry-over)",
+          "added": "Added after start", "removed": "Removed after start",
+          "committed": "Committed at start"}
+tabs = st.tabs([f"{labels[k]} ({len(report.items.get(k, []))})" for k in labels])
+for tab, kind in zip(tabs, labels):
+    items = report.items.get(kind, [])
+    if not items:
+        tab.caption("None.")
+        continue
+    tab.dataframe(pd.DataFrame([{"Key": i.key, "Title": i.title or "",
+                                 unit.capitalize(): i.points, "Link": widgets.safe_url(i.url)}
+                                for i in items]),
+                  hide_index=True, width="stretch",
+                  column_config={"Link": widgets.link_column()})

@@ -1,0 +1,209 @@
+"""Plotly figure builders: data in, ``go.Figure`` out — no Streamlit, no database.
+
+Every figure uses the one ``shipready`` template (ui.theme), so pages look alike and plotly's
+toolbar lets anyone save a chart as PNG. Hover texts name the items behind a point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ui import theme
+
+theme.register()
+
+
+def _fig(title: str, *, y: str = "", x: str = "") -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(template=theme.TEMPLATE_NAME, title=title, xaxis_title=x, yaxis_title=y,
+                      height=360)
+    return fig
+
+
+def burndown(df: pd.DataFrame, unit: str, title: str = "Burndown") -> go.Figure:
+    """Remaining (line), the linear guideline (dashed) and scope changes (markers).
+
+    ``df`` columns: day, remaining, guideline, scope_change, changes (metrics.sprint.burndown).
+    """
+    fig = _fig(title, y=unit)
+    fig.add_trace(go.Scatter(x=df["day"], y=df["guideline"], name="Guideline",
+                             mode="lines", line={"dash": "dash", "color": theme.NEUTRAL}))
+    fig.add_trace(go.Scatter(x=df["day"], y=df["remaining"], name="Remaining", mode="lines+markers",
+                             line={"shape": "hv", "color": theme.PALETTE[0], "width": 3}))
+    changed = df[df["scope_change"] != 0]
+    if not changed.empty:
+        fig.add_trace(go.Scatter(
+            x=changed["day"], y=changed["remaining"], name="Scope change", mode="markers",
+            marker={"symbol": ["triangle-up" if c > 0 else "triangle-down"
+                               for c in changed["scope_change"]],
+                    "size": 14, "color": [theme.BAD if c > 0 else theme.GOOD
+                                          for c in changed["scope_change"]]},
+            customdata=changed["changes"],
+            hovertemplate="%{x}<br>scope change: %{customdata}<extra></extra>"))
+    return fig
+
+
+def burnup(df: pd.DataFrame, unit: str, title: str = "Burnup") -> go.Figure:
+    """Scope and completed per day end (columns day, scope, completed, changes)."""
+    fig = _fig(title, y=unit)
+    fig.add_trace(go.Scatter(x=df["day"], y=df["scope"], name="Scope", mode="lines",
+                             line={"shape": "hv", "color": theme.WARN, "width": 3},
+                             customdata=df.get("changes"),
+                             hovertemplate="%{x}: %{y}<br>%{customdata}<extra>scope</extra>"))
+    fig.add_trace(go.Scatter(x=df["day"], y=df["completed"], name="Completed", mode="lines",
+                             line={"shape": "hv", "color": theme.GOOD, "width": 3},
+                             fill="tozeroy"))
+    return fig
+
+
+def committed_vs_completed(df: pd.DataFrame, title: str = "Committed vs completed") -> go.Figure:
+    """Grouped bars per sprint (columns sprint, committed, completed, unit)."""
+    unit = df["unit"].iloc[-1] if not df.empty else ""
+    fig = _fig(title, y=unit)
+    fig.add_trace(go.Bar(x=df["sprint"], y=df["committed"], name="Committed",
+                         marker_color=theme.NEUTRAL))
+    fig.add_trace(go.Bar(x=df["sprint"], y=df["completed"], name="Completed",
+                         marker_color=theme.GOOD))
+    fig.update_layout(barmode="group")
+    return fig
+
+
+def cycle_scatter(df: pd.DataFrame, percentiles: dict[str, float],
+                  title: str = "Cycle time") -> go.Figure:
+    """One dot per item (columns done_at, days, key, title); lines at the percentiles (days)."""
+    fig = _fig(title, y="days")
+    fig.add_trace(go.Scatter(x=df["done_at"], y=df["days"], mode="markers", name="Item",
+                             marker={"size": 9, "color": theme.PALETTE[0], "opacity": 0.75},
+                             customdata=df[["key", "title"]].astype(str).values,
+                             hovertemplate="%{customdata[0]} %{customdata[1]}<br>"
+                                           "%{y:.1f} days<extra></extra>"))
+    dashes = {"50": "dot", "85": "dash", "95": "longdash"}
+    for name, value in percentiles.items():
+        if value is None:
+            continue
+        fig.add_hline(y=value, line_dash=dashes.get(name.strip("p%"), "dot"),
+                      line_color=theme.WARN,
+                      annotation_text=f"{name}: {value:.1f} d", annotation_position="top left")
+    return fig
+
+
+def cumulative_flow(df: pd.DataFrame, title: str = "Cumulative flow") -> go.Figure:
+    """Stacked areas per status category (columns day, todo, in_progress, done)."""
+    fig = _fig(title, y="items")
+    for cat in ("done", "in_progress", "todo"):
+        if cat in df:
+            fig.add_trace(go.Scatter(x=df["day"], y=df[cat], name=cat.replace("_", " "),
+                                     mode="lines", stackgroup="flow",
+                                     line={"color": theme.CATEGORY_COLOURS[cat]}))
+    return fig
+
+
+def stacked_area(df: pd.DataFrame, x: str, series: Sequence[str], colours: dict[str, str],
+                 title: str, y: str = "") -> go.Figure:
+    """Stacked areas, one per column in ``series`` (e.g. open bugs by severity over time)."""
+    fig = _fig(title, y=y)
+    for s in series:
+        if s in df:
+            fig.add_trace(go.Scatter(x=df[x], y=df[s], name=s, mode="lines", stackgroup="one",
+                                     line={"color": colours.get(s)}))
+    return fig
+
+
+def inflow_outflow(df: pd.DataFrame, title: str = "Bug inflow vs outflow per week") -> go.Figure:
+    """Bars for created and resolved per week (columns week, inflow, outflow)."""
+    fig = _fig(title, y="bugs")
+    fig.add_trace(go.Bar(x=df["week"], y=df["inflow"], name="Inflow (created)",
+                         marker_color=theme.BAD))
+    fig.add_trace(go.Bar(x=df["week"], y=df["outflow"], name="Outflow (resolved)",
+                         marker_color=theme.GOOD))
+    fig.update_layout(barmode="group")
+    return fig
+
+
+def histogram(values: Sequence[float], title: str, x: str, bins: int = 20) -> go.Figure:
+    fig = _fig(title, x=x, y="count")
+    fig.add_trace(go.Histogram(x=list(values), nbinsx=bins, marker_color=theme.PALETTE[0],
+                               name=x))
+    return fig
+
+
+def lines(df: pd.DataFrame, x: str, y: str, by: str, title: str, ytitle: str = "",
+          percent: bool = False, hover: str | None = None) -> go.Figure:
+    """One line per value of ``by`` (e.g. pass rate per pipeline over time)."""
+    fig = _fig(title, y=ytitle)
+    for name, part in df.groupby(by, sort=True):
+        fig.add_trace(go.Scatter(
+            x=part[x], y=part[y], name=str(name), mode="lines+markers",
+            customdata=part[hover] if hover else None,
+            hovertemplate=(f"%{{x}}<br>%{{y{':.1%' if percent else ''}}}"
+                           + ("<br>%{customdata}" if hover else "") + "<extra></extra>")))
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def bars(labels: Sequence[str], values: Sequence[float], title: str, x: str = "",
+         horizontal: bool = True, colour: str | None = None) -> go.Figure:
+    fig = _fig(title, x=x if horizontal else "", y="" if horizontal else x)
+    if horizontal:
+        fig.add_trace(go.Bar(y=list(labels), x=list(values), orientation="h",
+                             marker_color=colour or theme.PALETTE[0]))
+        fig.update_yaxes(autorange="reversed")
+    else:
+        fig.add_trace(go.Bar(x=list(labels), y=list(values), marker_color=colour or theme.PALETTE[0]))
+    return fig
+
+
+def stacked_bars(df: pd.DataFrame, x: str, parts: Sequence[str], title: str, y: str = "",
+                 horizontal: bool = True) -> go.Figure:
+    """Stacked bars (e.g. PR cycle time split into coding / pickup / review / deploy)."""
+    fig = _fig(title, x=y if horizontal else "", y="" if horizontal else y)
+    for i, p in enumerate(parts):
+        if p not in df:
+            continue
+        kw = {"y": df[x], "x": df[p], "orientation": "h"} if horizontal else {"x": df[x], "y": df[p]}
+        fig.add_trace(go.Bar(name=p, marker_color=theme.PALETTE[i % len(theme.PALETTE)], **kw))
+    fig.update_layout(barmode="stack")
+    return fig
+
+
+def score_history(df: pd.DataFrame, title: str = "Readiness score over time") -> go.Figure:
+    """Score (0–100) per snapshot (columns evaluated_at, score, verdict)."""
+    fig = _fig(title, y="score")
+    fig.add_trace(go.Scatter(
+        x=df["evaluated_at"], y=df["score"], mode="lines+markers", name="Score",
+        line={"color": theme.PALETTE[0], "width": 3},
+        marker={"size": 10, "color": [theme.verdict_colour(v) for v in df["verdict"]]},
+        customdata=[theme.verdict_label(v) for v in df["verdict"]],
+        hovertemplate="%{x}<br>score %{y:.0f}<br>%{customdata}<extra></extra>"))
+    fig.update_yaxes(range=[0, 105])
+    return fig
+
+
+def forecast(dates: Sequence[datetime], target: datetime | None,
+             marks: dict[str, datetime] | None = None,
+             title: str = "Forecast: completion date") -> go.Figure:
+    """Histogram of simulated completion dates; the target date and percentiles marked."""
+    fig = _fig(title, y="trials")
+    fig.add_trace(go.Histogram(x=list(dates), marker_color=theme.PALETTE[0], name="trials"))
+    for name, when in (marks or {}).items():
+        if when is not None:
+            fig.add_vline(x=_ms(when), line_dash="dot", line_color=theme.NEUTRAL,
+                          annotation_text=name, annotation_position="top")
+    if target is not None:
+        fig.add_vline(x=_ms(target), line_color=theme.BAD, line_width=3,
+                      annotation_text="target", annotation_position="top right")
+    return fig
+
+
+def _ms(when) -> float:
+    """Plotly's add_vline on a date axis wants epoch milliseconds (a datetime breaks its
+    annotation arithmetic)."""
+    ts = pd.Timestamp(when)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.value / 1e6
