@@ -21,7 +21,8 @@ GROUPS = {"sprint", "quality", "tests", "delivery"}
 
 # Modules whose import registers KPIs. Missing ones (not landed yet) are skipped.
 KPI_MODULES = (
-    "metrics.sprint", "metrics.flow", "metrics.quality", "metrics.tests_ci", "metrics.dora",
+    "metrics.sprint", "metrics.flow", "metrics.quality", "metrics.forecast", "metrics.tests_ci",
+    "metrics.dora",
 )
 
 
