@@ -1,0 +1,263 @@
+"""Launch gates: the catalogue (``metrics/gates.toml``), overrides from ``readiness.toml``, and the
+pure rules that turn measured values into a status, a verdict and a score (DESIGN.md).
+
+- Status of a gate: PASS when the threshold is met; else WARN when the warn threshold is met or
+  the gate does not block; else FAIL; NO_DATA when its measure has no value; WAIVED when an
+  unexpired waiver covers it.
+- Verdict: NO_GO if any gate FAILs; else AT_RISK if any gate WARNs or a blocking gate has
+  NO_DATA; else GO.
+- Score = 100 × Σ weight × credit / Σ weight over gates not waived; credit PASS 1, WARN ½,
+  FAIL and NO_DATA 0 (missing evidence is never a pass). With every gate waived: 100.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+from data.config import ConfigError
+
+CATALOGUE_PATH = Path(__file__).with_name("gates.toml")
+
+PASS, WARN, FAIL, NO_DATA, WAIVED = "PASS", "WARN", "FAIL", "NO_DATA", "WAIVED"
+GO, AT_RISK, NO_GO = "GO", "AT_RISK", "NO_GO"
+CREDIT = {PASS: 1.0, WARN: 0.5, FAIL: 0.0, NO_DATA: 0.0}
+
+COMPARATORS = {
+    "<=": lambda v, t: v <= t, "<": lambda v, t: v < t,
+    ">=": lambda v, t: v >= t, ">": lambda v, t: v > t,
+    "==": lambda v, t: v == t,
+}
+
+# Release-level measures a gate may read: id -> (unit, one-line definition). The functions
+# computing them live in metrics/readiness.py.
+GATE_METRICS: dict[str, tuple[str, str]] = {
+    "open_bugs_critical": ("count", "Critical bugs in the release's scope open at the moment "
+                                    "evaluated"),
+    "open_bugs_high": ("count", "High-severity bugs in the release's scope open at the moment "
+                                "evaluated"),
+    "scope_done": ("fraction", "Share of the release's items (epics aside) whose status was "
+                               "done-category at the moment evaluated"),
+    "test_pass_rate": ("fraction", "passed / (passed + failed + error) in the latest run with "
+                                   "test results on the release branch; skips excluded"),
+    "new_failures": ("count", "Tests failing in the latest release-branch run that were not "
+                              "failing in the previous run of the same pipeline"),
+    "flaky_tests": ("count", "Tests on the release branch with both outcomes on one commit, a "
+                             "flaky marker, or 2+ flips in the last 20 runs"),
+    "pipeline_success_rate": ("fraction", "Release-branch runs in the last 30 days concluding "
+                                          "success / finished runs (cancelled/skipped left out)"),
+    "staging_deploy_healthy": ("fraction", "Share of the release's services whose latest "
+                                           "staging deployment succeeded"),
+    "change_failure_rate": ("fraction", "Production deployments of the project's services in "
+                                        "the last 30 days that failed, were rolled back or "
+                                        "caused an incident / all"),
+    "bug_trend_converging": ("count", "1 when over the last 3 weeks the project's bugs were "
+                                      "resolved at least as fast as they came in, else 0"),
+    "forecast_on_time": ("fraction", "Share of 10,000 Monte Carlo trials finishing the "
+                                     "release's remaining items by its target date"),
+}
+
+_REQUIRED = {"label": str, "metric": str, "comparator": str, "threshold": (int, float),
+             "weight": (int, float), "blocking": bool}
+_OPTIONAL = {"warn": (int, float), "enabled": bool, "definition": str}
+OVERRIDABLE = ("threshold", "warn", "weight", "blocking", "enabled")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One launch gate: which measure it reads, how it is compared, how much it counts."""
+
+    id: str
+    label: str
+    metric: str
+    comparator: str
+    threshold: float
+    weight: float
+    blocking: bool
+    warn: float | None = None
+    enabled: bool = True
+
+    @property
+    def unit(self) -> str:
+        return GATE_METRICS[self.metric][0]
+
+    @property
+    def definition(self) -> str:
+        return GATE_METRICS[self.metric][1]
+
+    def describe_threshold(self) -> str:
+        """The threshold as a reader sees it: ``>= 98%``, ``<= 0``."""
+        return f"{self.comparator} {format_value(self.threshold, self.unit)}"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A value for people: fractions as percentages, counts as whole numbers, — for none."""
+    if value is None:
+        return "—"
+    if unit == "fraction":
+        return f"{value * 100:.1f}%".replace(".0%", "%")
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.2f}"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_value(gate_id: str, key: str, value: Any, metric: str, where: str) -> float:
+    if not _is_number(value):
+        raise ConfigError(f"{where}: '{key}' of gate '{gate_id}' should be a number, "
+                          f"got {value!r}")
+    unit = GATE_METRICS[metric][0]
+    if unit == "fraction" and not 0 <= value <= 1:
+        raise ConfigError(f"{where}: '{key}' of gate '{gate_id}' is a fraction between 0 and 1 "
+                          f"(0.95 = 95%), got {value!r}")
+    if unit == "count" and value < 0:
+        raise ConfigError(f"{where}: '{key}' of gate '{gate_id}' should be >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_gate(gate: Gate, where: str, key: str) -> Gate:
+    """Cross-field checks: a warn threshold must be looser than the threshold."""
+    if gate.warn is not None:
+        looser_or_equal = {"<=": gate.warn >= gate.threshold, "<": gate.warn >= gate.threshold,
+                           ">=": gate.warn <= gate.threshold, ">": gate.warn <= gate.threshold,
+                           "==": True}[gate.comparator]
+        if not looser_or_equal:
+            side = "above" if gate.comparator.startswith("<") else "below"
+            raise ConfigError(f"{where}: '{key}.warn' ({gate.warn:g}) should be at or {side} "
+                              f"the threshold ({gate.threshold:g}) — it is the softer limit")
+    if gate.weight < 0:
+        raise ConfigError(f"{where}: '{key}.weight' should be a number >= 0, got {gate.weight:g}")
+    return gate
+
+
+def load_catalogue(path: Path = CATALOGUE_PATH) -> dict[str, Gate]:
+    """The default gates, validated: unknown keys or metrics and bad values raise ConfigError
+    naming ``path`` and the key."""
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    gates: dict[str, Gate] = {}
+    for gate_id, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: '{gate_id}' should be a table")
+        for key in table:
+            if key not in _REQUIRED and key not in _OPTIONAL:
+                raise ConfigError(f"{path}: unknown key '{gate_id}.{key}' (known: "
+                                  f"{', '.join(sorted({**_REQUIRED, **_OPTIONAL}))})")
+        for key, typ in _REQUIRED.items():
+            if key not in table:
+                raise ConfigError(f"{path}: '{gate_id}.{key}' is missing")
+            if not isinstance(table[key], typ) or (typ is not bool and isinstance(table[key], bool)):
+                raise ConfigError(f"{path}: '{gate_id}.{key}' has the wrong type: "
+                                  f"{table[key]!r}")
+        if table["metric"] not in GATE_METRICS:
+            raise ConfigError(f"{path}: '{gate_id}.metric' names an unknown metric "
+                              f"'{table['metric']}' (known: {', '.join(sorted(GATE_METRICS))})")
+        if table["comparator"] not in COMPARATORS:
+            raise ConfigError(f"{path}: '{gate_id}.comparator' should be one of "
+                              f"{', '.join(COMPARATORS)}, got {table['comparator']!r}")
+        metric = table["metric"]
+        gate = Gate(id=gate_id, label=table["label"], metric=metric,
+                    comparator=table["comparator"],
+                    threshold=_check_value(gate_id, "threshold", table["threshold"], metric,
+                                           str(path)),
+                    weight=float(table["weight"]), blocking=table["blocking"],
+                    warn=(_check_value(gate_id, "warn", table["warn"], metric, str(path))
+                          if "warn" in table else None),
+                    enabled=table.get("enabled", True))
+        gates[gate_id] = _check_gate(gate, str(path), gate_id)
+    return gates
+
+
+def _override_layers(settings, project: str | None, release: str | None):
+    """(dotted prefix, overrides) in the order they apply: global, project, release."""
+    yield "gates", settings.gates
+    proj = settings.projects.get(project or "") if project else None
+    if proj is not None:
+        yield f"projects.{project}.gates", proj.gates
+        if release and release in proj.releases:
+            yield (f"projects.{project}.releases.{release}.gates",
+                   proj.releases[release].get("gates", {}))
+
+
+def apply_overrides(catalogue: dict[str, Gate], settings, project: str | None = None,
+                    release: str | None = None) -> list[Gate]:
+    """The gates in force for a release: the catalogue with ``readiness.toml`` overrides
+    (global, then project, then release — later wins), disabled gates removed.
+
+    An unknown gate id or a bad value raises ConfigError naming the file and the dotted key.
+    """
+    where = str(settings.path) if settings.path else "readiness.toml"
+    gates = dict(catalogue)
+    for prefix, layer in _override_layers(settings, project, release):
+        for gate_id, override in layer.items():
+            key = f"{prefix}.{gate_id}"
+            if gate_id not in gates:
+                raise ConfigError(f"{where}: '{key}' names an unknown gate '{gate_id}' "
+                                  f"(known: {', '.join(sorted(catalogue))})")
+            gate = gates[gate_id]
+            changes: dict[str, Any] = {}
+            for name, value in override.items():
+                if name not in OVERRIDABLE:
+                    raise ConfigError(f"{where}: '{key}.{name}' cannot be overridden "
+                                      f"(allowed: {', '.join(OVERRIDABLE)})")
+                if name in ("threshold", "warn"):
+                    changes[name] = _check_value(gate_id, f"{key}.{name}", value, gate.metric,
+                                                 where)
+                elif name == "weight":
+                    if not _is_number(value) or value < 0:
+                        raise ConfigError(f"{where}: '{key}.weight' should be a number >= 0, "
+                                          f"got {value!r}")
+                    changes[name] = float(value)
+                else:
+                    changes[name] = value
+            gates[gate_id] = _check_gate(replace(gate, **changes), where, key)
+    return [g for g in gates.values() if g.enabled]
+
+
+def gates_for(settings, project: str | None = None, release: str | None = None) -> list[Gate]:
+    """Catalogue + overrides for ``project``/``release`` (see :func:`apply_overrides`)."""
+    return apply_overrides(load_catalogue(), settings, project, release)
+
+
+# --- the rules ------------------------------------------------------------------------------------
+def gate_status(gate: Gate, value: float | None, *, waived: bool = False) -> str:
+    """PASS / WARN / FAIL / NO_DATA / WAIVED for ``value`` under ``gate`` (rules above)."""
+    if waived:
+        return WAIVED
+    if value is None:
+        return NO_DATA
+    meets = COMPARATORS[gate.comparator]
+    if meets(value, gate.threshold):
+        return PASS
+    if (gate.warn is not None and meets(value, gate.warn)) or not gate.blocking:
+        return WARN
+    return FAIL
+
+
+def verdict(results: Iterable[tuple[str, bool]]) -> str:
+    """NO_GO / AT_RISK / GO from ``(status, blocking)`` pairs."""
+    results = list(results)
+    if any(s == FAIL for s, _ in results):
+        return NO_GO
+    if any(s == WARN or (s == NO_DATA and blocking) for s, blocking in results):
+        return AT_RISK
+    return GO
+
+
+def score(results: Iterable[tuple[str, float]]) -> float:
+    """100 × Σ weight × credit / Σ weight over ``(status, weight)`` pairs not waived."""
+    counted = [(s, w) for s, w in results if s != WAIVED]
+    total = sum(w for _, w in counted)
+    if total <= 0:
+        return 100.0
+    earned = sum(w * CREDIT[s] for s, w in counted)
+    # Floating-point sums can land a hair outside 0..100; the definition cannot.
+    return min(100.0, max(0.0, 100.0 * earned / total))
