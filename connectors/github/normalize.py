@@ -37,8 +37,13 @@ def run_id(repo: str, run: int) -> str:
 
 
 def is_pull_request(item: Mapping[str, Any]) -> bool:
-    """The issues list also returns pull requests; they carry a ``pull_request`` key."""
-    return "pull_request" in item
+    """The issues list also returns pull requests; they carry a ``pull_request`` object with
+    URLs. (The 2012 API gave every issue ``pull_request`` with null URLs — corpus
+    ``Repository.testGetIssues`` — so an object of nulls is a plain issue.)"""
+    pr = item.get("pull_request")
+    if not isinstance(pr, dict):
+        return pr is not None and pr is not False
+    return not pr or any(v for v in pr.values())
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -223,6 +228,15 @@ def pull_detail(pr: Mapping[str, Any], commits: list[Mapping[str, Any]],
     }
 
 
+def workflow_name(run: Mapping[str, Any]) -> str:
+    """The workflow's name; older API answers lack it, then its file name or id."""
+    if run.get("name"):
+        return run["name"]
+    if run.get("path"):
+        return run["path"].rsplit("/", 1)[-1]
+    return f"workflow {run.get('workflow_id', '?')}"
+
+
 def run_status(run: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """``(status, conclusion)`` lower-cased; a run with a conclusion is completed."""
     status = (run.get("status") or "").lower() or None
@@ -242,7 +256,7 @@ def run_to_pipeline_run(run: Mapping[str, Any], repo: str, project: str) -> dict
     if finished and started:
         duration = (parse_time(finished) - parse_time(started)).total_seconds()
     return {
-        "id": run_id(repo, run["id"]), "source": SOURCE, "pipeline": run.get("name") or "",
+        "id": run_id(repo, run["id"]), "source": SOURCE, "pipeline": workflow_name(run),
         "repo": repo, "project": project, "number": run.get("run_number"),
         "branch": run.get("head_branch"), "sha": run.get("head_sha"), "event": run.get("event"),
         "status": status, "conclusion": conclusion, "attempt": run.get("run_attempt"),
