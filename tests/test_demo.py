@@ -306,11 +306,11 @@ def test_sprint_history_has_scope_changes_and_carry_over(small_db):
         old = set((before or "").split(",")) - {""}
         new = set((after or "").split(",")) - {""}
         for sid in new - old:
-            start = starts.get(f"demo:sprint:{sid}")
+            start = starts.get(sid)
             if start and at > start:
                 added += 1
         for sid in old - new:
-            if at > starts[f"demo:sprint:{sid}"]:
+            if at > starts[sid]:
                 removed += 1
         if old and old <= new and len(new) == len(old) + 1:
             carried += 1

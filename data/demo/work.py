@@ -11,9 +11,9 @@ current row and its history can never disagree, and nothing happens after ``now`
 Change rows follow the Jira connector's shape:
 - ``status``: ``from_string``/``to_string`` are status names ("In Progress"); ``from_value``/
   ``to_value`` hold the status categories (todo/in_progress/done) — the demo has no status ids.
-- ``sprint``: ``from_value``/``to_value`` are comma-separated sprint ids as Jira gives them —
-  here ``PAY:12,PAY:13``, which are the sprint ids without the ``demo:sprint:`` prefix (the
-  domain id of sprint ``PAY:13`` is ``demo:sprint:PAY:13``); ``*_string`` are the names.
+- ``sprint``: ``from_value``/``to_value`` are comma-separated sprint ids, as Jira gives them;
+  the demo writes the full domain ids (``demo:sprint:PAY:12,demo:sprint:PAY:13``) because its
+  sprint numbers repeat across projects; ``*_string`` are the names ("PAY Sprint 12, ...").
 - ``story_points``: numbers as strings ("5.0"), null when unset.
 Jira-style projects get sprint flow: planned before a sprint starts (committed), added after
 it started, a few removed mid-sprint, unfinished work carried into the next sprint at
@@ -497,7 +497,7 @@ class ProjectWork:
         return (JIRA_CATEGORY if self.jira else GITHUB_CATEGORY)[status]
 
     def _sprint_ids(self, sprints: tuple) -> str | None:
-        return ",".join(f"{self.p.key}:{s}" for s in sprints) or None
+        return ",".join(f"demo:sprint:{self.p.key}:{s}" for s in sprints) or None
 
     def _sprint_names(self, sprints: tuple) -> str | None:
         return ", ".join(f"{self.p.key} Sprint {s}" for s in sprints) or None
