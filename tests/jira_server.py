@@ -90,6 +90,9 @@ class FakeJira:
     require_auth: str | None = None  # the exact Authorization header to accept
     failures: dict[str, list[tuple[int, dict]]] = field(default_factory=dict)
     fail_on_call: dict[tuple[str, int], int] = field(default_factory=dict)
+    search_pages: list[list[dict]] | None = None  # served verbatim instead of ``issues``
+    statuses: list[dict] | None = None  # /status; default: STATUSES
+    changelogs: dict[str, list[dict]] = field(default_factory=dict)  # verbatim endpoint values
     calls: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -138,7 +141,8 @@ class FakeJira:
         if path == f"{api}/field":
             return _json(self.fields)
         if path == f"{api}/status":
-            return _json([status(s) for s in STATUSES])
+            return _json(self.statuses if self.statuses is not None
+                         else [status(s) for s in STATUSES])
         if path == f"{api}/myself":
             return _json({"displayName": "Bot", "timeZone": self.time_zone})
         if path == f"{api}/search/jql" and self.deployment == "Cloud":
@@ -196,6 +200,13 @@ class FakeJira:
         return min(size, self.search_page_size) if self.search_page_size else size
 
     def _search_cloud(self, args) -> Response:
+        if self.search_pages is not None:
+            token = args.get("nextPageToken")
+            n = int(token.removeprefix("page-")) if token else 0
+            body: dict[str, Any] = {"issues": self.search_pages[n]}
+            if n + 1 < len(self.search_pages):
+                body["nextPageToken"] = f"page-{n + 1}"
+            return _json(body)
         found = self._matching(args.get("jql", ""))
         token = args.get("nextPageToken")
         start = int(token.removeprefix("tok-")) if token else 0
@@ -227,7 +238,7 @@ class FakeJira:
         raise KeyError(key)
 
     def _changelog(self, key: str, args) -> Response:
-        values = self._issue(key)["_histories"]  # oldest first, as the endpoint sorts
+        values = self.changelogs.get(key) or self._issue(key)["_histories"]  # oldest first, as the endpoint sorts
         start = int(args.get("startAt", 0))
         size = min(int(args.get("maxResults", 100)), 100)
         page = values[start:start + size]

@@ -1,7 +1,8 @@
 """The Jira HTTP client: credentials from the environment, Jira's rate-limit policy.
 
 Auth (DESIGN.md, "Secrets"): ``JIRA_EMAIL`` + ``JIRA_API_TOKEN`` give basic auth (Jira Cloud);
-``JIRA_TOKEN`` gives a bearer personal access token (Data Center). With neither, requests go
+``JIRA_TOKEN`` gives a bearer personal access token (Data Center); each from the environment,
+else ``.streamlit/secrets.toml`` (:func:`connectors.secrets.get_secret`). With neither, requests go
 anonymously (public instances allow that; private ones answer 401 and the message says which
 variables to set). The secret lives only in the session headers.
 """
@@ -9,7 +10,6 @@ variables to set). The secret lives only in the session headers.
 from __future__ import annotations
 
 import base64
-import os
 import random
 from collections.abc import Mapping
 from datetime import datetime
@@ -17,14 +17,18 @@ from datetime import datetime
 import requests
 
 from connectors.http import SYSTEM_CLOCK, Clock, HttpClient, register_secret
+from connectors.secrets import get_secret
 
 TOKEN_HINT = "JIRA_EMAIL and JIRA_API_TOKEN (Jira Cloud) or JIRA_TOKEN (Data Center)"
 
 
 def auth_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The Authorization header from the environment (empty when no credentials are set)."""
-    env = os.environ if env is None else env
-    email, api_token, pat = env.get("JIRA_EMAIL"), env.get("JIRA_API_TOKEN"), env.get("JIRA_TOKEN")
+    """The Authorization header (empty when no credentials are set). ``env`` replaces the
+    environment and secrets file, for tests."""
+    def lookup(name: str) -> str | None:
+        return env.get(name) if env is not None else get_secret(name)
+
+    email, api_token, pat = lookup("JIRA_EMAIL"), lookup("JIRA_API_TOKEN"), lookup("JIRA_TOKEN")
     if email and api_token:
         register_secret(api_token)
         pair = base64.b64encode(f"{email}:{api_token}".encode()).decode("ascii")
