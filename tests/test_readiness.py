@@ -46,8 +46,8 @@ def dep(did, env, day, status):
             "url": f"https://deploy/{did}"}
 
 
-@pytest.fixture
-def db(engine):
+def load_fixture(engine) -> None:
+    """Load the fixture in the module docstring (also used by the CLI tests)."""
     items = [
         item("PAY-1", created=utc(2026, 2, 20), status_category="done",
              resolved=utc(2026, 3, 5)),
@@ -73,6 +73,11 @@ def db(engine):
             dep("p1", "production", 1, "success"), dep("p2", "production", 5, "success")]
     load(engine, work_items=items, releases=rels, release_items=members, pipeline_runs=runs,
          test_results=results, deployments=deps)
+
+
+@pytest.fixture
+def db(engine):
+    load_fixture(engine)
     return engine
 
 
