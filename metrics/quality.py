@@ -202,11 +202,19 @@ def reopen_rate(conn: Connection, projects, since: datetime, until: datetime, *,
 
 # --- KPI registrations ---------------------------------------------------------------------
 
+def _tracked(conn: Connection, projects) -> bool:
+    """Whether the scope has any work items at all: without them a bug count of 0 would claim
+    knowledge we do not have (no data, not zero)."""
+    return conn.execute(select(work_items.c.id).where(
+        work_items.c.project.in_(list(projects))).limit(1)).first() is not None
+
+
 def _open_kpi(severity: str):
     def compute(conn, scope) -> MetricValue:
         bugs = open_bugs(conn, scope, scope.until, severities=[severity])
         # Zero open bugs is a real count (not missing data) when the scope has projects.
-        return MetricValue(float(len(bugs)) if scope.projects else None, "count", n=len(bugs),
+        return MetricValue(float(len(bugs)) if _tracked(conn, scope.projects) else None,
+                           "count", n=len(bugs),
                            basis=f"open {severity} bugs at {scope.until:%Y-%m-%d %H:%M} UTC",
                            evidence=[{"label": b["key"], "url": b["url"],
                                       "detail": b["title"] or ""} for b in bugs])
@@ -221,7 +229,8 @@ def _flow_kpi(column: str):
     def compute(conn, scope) -> MetricValue:
         df = bug_flow_weekly(conn, scope.projects, scope.since, scope.until, tz=scope.timezone)
         total = int(df[column].sum())
-        return MetricValue(float(total) if scope.projects else None, "count", n=total,
+        return MetricValue(float(total) if _tracked(conn, scope.projects) else None,
+                           "count", n=total,
                            basis=f"bugs {'created' if column == 'inflow' else 'resolved'} "
                                  f"{scope.since:%Y-%m-%d}..{scope.until:%Y-%m-%d}",
                            detail={"weekly": df.assign(week=df["week"].astype(str))

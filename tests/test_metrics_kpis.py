@@ -73,3 +73,111 @@ def test_resolve_scope_release_sprint_and_window(engine, demo_settings):
         assert set(allp.projects) == {"PAY", "OPS", "acme/web"}
         t = resolve_scope(conn, demo_settings, team="platform")
         assert t.projects == ("OPS",) and t.timezone == "America/New_York"
+
+
+# --- the `kpis` command -------------------------------------------------------------------
+
+def _cli_fixture(engine):
+    from tests.metrics_rows import item
+
+    load(engine,
+         work_items=[
+             item("PAY-1", created=utc(2026, 3, 1), status_category="done",
+                  started=utc(2026, 3, 2), resolved=utc(2026, 3, 4)),
+             item("PAY-2", created=utc(2026, 3, 1)),
+             item("PAY-9", type="bug", severity="critical", created=utc(2026, 3, 5)),
+         ],
+         sprints=[sprint("1", "PAY 1", start=utc(2026, 3, 2), end=utc(2026, 3, 13),
+                         completed=utc(2026, 3, 13))],
+         sprint_items=[{"sprint_id": "t:sprint:1", "item_id": f"t:issue:PAY-{n}", "source": "t"}
+                       for n in (1, 2)],
+         releases=[release("1", "2.4")])
+
+
+def _run(argv, monkeypatch, db_url, capsys):
+    from metrics.__main__ import main
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_kpis_json_contract(engine, db_url, demo_settings, monkeypatch, capsys):
+    import json
+
+    _cli_fixture(engine)
+    code, out, err = _run(["kpis", "--project", "PAY", "--since", "2026-03-01", "--until",
+                           "2026-03-31", "--format", "json"], monkeypatch, db_url, capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["scope"]["project"] == "PAY" and doc["scope"]["sprint"] == "PAY 1"
+    assert doc["scope"]["sprint_default"] is True
+    assert doc["scope"]["since"].startswith("2026-03-01") and doc["scope"]["until"].startswith(
+        "2026-04-01")  # --until is a whole day
+    k = {r["id"]: r for r in doc["kpis"]}
+    assert set(CONTRACT_IDS) <= set(k)
+    assert all(set(r) == {"id", "label", "value", "unit", "definition"} for r in doc["kpis"])
+    # sprint PAY 1 without estimates: 2 items committed, PAY-1 done -> 1 completed, 1 left
+    assert (k["sprint_committed"]["value"], k["sprint_committed"]["unit"]) == (2, "items")
+    assert k["sprint_completed"]["value"] == 1 and k["sprint_not_completed"]["value"] == 1
+    assert k["sprint_added"]["value"] == 0 and k["sprint_removed"]["value"] == 0
+    assert k["say_do_ratio"]["value"] == 0.5 and k["velocity"]["value"] == 1
+    # PAY-1: started 03-02, done 03-04 -> 48 h cycle; created 03-01 -> 72 h lead
+    assert k["cycle_time_p50"]["value"] == 48 and k["lead_time_p50"]["value"] == 72
+    assert k["cycle_time_p50"]["unit"] == "hours"
+    # PAY-9 critical, created 03-05 and open on 04-01
+    assert k["open_bugs_critical"]["value"] == 1 and k["open_bugs_high"]["value"] == 0
+    assert k["bug_inflow"]["value"] == 1 and k["bug_outflow"]["value"] == 0
+    assert "forecast_on_time" not in k  # only with a release
+
+
+def test_kpis_csv_and_text(engine, db_url, demo_settings, monkeypatch, capsys):
+    import csv
+    import io
+
+    _cli_fixture(engine)
+    code, out, _ = _run(["kpis", "--sprint", "PAY 1", "--until", "2026-03-31", "--format",
+                         "csv"], monkeypatch, db_url, capsys)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    by = {r["id"]: r for r in rows}
+    assert by["sprint_committed"]["value"] == "2.0" and by["sprint_committed"]["unit"] == "items"
+    assert by["test_pass_rate"]["value"] == ""  # no test runs: empty, not 0
+    code, out, _ = _run(["kpis", "--release", "2.4", "--until", "2026-03-31"],
+                        monkeypatch, db_url, capsys)
+    assert code == 0 and "release: 2.4" in out and "[open_bugs_critical]" in out
+    assert "forecast_on_time" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["kpis", "--project", "NOPE"], "unknown project 'NOPE'"),
+    (["kpis", "--release", "9.9", "--project", "PAY"],
+     "unknown release '9.9' in project PAY; known: 2.4"),
+    (["kpis", "--sprint", "Sprint 99"], "unknown sprint 'Sprint 99'; known: PAY 1"),
+    (["kpis", "--since", "last week"], "bad date 'last week'"),
+    (["kpis", "--format", "xml"], "invalid choice"),
+])
+def test_kpis_errors_exit_2_with_one_line(engine, db_url, demo_settings, monkeypatch, capsys,
+                                          argv, message):
+    _cli_fixture(engine)
+    with pytest.raises(SystemExit) if "--format" in argv else _nothing():
+        code, out, err = _run(argv, monkeypatch, db_url, capsys)
+        assert code == 2 and out == ""
+        assert message in err and err.count("\n") == 1
+    if "--format" in argv:
+        assert message in capsys.readouterr().err
+
+
+def test_kpis_unreachable_database_exits_2(monkeypatch, capsys, demo_settings):
+    code, out, err = _run(["kpis"], monkeypatch,
+                          "postgresql+psycopg://nobody@127.0.0.1:9/none", capsys)
+    assert code == 2 and err.startswith("error: cannot open database") and "\n" == err[-1]
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,80 @@
+"""`python -m metrics readiness | waive | kpis` — the command-line contract in DESIGN.md.
+
+Errors (unknown release/project/sprint, no database, bad configuration or arguments) print one
+line on stderr and exit 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's default prints usage; keep it to one line
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m metrics", description="Readiness verdicts, waivers and KPIs.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("readiness", help="evaluate a release's launch gates")
+    r.add_argument("--release", required=True, help="release name, e.g. 2.4")
+    r.add_argument("--project", help="project key (needed when the name is in several)")
+    r.add_argument("--format", choices=["text", "json", "markdown", "html"], default="text")
+    r.add_argument("--output", help="write the report to FILE instead of stdout")
+    r.add_argument("--strict", action="store_true", help="exit 1 for AT RISK too")
+    r.add_argument("--as-of", dest="as_of", help="evaluate as of DATETIME (only data then)")
+    r.add_argument("--no-snapshot", dest="no_snapshot", action="store_true",
+                   help="do not store this evaluation")
+    r.add_argument("--config", help="readiness.toml path")
+
+    w = sub.add_parser("waive", help="waive one gate of a release")
+    w.add_argument("--release", required=True)
+    w.add_argument("--project")
+    w.add_argument("--gate", required=True, help="gate id")
+    w.add_argument("--reason", required=True)
+    w.add_argument("--by", required=True, help="who waives it")
+    w.add_argument("--expires", help="DATE the waiver ends")
+    w.add_argument("--config", help="readiness.toml path")
+
+    k = sub.add_parser("kpis", help="every KPI for a scope")
+    k.add_argument("--project")
+    k.add_argument("--team")
+    k.add_argument("--sprint", help="sprint name (default: the last closed sprint)")
+    k.add_argument("--release")
+    k.add_argument("--since", help="DATE or DATETIME (default: 30 days before --until)")
+    k.add_argument("--until", help="DATE or DATETIME (default: now)")
+    k.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    k.add_argument("--config", help="readiness.toml path")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from data.config import ConfigError
+    from data.store import DatabaseError
+    from metrics.scope import ScopeError
+
+    try:
+        if args.command == "kpis":
+            from metrics.kpis import run_kpis
+
+            return run_kpis(args)
+        from metrics import cli_readiness  # engineer B's module; imported only when used
+
+        if args.command == "readiness":
+            return cli_readiness.run_readiness(args)
+        return cli_readiness.run_waive(args)
+    except (ScopeError, ConfigError, DatabaseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
