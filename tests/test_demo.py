@@ -286,8 +286,13 @@ def test_release_2_3_looked_green_when_it_shipped(small_db):
                                               d.c.environment == "staging",
                                               d.c.finished_at <= shipped)
             .order_by(d.c.finished_at.desc()).limit(1)).one()
+        # Bug trend: every bug reported in the four weeks before the ship date was fixed by it.
+        late_bugs = conn.execute(select(wi.c.key, wi.c.resolved_at).where(
+            wi.c.project == "PAY", wi.c.type == "bug",
+            wi.c.created_at >= shipped - timedelta(days=28), wi.c.created_at < shipped)).all()
     assert scope and all(cat == "done" and res < shipped for _, res, cat in scope)
     assert reopened == 0
+    assert all(res is not None and res < shipped for _, res in late_bugs), late_bugs
     assert len(runs) >= 5 and all(c == "success" and f < shipped for _, c, f in runs)
     assert bad_results == 0
     assert tuple(staging) == ("success", "release/2.3")
@@ -375,3 +380,24 @@ def test_bootstrap_loads_an_empty_database_and_leaves_a_full_one(tmp_path):
         assert conn.execute(select(T.work_items.c.id)).all() == [("jira:issue:REAL-1",)]
     eng.dispose()
     real.dispose()
+
+
+def test_ops_1_9_is_the_healthy_upcoming_release(small_db):
+    eng, _ = small_db
+    wi, ri, pr, d = T.work_items, T.release_items, T.pipeline_runs, T.deployments
+    with eng.connect() as conn:
+        scope = conn.execute(select(wi.c.status_category).select_from(
+            wi.join(ri, ri.c.item_id == wi.c.id)).where(
+            ri.c.release_id == "demo:release:OPS:1.9")).scalars().all()
+        runs = conn.execute(select(pr.c.conclusion).where(
+            pr.c.repo == "acme/platform", pr.c.branch == "release/1.9")).scalars().all()
+        staging = conn.execute(
+            select(d.c.status).where(d.c.service == "platform-gateway",
+                                     d.c.environment == "staging")
+            .order_by(d.c.finished_at.desc()).limit(1)).scalar()
+        incidents = _count(conn, T.incidents, T.incidents.c.service == "platform-gateway",
+                           T.incidents.c.opened_at >= NOW - timedelta(days=30))
+    assert scope and set(scope) == {"done"}
+    assert runs and set(runs) == {"success"}
+    assert staging == "success"
+    assert incidents == 0

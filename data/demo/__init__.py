@@ -85,7 +85,9 @@ class _ChunkWriter:
         with self.engine.begin() as conn:
             for table in sorted(self.buffers, key=self.order.__getitem__):
                 rows = self.buffers[table]
-                if rows:
+                if table is schema.test_results and rows:
+                    _insert_plain(conn, table, rows)
+                elif rows:
                     conn.execute(table.insert(), rows)
         for table, rows in self.buffers.items():
             if rows:
@@ -94,6 +96,19 @@ class _ChunkWriter:
                     self.progress.update(table.name, len(rows))
         self.buffers = {}
         self.pending = 0
+
+
+def _insert_plain(conn, table: Table, rows: list[dict]) -> None:
+    """Insert rows of plain values (no timestamps, no JSON) straight through the driver.
+
+    Test results are most of the demo's rows; skipping SQLAlchemy's per-row parameter
+    processing for them roughly halves the load time.
+    """
+    cols = list(rows[0])
+    marks = ", ".join(["?"] * len(cols) if conn.dialect.paramstyle == "qmark"
+                      else ["%s"] * len(cols))
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})"
+    conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
 
 
 def _releases(project: Project, layout: Layout) -> list[ReleaseSlot]:

@@ -52,12 +52,13 @@ class Plan:
 
     created: datetime
     kind: str  # story/task/bug/epic/incident/chore_pr
-    route: str = "backlog"  # planned/added/backlog/kanban/duplicate/incident/special
+    route: str = "backlog"  # planned/added/backlog/kanban/stabilise/duplicate/incident/special
     target: int | None = None  # sprint number for planned/added
     incident: IncidentPlan | None = None
     priority: str | None = None
     severity: str | None = None
     found_in: str | None = None
+    deadline: datetime | None = None  # stabilise: fixed before this
 
 
 @dataclass
@@ -90,6 +91,14 @@ class ProjectWork:
         self.special_at = None
         if project.key == "PAY" and shipped:
             self.special_at = on_workday(shipped[-1].released_at + 6 * DAY + 10 * HOUR)
+        # Stabilisation: in the four weeks before the last release shipped (and, for the
+        # healthy projects, before today) every new bug is fixed before that moment, so the
+        # bug trend converges when the release is judged.
+        self.stabilise: list[tuple[datetime, datetime]] = []
+        if shipped:
+            self.stabilise.append((shipped[-1].released_at - 28 * DAY, shipped[-1].released_at))
+        if project.key != "PAY":
+            self.stabilise.append((self.now - 28 * DAY, self.now))
 
     # --- planning ------------------------------------------------------------------------
     def _plans(self, w: int, start: datetime, end: datetime) -> list[Plan]:
@@ -106,7 +115,11 @@ class ProjectWork:
             plans.append(self._route(Plan(created, kind), w))
         for _ in range(vary(rng, p.bugs_per_window * self.scale * share)):
             created = before_weekend(between(rng, start, last))
-            plans.append(self._route(self._bug(Plan(created, "bug")), w))
+            plan = self._route(self._bug(Plan(created, "bug")), w)
+            for a, b in self.stabilise:
+                if a <= created < b:
+                    plan.route, plan.target, plan.deadline = "stabilise", None, b
+            plans.append(plan)
         for _ in range(vary(rng, 0.12 * p.stories_per_window * self.scale * share)):
             plans.append(Plan(between(rng, start, last), "chore_pr", "chore_pr"))
         for inc in self.delivery.incidents:
@@ -295,6 +308,13 @@ class ProjectWork:
             if points is not None:
                 ev.append((plan.created + lognormal_days(rng, 3), "story_points", points))
             return life
+        if plan.route == "stabilise":  # fixed before the deadline, never reopened
+            room = plan.deadline - plan.created
+            start = plan.created + room * rng.uniform(0.05, 0.3)
+            done = start + (plan.deadline - start) * rng.uniform(0.1, 0.6)
+            ev += [(start, "status", "In Progress"), (done, "status", "Done")]
+            life.start, life.done, life.resolution = start, done, "Done"
+            return life
         if plan.route == "kanban":  # bugs handled outside sprints; some are never fixed
             urgent = severity in ("critical", "high")
             if urgent or rng.random() < 0.75:
@@ -391,6 +411,13 @@ class ProjectWork:
             inc = plan.incident
             ev.append((inc.resolved_at, "status", "closed"))
             life.resolution = "completed"
+            return life
+        if plan.route == "stabilise":
+            room = plan.deadline - plan.created
+            start = plan.created + room * rng.uniform(0.05, 0.3)
+            done = start + (plan.deadline - start) * rng.uniform(0.1, 0.6)
+            ev.append((done, "status", "closed"))
+            life.start, life.done, life.resolution = start, done, "completed"
             return life
         r = rng.random()
         if plan.kind == "bug" and r < 0.06:
