@@ -39,6 +39,7 @@ SOURCE = "demo"
 ACTIVE = CLOSED_SPRINTS + 1
 FUTURE = CLOSED_SPRINTS + 2
 
+REMOVAL_SPRINTS = {4, 8, 11, ACTIVE}
 JIRA_CATEGORY = {"To Do": "todo", "Backlog": "todo", "Reopened": "todo",
                  "In Progress": "in_progress", "In Review": "in_progress", "Done": "done"}
 GITHUB_CATEGORY = {"open": "todo", "closed": "done"}
@@ -87,6 +88,7 @@ class ProjectWork:
         self.item_no = 0
         self.pr_no = 0
         self.epic_keys: list[str] = []
+        self.removed_from: set[int] = set()
         shipped = [r for r in releases if r.kind == "shipped"]
         self.special_at = None
         if project.key == "PAY" and shipped:
@@ -348,7 +350,11 @@ class ProjectWork:
         ev.append((entry, "sprint", (target,)))
         if sprint.start is None:  # planned into the future sprint: nothing happens yet
             return life
-        if plan.route == "planned" and rng.random() < 0.08:
+        # A few planned items leave mid-sprint; some sprints always lose one, so scope
+        # removal shows at any scale.
+        if plan.route == "planned" and (rng.random() < 0.08 or (
+                target in REMOVAL_SPRINTS and target not in self.removed_from)):
+            self.removed_from.add(target)
             removed = on_workday(sprint.start + timedelta(days=rng.uniform(1, 7)))
             ev.append((removed, "sprint", ()))
             if rng.random() < 0.4:
