@@ -1,0 +1,113 @@
+"""``python -m connectors sync jenkins --url URL --job NAME`` and the configured-jobs sync."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sqlalchemy import Engine
+
+from connectors.http import Clock, SourceError
+from connectors.progress import Progress
+from connectors.secrets import get_secret
+from connectors.sync import SyncRun
+from data.config import ConfigError, Settings
+
+from . import fetch
+from . import normalize as nz
+from .sync import JobSync
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected zero or more seconds")
+    return value
+
+
+def _job(text: str) -> str:
+    name = nz.job_name(text)
+    if not name:
+        raise argparse.ArgumentTypeError(f"expected a job path such as folder/job, got {text!r}")
+    return name
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=None,
+                        help="Jenkins base URL, e.g. https://ci.example.com/ (default: "
+                             "jenkins.url in readiness.toml)")
+    parser.add_argument("--job", type=_job, action="append", default=None,
+                        help="job path: folder/job, folder/multibranch/branch (repeat for "
+                             "several; default: jenkins.jobs)")
+    parser.add_argument("--max-wait", type=_seconds, default=None,
+                        help="longest rate-limit wait in seconds before stopping "
+                             "(default: jenkins.max_wait, 900)")
+
+
+def _credentials() -> tuple[str | None, str | None]:
+    user, token = get_secret("JENKINS_USER"), get_secret("JENKINS_TOKEN")
+    if bool(user) != bool(token):
+        print("jenkins: set both JENKINS_USER and JENKINS_TOKEN for basic auth; "
+              "syncing anonymously", file=sys.stderr)
+    return (user, token) if user and token else (None, None)
+
+
+def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str | None,
+              jobs: list[str], *, full: bool = False, max_wait: float | None = None,
+              clock: Clock | None = None, page_size: int = fetch.PAGE_SIZE) -> dict[str, int]:
+    """Sync each job in turn, one ``sync_runs`` row per job. A failing job does not stop the
+    others; the first failure is raised at the end."""
+    url = url or settings.jenkins["url"]
+    if not url:
+        raise ConfigError("jenkins: no server URL — pass --url or set [jenkins] url in "
+                          "readiness.toml")
+    if not jobs:
+        raise ConfigError("jenkins: no job — pass --job NAME or list [jenkins] jobs in "
+                          "readiness.toml")
+    user, token = _credentials()
+    client = fetch.make_client(url, user, token, clock=clock,
+                               max_wait=settings.jenkins["max_wait"] if max_wait is None
+                               else max_wait)
+    totals: dict[str, int] = {}
+    first_error: SourceError | None = None
+    try:
+        for job in jobs:
+            before = client.requests_made, client.not_modified
+            try:
+                with SyncRun(engine, nz.SOURCE, job) as run:
+                    run.count_requests(-before[0], -before[1])  # the client is shared
+                    run.client = client
+                    written = JobSync(
+                        engine=engine, client=client, job=job, mapping=settings.mapping,
+                        deploy_job_pattern=settings.jenkins["deploy_job_pattern"],
+                        project_for_repo=settings.project_for_repo, run=run,
+                        progress=progress, full=full, page_size=page_size).sync()
+            except SourceError as exc:
+                first_error = first_error or exc
+                if len(jobs) > 1:
+                    print(f"error: {exc}", file=sys.stderr)
+                continue
+            for k, v in written.items():
+                totals[k] = totals.get(k, 0) + v
+    finally:
+        client.close()
+    if first_error is not None:
+        raise first_error
+    return totals
+
+
+def run(args: argparse.Namespace, settings: Settings, engine: Engine,
+        progress: Progress) -> dict[str, Any]:
+    jobs = args.job or list(settings.jenkins["jobs"])
+    return sync_jobs(settings, engine, progress, args.url, [nz.job_name(j) for j in jobs],
+                     full=getattr(args, "full", False), max_wait=args.max_wait)
+
+
+def sync_configured(settings: Settings, engine: Engine, progress: Progress,
+                    full: bool = False) -> dict[str, int]:
+    return sync_jobs(settings, engine, progress, None,
+                     [nz.job_name(j) for j in settings.jenkins["jobs"]], full=full)
