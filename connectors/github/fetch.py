@@ -82,6 +82,58 @@ def _chain(first: Page, rest: Iterator[Page]) -> Iterator[Page]:
     yield from rest
 
 
+class _Done:
+    pass
+
+
+def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
+    """Fetch the next pages in a background thread while the caller stores this one.
+
+    Socket reads and SQLite writes both release the GIL, so a sync's fetching and writing
+    overlap on two cores. Order is kept, so cursors still move page by page; an error in
+    the fetching thread is raised here, after the pages before it were handed over; closing
+    this generator (a ``break``) stops the fetching thread after its current request.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        q.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            q.put(_Done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    worker = threading.Thread(target=produce, name="github-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _Done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+
+
 def all_items(client: HttpClient, path: str, *, params: dict | None = None,
               key: str | None = None) -> list[Any]:
     """Every item of a (short) list, e.g. one PR's reviews or one deployment's statuses."""

@@ -8,6 +8,7 @@ Timestamps stay ISO strings here; the ``UTCDateTime`` column type parses them on
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -52,8 +53,16 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _lower_set(values: Iterable[str]) -> set[str]:
-    return {v.lower() for v in values}
+def _lower_set(values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, (list, tuple)):
+        return _lower_set_cached(tuple(values))
+    return frozenset(v.lower() for v in values)
+
+
+@lru_cache(maxsize=256)
+def _lower_set_cached(values: tuple[str, ...]) -> frozenset[str]:
+    # The mapping's label lists are read for every issue; lower-case them once.
+    return frozenset(v.lower() for v in values)
 
 
 def label_names(item: Mapping[str, Any]) -> list[str]:
@@ -65,6 +74,8 @@ def classify_type(labels: list[str], issue_type: str | None, mapping: Mapping[st
     """``(type, what decided it)``: incident > bug > epic > story by label or issue type."""
     names = [issue_type] if issue_type else []
     names += labels
+    if not names:
+        return "other", None
     rules = (("incident", mapping["incident_labels"] + mapping["incident_types"]),
              ("bug", mapping["bug_labels"] + mapping["bug_types"]),
              ("epic", mapping["epic_types"]),
@@ -79,9 +90,14 @@ def classify_type(labels: list[str], issue_type: str | None, mapping: Mapping[st
     return "other", issue_type
 
 
+@lru_cache(maxsize=64)
+def _severity_table(items: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return {k.lower(): v for k, v in items}
+
+
 def severity_from_labels(labels: list[str], mapping: Mapping[str, Any]) -> str | None:
     """The most severe level any label maps to through ``mapping.severity_labels``."""
-    table = {k.lower(): v for k, v in mapping["severity_labels"].items()}
+    table = _severity_table(tuple(mapping["severity_labels"].items()))
     found = {table[lab.lower()] for lab in labels if lab.lower() in table}
     return next((s for s in SEVERITY_ORDER if s in found), None)
 

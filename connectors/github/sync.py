@@ -31,6 +31,7 @@ from data import schema
 from data.store import upsert
 
 from . import fetch
+from .bulk import bulk_upsert
 from . import normalize as nz
 
 SOURCE = "github"
@@ -80,6 +81,7 @@ class RepoSync:
     full: bool = False
     junit_importer: Any = None  # callable(conn, run_row, files) or None
     changed_milestones: set[str] = field(default_factory=set)
+    _seen_milestones: dict[str, dict] = field(default_factory=dict)
 
     # --- helpers ------------------------------------------------------------------------
     @property
@@ -154,8 +156,8 @@ class RepoSync:
             params["since"] = since
         etag = None if self.full else _etag_for(st.etag, since)
         cursor = since
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/issues", params=params,
-                                     etag=etag):
+        for page in fetch.prefetch(fetch.list_pages(self.client, f"/repos/{self.repo}/issues",
+                                                    params=params, etag=etag)):
             if page.not_modified:
                 return
             cursor = _max_time((i.get("updated_at") for i in page.items), cursor)
@@ -170,24 +172,28 @@ class RepoSync:
         issues = [i for i in items if not nz.is_pull_request(i)]
         if not issues:
             return 0
-        save_raw(conn, SOURCE, "issues", self.repo,
-                 ((f"{self.repo}#{i['number']}", i) for i in issues))
-        milestones = {i["milestone"]["number"]: i["milestone"] for i in issues
-                      if i.get("milestone")}
-        if milestones:
-            # The embedded milestone keeps release membership valid even if it was created
-            # after the milestones list was read.
-            upsert(conn, schema.releases, [nz.milestone_to_release(ms, self.repo, self.project)
-                                           for ms in milestones.values()])
+        now = datetime.now(timezone.utc)
+        # The hot path of a large sync: bulk_upsert (same contract as save_raw/upsert).
+        bulk_upsert(conn, schema.raw_records, (
+            {"source": SOURCE, "resource": "issues", "external_id": f"{self.repo}#{i['number']}",
+             "scope": self.repo, "fetched_at": now, "payload": i} for i in issues))
+        milestones = [nz.milestone_to_release(i["milestone"], self.repo, self.project)
+                      for i in issues if i.get("milestone")]
+        # The embedded milestone keeps release membership valid even if it was created after
+        # the milestones list was read; written only when it differs from what this run wrote.
+        fresh = {m["id"]: m for m in milestones if self._seen_milestones.get(m["id"]) != m}
+        if fresh:
+            upsert(conn, schema.releases, list(fresh.values()))
+            self._seen_milestones.update(fresh)
         rows = [nz.issue_to_work_item(i, self.repo, self.project, self.mapping) for i in issues]
         # started_at is derived later from events and linked PRs; keep what is stored.
-        upsert(conn, schema.work_items, rows)
+        bulk_upsert(conn, schema.work_items, rows)
         ids = [r["id"] for r in rows]
         conn.execute(delete(schema.release_items).where(
             schema.release_items.c.item_id.in_(ids), schema.release_items.c.source == SOURCE))
         members = [m for m in (nz.release_item(i, self.repo) for i in issues) if m]
         if members:
-            upsert(conn, schema.release_items, members)
+            bulk_upsert(conn, schema.release_items, members)
         return len(rows)
 
     # --- issue events (status, labels, assignee, milestone history) ---------------------
@@ -546,5 +552,5 @@ class RepoSync:
                         .select_from(ri.join(wi, wi.c.id == ri.c.item_id))
                         .where(ri.c.release_id.in_(targets)))]
             if rows:
-                upsert(conn, schema.scope_snapshots, rows)
+                bulk_upsert(conn, schema.scope_snapshots, rows)
         self.count("scope_snapshots", len(rows))
