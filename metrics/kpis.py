@@ -78,7 +78,8 @@ def show(value: float | None, unit: str) -> str:
         return f"{value:.2f}/day"
     if unit == "ratio":
         return f"{value:.2f}"
-    return f"{value:g} {unit}" if unit in ("points", "items") else f"{value:g}"
+    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    return f"{text} {unit}" if unit in ("points", "items") else text
 
 
 def render(scope: Scope, rows: list[KpiRow], fmt: str) -> str:

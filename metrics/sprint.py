@@ -203,7 +203,8 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
     the last day); ``scope`` = size in the sprint; ``completed`` = size done; ``guideline`` =
     committed × working days left after that day / working days in the sprint (flat over
     non-working days); ``scope_change`` = net size added (+) or removed (−) that day, with
-    ``changes`` naming the items ("+PAY-3 (5)", "−PAY-4 (2)"). Empty frame for a sprint that has
+    ``changes`` naming the items ("+PAY-3 (5)", "−PAY-4 (2)", re-estimates "~PAY-2 (5→8)").
+    Empty frame for a sprint that has
     not started.
     """
     cols = ["day", "remaining", "scope", "completed", "guideline", "scope_change", "changes",
@@ -219,6 +220,7 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
     wdays = _working_days(days, working_days)
     committed = sum(_size(h, start, points) for iid, h in ctx.hist.items()
                     if ctx.member[iid].at(start))
+    ordered = sorted(ctx.hist.items(), key=lambda kv: kv[1].row["key"])
     rows = []
     for d in days:
         day_end = datetime.combine(d + timedelta(days=1), time(0), tzinfo=zone).astimezone(
@@ -229,8 +231,17 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
         scope = done = 0.0
         change = 0.0
         names = []
-        for iid, h in ctx.hist.items():
+        for iid, h in ordered:
             m = ctx.member[iid]
+            if points and m.at(t):
+                # A re-estimate of an item in the sprint changes scope too (as in Jira).
+                pt = h.points()
+                for ct, v in zip(pt.times, pt.values):
+                    if day_start <= ct <= t and ct > start and m.at(ct):
+                        before = pt.at(ct - timedelta(microseconds=1)) or 0.0
+                        if (v or 0.0) != before:
+                            change += (v or 0.0) - before
+                            names.append(f"~{h.row['key']} ({before:g}→{(v or 0.0):g})")
             if m.at(t):
                 size = _size(h, t, points)
                 scope += size

@@ -181,3 +181,44 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+# --- the demo organisation (smoke: real shapes, cross-checks between views) ----------------
+
+def test_demo_organisation_kpis_are_consistent(engine, demo_settings):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from data.demo import load_demo
+    from data.schema import releases
+    from metrics.forecast import forecast_release
+    from metrics.kpis import compute_all
+    from metrics.quality import escaped_defects, open_bugs_in_release
+    from metrics.sprint import burndown, sprint_report
+
+    load_demo(engine, scale=0.05, today=date(2026, 3, 18))
+    with engine.connect() as conn:
+        sc = resolve_scope(conn, demo_settings, project="PAY", release="2.4",
+                           until="2026-03-18")
+        errors: list[str] = []
+        rows = {r.metric.id: r.value for r in compute_all(conn, sc, errors=errors)}
+        assert errors == []
+        assert set(CONTRACT_IDS) <= set(rows)
+        assert sc.labels.get("sprint_default") and sc.sprint_id is not None
+        rep = sprint_report(conn, sc.sprint_id)
+        assert rep.unit == "points" and rep.committed > 0
+        bd = burndown(conn, sc.sprint_id, tz=sc.timezone)
+        # the burndown's last day agrees with the sprint report
+        assert bd["remaining"].iloc[-1] == pytest.approx(rep.not_completed)
+        assert bd["completed"].iloc[-1] == pytest.approx(rep.completed)
+        assert rows["sprint_committed"].value == rep.committed
+        # 2.4 is at risk with an open critical bug in its scope; 2.3 shipped clean
+        assert open_bugs_in_release(conn, sc.release_id, sc.until, ["critical"])
+        shipped = conn.execute(select(releases.c.id, releases.c.released_at).where(
+            releases.c.project == "PAY", releases.c.name == "2.3")).one()
+        assert open_bugs_in_release(conn, shipped.id, shipped.released_at, ["critical"]) == []
+        assert escaped_defects(conn, shipped.id, now=sc.until)
+        fc = forecast_release(conn, sc.release_id, as_of=sc.until, settings=demo_settings)
+        assert fc.remaining and fc.p50 <= fc.p85 <= fc.p95
+        assert 0 <= fc.probability_on_time <= 1

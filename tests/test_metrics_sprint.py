@@ -107,7 +107,9 @@ def test_burndown_by_day_with_guideline_and_scope_markers(engine):
     assert by["2026-03-08"]["guideline"] == pytest.approx(5.5)
     assert by["2026-03-13"]["guideline"] == 0
     assert not by["2026-03-07"]["working"]
-    assert by["2026-03-04"]["scope_change"] == 2 and by["2026-03-04"]["changes"] == "+PAY-3 (2)"
+    # 03-04: PAY-2 re-estimated 5 → 8 (+3) and PAY-3 added (+2)
+    assert by["2026-03-04"]["scope_change"] == 5
+    assert by["2026-03-04"]["changes"] == "~PAY-2 (5→8), +PAY-3 (2)"
     assert by["2026-03-06"]["scope_change"] == -1 and "PAY-4" in by["2026-03-06"]["changes"]
     assert by["2026-03-09"]["changes"] == "+PAY-6 (4)"
     # burnup: scope and completed at 03-13: scope 8+4+3+2+0+2 = 19, completed 7
@@ -125,7 +127,8 @@ def test_burndown_days_follow_the_team_zone(engine):
     assert df["day"].iloc[-1].isoformat() == "2026-03-14"
     # PAY-3 was added 03-04 12:00 UTC = 03-05 01:00 local: the marker moves to the 5th
     by = dict(zip((d.isoformat() for d in df["day"]), df["changes"]))
-    assert by["2026-03-05"] == "+PAY-3 (2)" and by["2026-03-04"] == ""
+    # and PAY-2's re-estimate (03-04 08:00 UTC = 21:00 local) stays on the 4th
+    assert by["2026-03-05"] == "+PAY-3 (2)" and by["2026-03-04"] == "~PAY-2 (5→8)"
 
 
 def test_empty_sprint_and_no_points_counts_items(engine):
