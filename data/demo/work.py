@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 
 from data import schema
 from data.demo.delivery import DeliveryPlan, IncidentPlan
+from data.demo.history import replay
 from data.demo.layout import (CLOSED_SPRINTS, DAY, HOUR, SPRINT_DAYS, Layout, ReleaseSlot,
                               SprintSlot, before_weekend, on_workday)
 from data.demo.org import BUG_TITLES, LABELS, STORY_TITLES, TOPICS, Project
@@ -153,10 +154,10 @@ class ProjectWork:
         if r < 0.10 and w >= 1:
             plan.route, plan.target = "added", w
         elif r < 0.82:
-            offsets = (1, 2, 3) if w >= 1 else (1, 2, 3)
+            # Planned one to three sprints ahead (the first sprints take the early backlog).
             weights = (0.7, 0.2, 0.1) if w >= 1 else (0.6, 0.3, 0.1)
             plan.route = "planned"
-            plan.target = min(w + rng.choices(offsets, weights)[0], FUTURE)
+            plan.target = min(w + rng.choices((1, 2, 3), weights)[0], FUTURE)
         return plan
 
     # --- generation -----------------------------------------------------------------------
@@ -187,49 +188,16 @@ class ProjectWork:
         item_id = f"demo:issue:{key}"
         kind = plan.kind
         priority, severity, found_in = self._priority(plan)
-        if kind == "bug" and plan.route != "special":
-            priority, severity, found_in = plan.priority, plan.severity, plan.found_in
         labels = self._labels(plan, severity, found_in)
         title = self._title(plan)
         points = self._points(kind)
         life = self._life(plan, points, severity)
-        # Replay the planned events up to now.
-        initial = p.initial_status if self.jira else "open"
-        status, sprints, est = initial, (), None
-        changes = []
-        started_at = resolved_at = None
-        updated = plan.created
-        events = sorted(((t.replace(microsecond=0), f, v) for t, f, v in life.events
-                         if t < self.now), key=lambda e: e[0])
-        for n, (t, fld, new) in enumerate(events):
-            if fld == "status":
-                old = status
-                if new == old:
-                    continue
-                cat = self._category(new)
-                changes.append(self._change(item_id, n, t, "status", self._category(old), cat,
-                                            old, new))
-                status = new
-                if cat == "in_progress" and started_at is None:
-                    started_at = t
-                resolved_at = t if cat == "done" else None
-            elif fld == "sprint":
-                old = sprints
-                if new == old:
-                    continue
-                changes.append(self._change(item_id, n, t, "sprint", self._sprint_ids(old),
-                                            self._sprint_ids(new), self._sprint_names(old),
-                                            self._sprint_names(new)))
-                sprints = new
-            elif fld == "story_points":
-                old = est
-                if new == old:
-                    continue
-                changes.append(self._change(
-                    item_id, n, t, "story_points", None if old is None else str(float(old)),
-                    str(float(new)), None if old is None else str(float(old)), str(float(new))))
-                est = new
-            updated = max(updated, t)
+        state = replay(life.events, now=self.now, created=plan.created,
+                       initial=p.initial_status if self.jira else "open",
+                       category=self._category)
+        status, sprints, est = state.status, state.sprints, state.points
+        started_at, resolved_at, updated = state.started_at, state.resolved_at, state.updated_at
+        changes = [self._change(item_id, n, *change) for n, change in enumerate(state.changes)]
         category = self._category(status)
         if not self.jira and category == "todo" and life.start and life.start < self.now:
             category = "in_progress"  # GitHub: open and started (assigned / PR linked)
@@ -535,11 +503,19 @@ class ProjectWork:
     def _sprint_names(self, sprints: tuple) -> str | None:
         return ", ".join(f"{self.p.key} Sprint {s}" for s in sprints) or None
 
-    @staticmethod
-    def _change(item_id: str, n: int, t: datetime, fld: str, fv, tv, fs, ts) -> dict:
+    def _change(self, item_id: str, n: int, t: datetime, fld: str, old, new) -> dict:
+        """A work_item_changes row in the Jira connector's shape (see the module docstring)."""
+        if fld == "status":
+            values = (self._category(old), self._category(new), old, new)
+        elif fld == "sprint":
+            values = (self._sprint_ids(old), self._sprint_ids(new), self._sprint_names(old),
+                      self._sprint_names(new))
+        else:
+            shown = (None if old is None else str(float(old)), str(float(new)))
+            values = (*shown, *shown)
         return {"id": f"{item_id}:{n + 1}:0", "item_id": item_id, "source": SOURCE, "at": t,
-                "field": fld, "from_value": fv, "to_value": tv, "from_string": fs,
-                "to_string": ts, "author": None}
+                "field": fld, "from_value": values[0], "to_value": values[1],
+                "from_string": values[2], "to_string": values[3], "author": None}
 
     def _release_for(self, plan: Plan, category: str, resolution: str | None,
                      resolved_at: datetime | None, sprints: tuple, severity: str | None
