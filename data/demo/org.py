@@ -144,7 +144,7 @@ PROJECTS: tuple[Project, ...] = (
                "Wallet payments", "PSD2 reporting"),
         releases=(("2.1", "shipped", -105), ("2.2", "shipped", -63), ("2.3", "shipped", -21),
                   ("2.4", "upcoming", 10), ("2.5", "later", 38)),
-        main_runs_per_window=32, flaky_rate=0.05, tests=PAY_TESTS, first_run_number=4000,
+        main_runs_per_window=34, flaky_rate=0.05, tests=PAY_TESTS, first_run_number=4000,
     ),
     Project(
         key="OPS", style="jira", team="platform", repo="acme/platform",
@@ -155,7 +155,7 @@ PROJECTS: tuple[Project, ...] = (
                "Observability baseline"),
         releases=(("1.7", "shipped", -84), ("1.8", "shipped", -35), ("1.9", "upcoming", 6),
                   ("2.0", "later", 34)),
-        main_runs_per_window=28, flaky_rate=0.02, tests=OPS_TESTS, initial_status="Backlog",
+        main_runs_per_window=30, flaky_rate=0.02, tests=OPS_TESTS, initial_status="Backlog",
         prod_env="prod", staging_env="stage", first_run_number=2000,
     ),
     Project(
@@ -165,7 +165,7 @@ PROJECTS: tuple[Project, ...] = (
         stories_per_window=30, bugs_per_window=14,
         epics=(),
         releases=(("v3.0", "shipped", -90), ("v3.1", "shipped", -42), ("v3.2", "upcoming", 24)),
-        main_runs_per_window=28, flaky_rate=0.03, tests=WEB_TESTS, first_run_number=7000,
+        main_runs_per_window=30, flaky_rate=0.03, tests=WEB_TESTS, first_run_number=7000,
     ),
 )
 
