@@ -66,8 +66,9 @@ class Fault:
 
 
 class FakeGitHub:
-    def __init__(self, repo: str = "acme/web", repo_id: int = 1000) -> None:
+    def __init__(self, repo: str = "acme/web", repo_id: int = 1000, prefix: str = "") -> None:
         self.repo, self.repo_id = repo, repo_id
+        self.prefix = prefix  # "/api/v3" to act as a GitHub Enterprise Server
         self.issues: list[dict] = []
         self.pulls: list[dict] = []
         self.pull_details: dict[int, dict] = {}
@@ -90,7 +91,7 @@ class FakeGitHub:
     # --- setup -------------------------------------------------------------------------
     def install(self, httpserver) -> "FakeGitHub":
         httpserver.expect_request(re.compile(r"^/.*")).respond_with_handler(self._werkzeug)
-        self.base_url = httpserver.url_for("/").rstrip("/")
+        self.base_url = httpserver.url_for("/").rstrip("/") + self.prefix
         return self
 
     def fail_next(self, match: str, status: int, headers: dict | None = None,
@@ -126,6 +127,10 @@ class FakeGitHub:
                 self.faults.remove(fault)
                 return fault.status, {"Content-Type": "application/json", **fault.headers}, \
                     fault.body or b""
+        if self.prefix:
+            if not path.startswith(self.prefix + "/"):
+                return self._json(404, {"message": "Not Found"}, headers)
+            path = path[len(self.prefix):]
         m = re.match(r"^/(?:repos/([^/]+/[^/]+)|repositories/(\d+))(/.*)?$", path)
         if not m or (m.group(1) and m.group(1) != self.repo) or \
                 (m.group(2) and int(m.group(2)) != self.repo_id):
@@ -229,7 +234,7 @@ class FakeGitHub:
         def url(p: int) -> str:
             params = {k: v for k, v in q.items() if k != "page"}
             params["page"] = str(p)
-            return f"{host}/repositories/{self.repo_id}{rest}?{urlencode(params)}"
+            return f"{host}{self.prefix}/repositories/{self.repo_id}{rest}?{urlencode(params)}"
 
         if page > 1:
             links.append(f'<{url(page - 1)}>; rel="prev"')

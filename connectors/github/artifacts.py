@@ -13,6 +13,7 @@ import fnmatch
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
@@ -25,6 +26,9 @@ from . import fetch
 CHUNK = 1 << 20
 MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB downloaded
 MAX_MEMBER_BYTES = 512 << 20  # 512 MiB uncompressed per report file
+# GitHub keeps artifacts 90 days by default; listing older runs' artifacts would spend a
+# request per run (thousands on a first sync) for nothing.
+ARTIFACT_DAYS = 90
 
 
 def junit_importer(settings: Any) -> Callable | None:
@@ -54,8 +58,9 @@ def import_run_artifacts(rs, run: dict, row: dict, pattern: str, import_streams)
     """List the run's artifacts once; import the JUnit files of those matching ``pattern``."""
     key = f"{rs.repo}:{run['id']}"
     created = fetch_time(run.get("created_at"))
-    if created is not None and created < rs.lookback_start:
-        return  # older than the look-back window (and GitHub keeps artifacts 90 days)
+    oldest = max(rs.lookback_start, rs.now - timedelta(days=ARTIFACT_DAYS))
+    if created is not None and created < oldest:
+        return  # older than the look-back window or the artifact retention
     if _already_listed(rs, key):
         return
     artifacts = fetch.all_items(rs.client, f"/repos/{rs.repo}/actions/runs/{run['id']}/artifacts",
