@@ -8,12 +8,14 @@ names, sprint number tuples, story points — then cut at ``now`` and replayed: 
 ``work_item_changes`` (with the old and new values) and yields the item's state today. So the
 current row and its history can never disagree, and nothing happens after ``now``.
 
-Change rows follow the Jira connector's shape:
-- ``status``: ``from_string``/``to_string`` are status names ("In Progress"); ``from_value``/
-  ``to_value`` hold the status categories (todo/in_progress/done) — the demo has no status ids.
+Change rows follow the connectors' shapes:
+- Jira ``status``: ``from_value``/``to_value`` are status ids (10000 To Do, 3 In Progress...),
+  ``*_string`` the names; each status change also gives a ``status_category`` row (id suffix
+  ``c``) whose values are todo/in_progress/done — what cycle time and flow read;
+- GitHub ``status`` (acme/web): ``open``/``closed`` in both value and string;
 - ``sprint``: ``from_value``/``to_value`` are comma-separated sprint ids, as Jira gives them;
   the demo writes the full domain ids (``demo:sprint:PAY:12,demo:sprint:PAY:13``) because its
-  sprint numbers repeat across projects; ``*_string`` are the names ("PAY Sprint 12, ...").
+  sprint numbers repeat across projects; ``*_string`` are the names ("PAY Sprint 12, ...");
 - ``story_points``: numbers as strings ("5.0"), null when unset.
 Jira-style projects get sprint flow: planned before a sprint starts (committed), added after
 it started, a few removed mid-sprint, unfinished work carried into the next sprint at
@@ -41,6 +43,8 @@ ACTIVE = CLOSED_SPRINTS + 1
 FUTURE = CLOSED_SPRINTS + 2
 
 REMOVAL_SPRINTS = {4, 8, 11, ACTIVE}
+JIRA_STATUS_IDS = {"To Do": "10000", "Backlog": "10001", "In Progress": "3", "In Review": "10002",
+                   "Done": "10003", "Reopened": "4"}
 JIRA_CATEGORY = {"To Do": "todo", "Backlog": "todo", "Reopened": "todo",
                  "In Progress": "in_progress", "In Review": "in_progress", "Done": "done"}
 GITHUB_CATEGORY = {"open": "todo", "closed": "done"}
@@ -197,7 +201,8 @@ class ProjectWork:
                        category=self._category)
         status, sprints, est = state.status, state.sprints, state.points
         started_at, resolved_at, updated = state.started_at, state.resolved_at, state.updated_at
-        changes = [self._change(item_id, n, *change) for n, change in enumerate(state.changes)]
+        changes = [row for n, change in enumerate(state.changes)
+                   for row in self._changes(item_id, n, *change)]
         category = self._category(status)
         if not self.jira and category == "todo" and life.start and life.start < self.now:
             category = "in_progress"  # GitHub: open and started (assigned / PR linked)
@@ -503,19 +508,26 @@ class ProjectWork:
     def _sprint_names(self, sprints: tuple) -> str | None:
         return ", ".join(f"{self.p.key} Sprint {s}" for s in sprints) or None
 
-    def _change(self, item_id: str, n: int, t: datetime, fld: str, old, new) -> dict:
-        """A work_item_changes row in the Jira connector's shape (see the module docstring)."""
-        if fld == "status":
-            values = (self._category(old), self._category(new), old, new)
-        elif fld == "sprint":
-            values = (self._sprint_ids(old), self._sprint_ids(new), self._sprint_names(old),
-                      self._sprint_names(new))
-        else:
-            shown = (None if old is None else str(float(old)), str(float(new)))
-            values = (*shown, *shown)
-        return {"id": f"{item_id}:{n + 1}:0", "item_id": item_id, "source": SOURCE, "at": t,
-                "field": fld, "from_value": values[0], "to_value": values[1],
-                "from_string": values[2], "to_string": values[3], "author": None}
+    def _changes(self, item_id: str, n: int, t: datetime, fld: str, old, new) -> list[dict]:
+        """work_item_changes rows for one change, shaped like the connectors' (module doc)."""
+        row = {"id": f"{item_id}:{n + 1}:0", "item_id": item_id, "source": SOURCE, "at": t,
+               "field": fld, "author": None}
+        if fld == "status" and not self.jira:  # GitHub issue events: open/closed
+            return [{**row, "from_value": old, "to_value": new, "from_string": old,
+                     "to_string": new}]
+        if fld == "status":  # Jira: status ids and names, plus the category change
+            return [{**row, "from_value": JIRA_STATUS_IDS[old], "to_value": JIRA_STATUS_IDS[new],
+                     "from_string": old, "to_string": new},
+                    {**row, "id": f"{item_id}:{n + 1}:0c", "field": "status_category",
+                     "from_value": self._category(old), "to_value": self._category(new),
+                     "from_string": None, "to_string": None}]
+        if fld == "sprint":
+            return [{**row, "from_value": self._sprint_ids(old),
+                     "to_value": self._sprint_ids(new), "from_string": self._sprint_names(old),
+                     "to_string": self._sprint_names(new)}]
+        shown = (None if old is None else str(float(old)), str(float(new)))
+        return [{**row, "from_value": shown[0], "to_value": shown[1], "from_string": shown[0],
+                 "to_string": shown[1]}]
 
     def _release_for(self, plan: Plan, category: str, resolution: str | None,
                      resolved_at: datetime | None, sprints: tuple, severity: str | None
