@@ -24,6 +24,8 @@ from sqlalchemy import Connection, func, select
 
 from data.schema import deployments as dep
 from data.schema import release_items, releases
+from data.schema import work_item_changes as wic
+from data.schema import work_items as wi
 from metrics import dora, tests_ci
 from metrics import gates as G
 from metrics.waivers import active_waivers
@@ -144,10 +146,13 @@ def _open_bugs(severity: str) -> Callable[[Context], Measured]:
     def measure(ctx: Context) -> Measured:
         if not ctx.item_ids():
             return Measured(None, basis="the release has no items")
-        from metrics.quality import open_bugs_in_release
+        if "bugs" not in ctx.cache:  # one history walk serves both severities
+            from metrics.quality import open_bugs_in_release
 
-        bugs = open_bugs_in_release(ctx.conn, ctx.release["id"], ctx.as_of, (severity,),
-                                    settings=ctx.settings)
+            ctx.cache["bugs"] = open_bugs_in_release(
+                ctx.conn, ctx.release["id"], ctx.as_of, ("critical", "high"),
+                settings=ctx.settings)
+        bugs = [b for b in ctx.cache["bugs"] if b["severity"] == severity]
         return Measured(float(len(bugs)),
                         [_item_evidence(b, f"{b['severity']}: {b.get('title') or ''}")
                          for b in bugs],
@@ -157,26 +162,38 @@ def _open_bugs(severity: str) -> Callable[[Context], Measured]:
 
 
 def _scope_done(ctx: Context) -> Measured:
-    ids = ctx.item_ids()
-    if not ids:
-        return Measured(None, basis="the release has no items")
-    from metrics.history import StatusCategories, load_histories
-
-    cats = StatusCategories.load(ctx.conn, ctx.settings)
+    """Items changed after ``as_of`` have their status rebuilt from history; for the others
+    (nearly all, when evaluating the present) today's row is what they were then: done when
+    their category is done and they were resolved by ``as_of``."""
+    rid = ctx.release["id"]
+    members = select(release_items.c.item_id).where(release_items.c.release_id == rid)
+    changed_later = (select(wic.c.id).where(wic.c.item_id == wi.c.id, wic.c.at > ctx.as_of)
+                     .exists())
+    cols = (wi.c.id, wi.c.key, wi.c.title, wi.c.url, wi.c.status_category, wi.c.resolved_at)
+    base = [wi.c.id.in_(members), wi.c.type != "epic", wi.c.created_at <= ctx.as_of]
     done, open_ = 0, []
-    for i in range(0, len(ids), 500):
-        for h in load_histories(ctx.conn, ids[i:i + 500],
-                                fields={"status", "status_category"}).values():
-            r = h.row
-            if r["type"] == "epic" or r["created_at"] > ctx.as_of:
-                continue
-            if h.category_or_resolved(cats, ctx.as_of) == "done":
-                done += 1
-            else:
-                open_.append(r)
+    for r in ctx.conn.execute(select(*cols).where(*base, ~changed_later)).mappings():
+        if r["status_category"] == "done" and (r["resolved_at"] is None
+                                               or r["resolved_at"] <= ctx.as_of):
+            done += 1
+        else:
+            open_.append(dict(r))
+    later = [r[0] for r in ctx.conn.execute(select(wi.c.id).where(*base, changed_later))]
+    if later:
+        from metrics.history import StatusCategories, load_histories
+
+        cats = StatusCategories.load(ctx.conn, ctx.settings)
+        for i in range(0, len(later), 500):
+            for h in load_histories(ctx.conn, later[i:i + 500],
+                                    fields={"status", "status_category"}).values():
+                if h.category_or_resolved(cats, ctx.as_of) == "done":
+                    done += 1
+                else:
+                    open_.append(h.row)
     total = done + len(open_)
     if not total:
-        return Measured(None, basis="no release items existed then")
+        return Measured(None, basis="the release has no items" if not ctx.item_ids()
+                        else "no release items existed then")
     open_.sort(key=lambda r: r["key"])
     return Measured(done / total, [_item_evidence(r, f"not done: {r.get('title') or ''}")
                                    for r in open_[:50]],

@@ -44,22 +44,23 @@ _run_time = func.coalesce(pr.c.finished_at, pr.c.started_at, pr.c.created_at)
 
 def _runs_where(*, repos: Iterable[str] = (), projects: Iterable[str] = (),
                 pipelines: Iterable[str] = (), branch: str | Iterable[str] | None = None,
-                since: datetime | None = None, until: datetime | None = None):
-    """Conditions selecting finished runs in scope. Empty repos and projects = every run."""
-    conds = [pr.c.finished_at.is_not(None)]
+                since: datetime | None = None, until: datetime | None = None, t=pr):
+    """Conditions selecting finished runs in scope (on ``t``, ``pipeline_runs`` or an alias).
+    Empty repos and projects = every run."""
+    conds = [t.c.finished_at.is_not(None)]
     repos, projects, pipelines = tuple(repos), tuple(projects), tuple(pipelines)
     if repos or projects:
-        conds.append(or_(pr.c.repo.in_(repos), pr.c.project.in_(projects)))
+        conds.append(or_(t.c.repo.in_(repos), t.c.project.in_(projects)))
     if pipelines:
-        conds.append(pr.c.pipeline.in_(pipelines))
+        conds.append(t.c.pipeline.in_(pipelines))
     if isinstance(branch, str):
-        conds.append(pr.c.branch == branch)
+        conds.append(t.c.branch == branch)
     elif branch is not None:
-        conds.append(pr.c.branch.in_(tuple(branch)))
+        conds.append(t.c.branch.in_(tuple(branch)))
     if since is not None:
-        conds.append(pr.c.finished_at >= since)
+        conds.append(t.c.finished_at >= since)
     if until is not None:
-        conds.append(pr.c.finished_at <= until)
+        conds.append(t.c.finished_at <= until)
     return and_(*conds)
 
 
@@ -215,20 +216,33 @@ def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
             item.rules.append(rule)
         item.detail.setdefault(rule, detail)
 
-    where = _runs_where(repos=repos, projects=projects, pipelines=pipelines, branch=branch,
-                        since=since, until=until)
-    commit = func.coalesce(pr.c.sha, pr.c.id)  # a run without a sha is its own commit
-    q = (select(commit.label("sha"), tr.c.classname, tr.c.name)
-         .select_from(tr.join(pr, tr.c.run_id == pr.c.id)).where(where)
-         .group_by(commit, tr.c.classname, tr.c.name)
-         .having(func.sum(case((tr.c.status == "passed", 1), else_=0)) > 0,
-                 func.sum(case((tr.c.status.in_(FAILING), 1), else_=0)) > 0))
+    scope = dict(repos=repos, projects=projects, pipelines=pipelines, branch=branch,
+                 since=since, until=until)
+    where = _runs_where(**scope)
+    # Only a test with a failing result can be flaky by outcome, and failures are few: start
+    # from them and look for a passing result of the same test on the same commit (same run
+    # for retries, or another run of that sha). Each lookup walks an index, so the cost follows
+    # the failures, not the millions of passing results.
+    f, p, fr, r2 = tr.alias("f"), tr.alias("p"), pr.alias("fr"), pr.alias("r2")
+    same_test = and_(p.c.name == f.c.name,
+                     or_(p.c.classname == f.c.classname,
+                         and_(p.c.classname.is_(None), f.c.classname.is_(None))))
+    in_run = (select(p.c.id).where(p.c.run_id == f.c.run_id, p.c.status == "passed", same_test)
+              .exists())
+    in_sha = (select(p.c.id).select_from(p.join(r2, p.c.run_id == r2.c.id))
+              .where(r2.c.sha == fr.c.sha, r2.c.id != fr.c.id, _runs_where(**scope, t=r2),
+                     p.c.status == "passed", same_test).exists())
+    q = (select(func.coalesce(fr.c.sha, fr.c.id), f.c.classname, f.c.name)
+         .select_from(f.join(fr, f.c.run_id == fr.c.id))
+         .where(_runs_where(**scope, t=fr), f.c.status.in_(FAILING), or_(in_run, in_sha)))
     for sha, c, n in conn.execute(q):
         add(test_id(c, n), "same_sha", sha=sha)
 
-    q = (select(tr.c.classname, tr.c.name, func.min(tr.c.run_id))
-         .select_from(tr.join(pr, tr.c.run_id == pr.c.id)).where(where, tr.c.flaky.is_(True))
-         .group_by(tr.c.classname, tr.c.name))
+    # No GROUP BY here: grouping by test name would make SQLite walk the whole table in name
+    # order instead of only the runs in scope; flaky-marked rows are few.
+    q = (select(tr.c.classname, tr.c.name, tr.c.run_id)
+         .where(tr.c.run_id.in_(select(pr.c.id).where(where)), tr.c.flaky.is_(True))
+         .order_by(tr.c.run_id))
     for c, n, run_id in conn.execute(q):
         add(test_id(c, n), "marker", run_id=run_id)
 
