@@ -178,3 +178,17 @@ def test_failed_run_keeps_data_and_the_next_run_resumes(engine, gh):
     assert len(work_item_ids(engine)) == 5
     first_issue_query = issue_requests(gh)[0][1]
     assert first_issue_query["since"] == "2024-03-02T00:00:00Z"  # resumed at page 1's newest
+
+
+def test_merged_pr_deleted_before_its_detail_is_fetched(engine, gh):
+    gh.pulls = [{"number": 9, "title": "gone", "user": {"login": "x"}, "state": "closed",
+                 "body": "", "base": {"ref": "main"}, "head": {"ref": "b"},
+                 "created_at": "2024-03-01T00:00:00Z", "updated_at": "2024-03-02T00:00:00Z",
+                 "closed_at": "2024-03-02T00:00:00Z", "merged_at": "2024-03-02T00:00:00Z",
+                 "merge_commit_sha": "m9", "html_url": "h"}]
+    gh.fail_next("/pulls/9", 404, body={"message": "Not Found"})
+    sync(engine, gh)  # not mistaken for a missing repository
+    with engine.connect() as conn:
+        pr = conn.execute(select(schema.pull_requests)).one()
+    assert (pr.merge_sha, pr.review_count, pr.first_commit_at) == ("m9", 0, None)
+    assert last_run(engine).outcome == "success"

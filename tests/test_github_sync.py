@@ -244,6 +244,8 @@ def test_resync_with_nothing_new_makes_one_request_per_list(engine, gh):
 
 def test_resync_picks_up_changes(engine, gh):
     sync(engine, gh)
+    # #4 is unassigned later: still open, and its work started when it was assigned (2 Mar)
+    gh.issues[3] = issue(4, "2024-05-02T00:00:00Z", milestone=gh.milestones[0])
     gh.issues[6] = issue(7, "2024-05-01T00:00:00Z", state="closed",
                          closed="2024-05-01T00:00:00Z", state_reason="duplicate",
                          labels=("incident",))
@@ -253,6 +255,9 @@ def test_resync_picks_up_changes(engine, gh):
     gh.compares[("d2", "d3")] = [
         {"sha": "d3", "commit": {"committer": {"date": "2024-03-13T09:00:00Z"}}}]
     sync(engine, gh)
+    four = rows(engine, schema.work_items)["github:issue:acme/web#4"]
+    assert (four.assignee, four.status_category, four.started_at) == (
+        None, "in_progress", utc("2024-03-02T00:00:00Z"))
     seven = rows(engine, schema.work_items)["github:issue:acme/web#7"]
     assert (seven.status_category, seven.resolution_category) == ("done", "not_delivered")
     r102 = rows(engine, schema.pipeline_runs)["github:run:acme/web:102"]

@@ -272,7 +272,12 @@ class RepoSync:
                 t.c.review_count.is_(None)).order_by(t.c.number)).scalars().all()
         for number in todo:
             base = f"/repos/{self.repo}/pulls/{number}"
-            pr, _ = self.client.get_json(base)
+            pr, resp = self.client.get_json(base, allow=(404,))
+            if resp.status_code == 404:  # deleted since it was listed: nothing to fetch
+                with self.engine.begin() as conn:
+                    conn.execute(update(t).where(t.c.id == nz.pr_id(self.repo, number))
+                                 .values(review_count=0))
+                continue
             commits = fetch.all_items(self.client, f"{base}/commits",
                                       params={"per_page": self.per_page})
             reviews = fetch.all_items(self.client, f"{base}/reviews",
@@ -323,10 +328,13 @@ class RepoSync:
             changes = []
             for item, stored, category in rows:
                 start = nz.started_at(cands.get(item, {}), started_from)
-                if start is None or start == stored:
+                if start is None:
                     continue
+                # The issue upsert recomputes the category from the current state only, so an
+                # open item started earlier (say, assigned then unassigned) is put back here.
                 new_cat = "in_progress" if category == "todo" else category
-                changes.append({"b_id": item, "b_started": start, "b_cat": new_cat})
+                if start != stored or new_cat != category:
+                    changes.append({"b_id": item, "b_started": start, "b_cat": new_cat})
             if changes:
                 conn.execute(update(wi).where(wi.c.id == bindparam("b_id")).values(
                     started_at=bindparam("b_started"), status_category=bindparam("b_cat")),
@@ -481,9 +489,12 @@ class RepoSync:
             return {full_ids[d] for d in done}
 
     def _write_deployment(self, dep: dict) -> str:
-        statuses = fetch.all_items(
-            self.client, f"/repos/{self.repo}/deployments/{dep['id']}/statuses",
-            params={"per_page": self.per_page})
+        try:
+            statuses = fetch.all_items(
+                self.client, f"/repos/{self.repo}/deployments/{dep['id']}/statuses",
+                params={"per_page": self.per_page})
+        except NotFound:
+            statuses = []  # deleted since it was listed
         row = nz.deployment_to_row(dep, statuses, self.repo, self.mapping)
         with self.engine.begin() as conn:
             save_raw(conn, SOURCE, "deployments", self.repo, [(f"{self.repo}:{dep['id']}", dep)])
