@@ -24,7 +24,7 @@ from sqlalchemy import Connection, or_, select
 
 from data.schema import sprint_items, sprints, work_item_changes
 from metrics.history import (ItemHistory, StatusCategories, Timeline, load_histories,
-                             sprint_tokens)
+                             per_connection, sprint_tokens)
 from metrics.registry import DEFINITIONS, MetricValue, kpi
 
 
@@ -290,7 +290,7 @@ def velocity(conn: Connection, project: str | list[str], n: int = 6, *, settings
     projects = [project] if isinstance(project, str) else list(project)
     rows = []
     for s in closed_sprints(conn, projects, n=n, as_of=as_of):
-        r = sprint_report(conn, s["id"], settings=settings)
+        r = cached_report(conn, s["id"], settings=settings)
         rows.append({"sprint_id": s["id"], "sprint": s["name"], "completed_at": s["completed_at"],
                      "committed": r.committed, "completed": r.completed,
                      "not_completed": r.not_completed, "unit": r.unit,
@@ -314,7 +314,21 @@ def carry_over(report: SprintReport) -> list[SprintItem]:
 def _report_for(conn, scope) -> SprintReport | None:
     if scope.sprint_id is None:
         return None
-    return sprint_report(conn, scope.sprint_id, as_of=scope.until)
+    return cached_report(conn, scope.sprint_id, as_of=scope.until)
+
+
+def cached_report(conn: Connection, sprint_id: str, *, as_of: datetime | None = None,
+                  settings=None) -> SprintReport:
+    """:func:`sprint_report`, built once per connection (the sprint KPIs, say/do and velocity
+    read the same reports). A sprint completed by ``as_of`` is the same whatever ``as_of``."""
+    memo = per_connection(conn)
+    s = _sprint_row(conn, sprint_id)
+    done = s["completed_at"] is not None and (as_of is None or s["completed_at"] <= as_of)
+    key = ("sprint_report", sprint_id, None if done else as_of, id(settings))
+    if key not in memo:
+        memo[key] = sprint_report(conn, sprint_id, as_of=None if done else as_of,
+                                  settings=settings)
+    return memo[key]
 
 
 def _sprint_kpi(attr: str):
