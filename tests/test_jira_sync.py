@@ -311,3 +311,62 @@ def test_repeated_sync_is_idempotent(httpserver, engine):
     rel = rows(engine, schema.releases)[0]
     assert rel["state"] == "released"
     assert rel["released_at"] == datetime(2024, 4, 1, tzinfo=timezone.utc)
+
+
+def test_data_center_sprint_field_strings_give_sprints(httpserver, engine):
+    # Data Center's Sprint field holds strings; the field is found by its gh-sprint schema.
+    value = ("com.atlassian.greenhopper.service.sprint.Sprint@5a[id=31,rapidViewId=4,"
+             "state=ACTIVE,name=Team Sprint 31,startDate=2024-03-04T09:00:00.000+01:00,"
+             "endDate=2024-03-18T09:00:00.000+01:00,completeDate=<null>,sequence=31,goal=]")
+    fake = FakeJira(httpserver, deployment="DataCenter", fields=[
+        {"id": "customfield_10105", "name": "Sprint", "custom": True,
+         "schema": {"custom": "com.pyxis.greenhopper.jira:gh-sprint"}},
+        {"id": "customfield_10106", "name": "Story Points", "custom": True}],
+        issues=[issue("PAY-1", extra={"customfield_10105": [value], "customfield_10106": 8.0})])
+    run_sync(fake, engine)
+    sprint = rows(engine, schema.sprints)[0]
+    # 09:00 at +01:00 is 08:00 UTC
+    assert (sprint["id"], sprint["state"], sprint["board"], sprint["name"]) == (
+        "jira:sprint:31", "active", "4", "Team Sprint 31")
+    assert sprint["start_at"] == datetime(2024, 3, 4, 8, tzinfo=timezone.utc)
+    assert [(r["sprint_id"], r["item_id"]) for r in rows(engine, schema.sprint_items)] == [
+        ("jira:sprint:31", "jira:issue:PAY-1")]
+    # no board: the story-point field is found by its name "Story Points"
+    assert rows(engine, schema.work_items)[0]["story_points"] == 8.0
+
+
+def test_sync_configured_reads_readiness_toml(httpserver, engine):
+    fake = FakeJira(httpserver, boards=[{"id": 5, "name": "kanban", "type": "kanban"}],
+                    issues=[issue("PAY-1")])
+    fake.fail_next("/rest/agile/1.0/board/5/sprint", 400)  # a kanban board has no sprints
+    cfg = parse_settings({"jira": {"url": fake.url, "projects": ["PAY"], "boards": [5],
+                                   "status_names": {"Open": "in_progress"}}}, None)
+    written = jira.sync_configured(cfg, engine, clock=FakeClock())
+    assert written["issues"] == 1 and written["sprints"] == 0
+    # the configured status name wins over the status category (Open is category new)
+    assert rows(engine, schema.work_items)[0]["status_category"] == "in_progress"
+
+
+def test_moving_an_issue_out_of_a_sprint_and_version_updates_membership(httpserver, engine):
+    sprint = {"id": 7, "name": "S7", "state": "active", "boardId": 1}
+    version = {"id": "40", "name": "2.4", "released": False}
+    fake = FakeJira(httpserver, issues=[issue(
+        "PAY-1", updated="2024-03-02T09:00:00.000+0000",
+        extra={"customfield_10020": [sprint], "fixVersions": [version]})])
+    run_sync(fake, engine)
+    assert len(rows(engine, schema.sprint_items)) == 1
+    assert len(rows(engine, schema.release_items)) == 1
+    fake.issues = [issue("PAY-1", updated="2024-03-03T09:00:00.000+0000",
+                         extra={"customfield_10020": [], "fixVersions": []})]
+    run_sync(fake, engine)
+    assert rows(engine, schema.sprint_items) == [] and rows(engine, schema.release_items) == []
+    # the sprint and the release themselves stay
+    assert len(rows(engine, schema.sprints)) == 1 and len(rows(engine, schema.releases)) == 1
+
+
+def test_unknown_board_is_one_line(httpserver, engine):
+    fake = FakeJira(httpserver, issues=[issue("PAY-1")])
+    fake.fail_next("/rest/agile/1.0/board/99/configuration", 404)
+    with pytest.raises(NotFound) as err:
+        run_sync(fake, engine, board=[99])
+    assert str(err.value).startswith("jira: board 99 not found (404) — check --board")

@@ -168,7 +168,11 @@ def boards(client: HttpClient, project_key: str) -> list[dict]:
 
 
 def board_configuration(client: HttpClient, board_id: int | str) -> dict:
-    body, _ = client.get_json(f"{AGILE}/board/{board_id}/configuration")
+    try:
+        body, _ = client.get_json(f"{AGILE}/board/{board_id}/configuration")
+    except NotFound:
+        raise NotFound(f"jira: board {board_id} not found (404) — check --board or jira.boards, "
+                       "and that this account may see the board") from None
     return body if isinstance(body, dict) else {}
 
 
