@@ -415,26 +415,26 @@ def _delivery_scope(scope) -> dict:
             "until": scope.until}
 
 
-@kpi(DEFINITIONS["deployment_frequency"])
-def deployment_frequency_kpi(conn: Connection, scope) -> MetricValue:
-    return deployment_frequency(conn, **_delivery_scope(scope))
+def _scoped(fn, unit: str):
+    """Run ``fn`` over the scope's services and repos. The functions read "no services and no
+    repos" as every deployment; a scope that names none (a project with no repos configured)
+    has no delivery data instead."""
+    def compute(conn: Connection, scope) -> MetricValue:
+        if not scope.services and not scope.repos:
+            return MetricValue(None, unit, basis="no services or repos in scope")
+        return fn(conn, scope)
+    return compute
 
 
-@kpi(DEFINITIONS["lead_time_for_changes"])
-def lead_time_for_changes_kpi(conn: Connection, scope) -> MetricValue:
-    return lead_time_for_changes(conn, repos=scope.repos, since=scope.since, until=scope.until)
-
-
-@kpi(DEFINITIONS["change_failure_rate"])
-def change_failure_rate_kpi(conn: Connection, scope) -> MetricValue:
-    return change_failure_rate(conn, **_delivery_scope(scope))
-
-
-@kpi(DEFINITIONS["failed_deployment_recovery_time"])
-def failed_deployment_recovery_time_kpi(conn: Connection, scope) -> MetricValue:
-    return failed_deployment_recovery_time(conn, **_delivery_scope(scope))
-
-
-@kpi(DEFINITIONS["deployment_rework_rate"])
-def deployment_rework_rate_kpi(conn: Connection, scope) -> MetricValue:
-    return deployment_rework_rate(conn, **_delivery_scope(scope))
+deployment_frequency_kpi = kpi(DEFINITIONS["deployment_frequency"])(_scoped(
+    lambda conn, scope: deployment_frequency(conn, **_delivery_scope(scope)), "per_day"))
+lead_time_for_changes_kpi = kpi(DEFINITIONS["lead_time_for_changes"])(_scoped(
+    lambda conn, scope: lead_time_for_changes(conn, repos=scope.repos, since=scope.since,
+                                              until=scope.until), "hours"))
+change_failure_rate_kpi = kpi(DEFINITIONS["change_failure_rate"])(_scoped(
+    lambda conn, scope: change_failure_rate(conn, **_delivery_scope(scope)), "fraction"))
+failed_deployment_recovery_time_kpi = kpi(DEFINITIONS["failed_deployment_recovery_time"])(
+    _scoped(lambda conn, scope: failed_deployment_recovery_time(conn, **_delivery_scope(scope)),
+            "hours"))
+deployment_rework_rate_kpi = kpi(DEFINITIONS["deployment_rework_rate"])(_scoped(
+    lambda conn, scope: deployment_rework_rate(conn, **_delivery_scope(scope)), "fraction"))

@@ -156,7 +156,7 @@ def _open_bugs(severity: str) -> Callable[[Context], Measured]:
         return Measured(float(len(bugs)),
                         [_item_evidence(b, f"{b['severity']}: {b.get('title') or ''}")
                          for b in bugs],
-                        basis=f"{len(bugs)} open {severity} bugs among "
+                        basis=f"open {severity} bugs: {len(bugs)} among "
                               f"{len(ctx.item_ids())} release items")
     return measure
 
@@ -282,6 +282,8 @@ def _staging(ctx: Context) -> Measured:
 
 
 def _cfr(ctx: Context) -> Measured:
+    if not ctx.services and not ctx.repos:
+        return Measured(None, basis="the project names no services or repos")
     v = dora.change_failure_rate(ctx.conn, services=ctx.services, repos=ctx.repos,
                                  since=ctx.as_of - CI_WINDOW, until=ctx.as_of)
     return Measured(v.value, v.evidence, basis=v.basis + " in the last 30 days")

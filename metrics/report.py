@@ -193,6 +193,10 @@ def gate_chart(ev) -> go.Figure:
     fig.add_trace(go.Bar(x=[g.gate.weight - g.gate.weight * G.CREDIT.get(g.status, 0)
                             for g in gates], y=[g.gate.label for g in gates],
                          orientation="h", marker_color="#eaeef2", hoverinfo="skip",
+                         # a gate earning nothing has no bar of its own to carry its status
+                         text=[status_word(g.status) if not G.CREDIT.get(g.status, 0) else ""
+                               for g in gates], textposition="inside",
+                         textfont=dict(color=[STATUS_COLORS[g.status] for g in gates]),
                          showlegend=False))
     fig.update_layout(barmode="stack", title="Gates: weight earned", showlegend=False,
                       height=60 + 32 * len(gates), margin=dict(l=10, r=10, t=40, b=30),

@@ -356,6 +356,10 @@ def pipeline_stats(conn: Connection, *, repos=(), projects=(), pipelines=(), bra
 
 # --- KPIs -------------------------------------------------------------------------------------------
 def _scope_filters(scope) -> dict:
+    # The functions read "no repos and no projects" as every run; a KPI scope naming neither
+    # must match nothing, so an impossible project stands in.
+    if not scope.repos and not scope.projects:
+        return {"repos": (), "projects": ("\x00none",)}
     return {"repos": scope.repos, "projects": scope.projects}
 
 

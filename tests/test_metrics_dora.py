@@ -333,3 +333,12 @@ def test_devlake_incident_attribution(engine, corpus):
         corpus, prefix + "snapshot_tables_project_incident_deployment_relationships.csv")}
     assert got == expected
     assert len(causes) == 7  # the repo3 incident is known but attributed to nothing
+
+
+def test_scope_without_services_or_repos_has_no_delivery_data(delivery):
+    scope = Scope(projects=("XYZ",), repos=(), services=(), since=SINCE, until=UNTIL)
+    with delivery.connect() as conn:
+        for fn in (dora.deployment_frequency_kpi, dora.lead_time_for_changes_kpi,
+                   dora.change_failure_rate_kpi, dora.failed_deployment_recovery_time_kpi,
+                   dora.deployment_rework_rate_kpi):
+            assert fn(conn, scope).value is None
