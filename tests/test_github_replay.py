@@ -7,7 +7,6 @@ import json
 import re
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select
 from werkzeug import Response
 
