@@ -18,7 +18,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 
 ## make run: install, load the demo organisation into an empty database, start the dashboard
 run: $(VENV)/.runtime
-	$(PY) -m data.bootstrap
+	$(PY) -m connectors demo --if-empty
 	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 

@@ -17,7 +17,7 @@ from connectors import SOURCE_MODULES
 from connectors.http import SourceError, redact
 from connectors.progress import Progress
 from data.config import ConfigError, load_settings
-from data.store import DatabaseError, get_engine
+from data.store import DatabaseError, get_engine, is_empty, masked
 
 
 def _date(text: str) -> date:
@@ -37,17 +37,6 @@ def _scale(text: str) -> float:
     return value
 
 
-def _add_source_arguments(module_name: str, parser: argparse.ArgumentParser) -> None:
-    # TODO(integration): while connectors land in parallel, a missing one is left out.
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    module.add_arguments(parser)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m connectors",
                                      description="Load engineering data into ShipReady.")
@@ -60,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--today", type=_date, default=None,
                       help="the day the data is laid out around (default: today, UTC)")
     demo.add_argument("--remove", action="store_true", help="delete every demo row, only those")
+    demo.add_argument("--if-empty", action="store_true",
+                      help="load only into a database holding no data yet (what `make run` does)")
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=None, help="configuration file (readiness.toml)")
@@ -72,10 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     sources = sync.add_subparsers(dest="source_command", metavar="SOURCE")
     for name, module_name in SOURCE_MODULES.items():
         p = sources.add_parser(name, parents=[common], help=f"sync {name}")
-        _add_source_arguments(module_name, p)
+        importlib.import_module(module_name).add_arguments(p)
 
     junit = sub.add_parser("import-junit", help="import JUnit XML files, folders, globs or zips")
-    _add_source_arguments("connectors.junit", junit)
+    importlib.import_module("connectors.junit").add_arguments(junit)
     return parser
 
 
@@ -88,22 +79,26 @@ def _run(args: argparse.Namespace) -> int:
         if args.remove:
             counts = demo.remove_demo(engine)
             print(f"removed {sum(counts.values())} demo rows")
-        else:
+            return 0
+        if args.if_empty:
+            with engine.connect() as conn:
+                if not is_empty(conn):
+                    return 0
+            print(f"empty database {masked(str(engine.url))}: loading the demo organisation")
+        with Progress("demo") as progress:
             counts = demo.load_demo(engine, scale=args.scale, seed=args.seed, today=args.today,
-                                    progress=Progress("demo"))
-            print("loaded demo organisation: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+                                    progress=progress)
+        print("loaded demo organisation: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         return 0
     if args.command == "import-junit":
         module = importlib.import_module("connectors.junit")
-        return module.run(args, settings, engine, Progress("junit"))
+        with Progress("junit") as progress:
+            return module.run(args, settings, engine, progress)
     # sync
     if args.source_command:
         module = importlib.import_module(SOURCE_MODULES[args.source_command])
-        progress = Progress(args.source_command)
-        try:
+        with Progress(args.source_command) as progress:
             written = module.run(args, settings, engine, progress)
-        finally:
-            progress.close()
         _report(args.source_command, written)
         return 0
     names = [args.source] if args.source else settings.configured_sources()
@@ -115,14 +110,12 @@ def _run(args: argparse.Namespace) -> int:
     failed = 0
     for name in names:
         module = importlib.import_module(SOURCE_MODULES[name])
-        progress = Progress(name)
         try:
-            _report(name, module.sync_configured(settings, engine, progress, full=args.full))
+            with Progress(name) as progress:
+                _report(name, module.sync_configured(settings, engine, progress, full=args.full))
         except SourceError as exc:  # one source failing does not stop the others
             print(f"error: {redact(str(exc))}", file=sys.stderr)
             failed += 1
-        finally:
-            progress.close()
     return 1 if failed else 0
 
 

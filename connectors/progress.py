@@ -30,6 +30,12 @@ class Progress:
         if self.on_update:
             self.on_update(resource, self.totals[resource])
 
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         for bar in self._bars.values():
             bar.close()

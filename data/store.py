@@ -232,11 +232,19 @@ def table_counts(conn: Connection) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["source"], r["table"]))
 
 
+def is_empty(conn: Connection) -> bool:
+    """True when no work items, pipeline runs or deployments are stored (any source)."""
+    from sqlalchemy import func
+
+    return all(conn.execute(select(func.count()).select_from(t)).scalar() == 0
+               for t in (schema.work_items, schema.pipeline_runs, schema.deployments))
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
 __all__: Sequence[str] = [
     "DatabaseError", "database_url", "masked", "get_engine", "ensure_schema", "upsert",
-    "replace_rows", "delete_source", "table_counts", "chunked", "utcnow", "MIGRATIONS",
+    "replace_rows", "delete_source", "table_counts", "is_empty", "chunked", "utcnow", "MIGRATIONS",
 ]

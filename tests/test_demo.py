@@ -354,10 +354,10 @@ def test_cli_bad_arguments_give_usage_and_exit_2(tmp_path, args):
     assert not (tmp_path / "bad.db").exists()
 
 
-def test_bootstrap_loads_an_empty_database_and_leaves_a_full_one(tmp_path):
+def test_if_empty_loads_an_empty_database_and_leaves_a_full_one(tmp_path):
     db = tmp_path / "boot.db"
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}")
-    run = [sys.executable, "-m", "data.bootstrap"]
+    run = [sys.executable, "-m", "connectors", "demo", "--if-empty"]
     first = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     eng = get_engine(f"sqlite:///{db}")
