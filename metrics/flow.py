@@ -109,6 +109,16 @@ def delivered_items(conn: Connection, projects, since: datetime, until: datetime
     return df.sort_values("done_at", kind="stable").reset_index(drop=True)
 
 
+def cycle_times(conn: Connection, projects, *, since: datetime, until: datetime,
+                settings=None) -> pd.DataFrame:
+    """One row per item delivered in [since, until) that was seen in progress: key, title,
+    url, done_at, cycle_time_h and ``days`` (the cycle time in days, for the scatter)."""
+    df = delivered_items(conn, projects, since, until, settings=settings)
+    df = df.dropna(subset=["cycle_time_h"]).reset_index(drop=True)
+    return df.assign(days=df["cycle_time_h"] / 24.0)[
+        ["key", "title", "url", "done_at", "cycle_time_h", "lead_time_h", "days"]]
+
+
 def _week_start(d: date) -> date:
     return d - timedelta(days=d.weekday())
 

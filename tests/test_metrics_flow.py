@@ -15,8 +15,8 @@ from __future__ import annotations
 import pytest
 
 from metrics import registry
-from metrics.flow import (cumulative_flow, daily_throughput, delivered_items, percentiles,
-                          weekly_throughput)
+from metrics.flow import (cumulative_flow, cycle_times, daily_throughput, delivered_items,
+                          percentiles, weekly_throughput)
 from metrics.scope import Scope
 from tests.metrics_rows import change, item, load, utc
 
@@ -52,6 +52,10 @@ def test_cycle_and_lead_time_per_item(engine):
     # B: cycle 24 h; lead 02-20 → 03-06 = 14 days = 336 h
     # C: cycle 03-09 00:00 → 03-10 06:00 = 30 h; lead 7 days 6 h = 174 h
     assert got == {"A": (48, 84), "B": (24, 336), "C": (30, 174)}
+    with engine.connect() as conn:
+        ct = cycle_times(conn, ["PAY"], since=SINCE, until=UNTIL)
+    # in days, by completion: A 48 h = 2 d (03-04), B 24 h = 1 d (03-06), C 30 h = 1.25 d
+    assert list(zip(ct["key"], ct["days"])) == [("A", 2.0), ("B", 1.0), ("C", 1.25)]
 
 def test_percentiles_interpolate_linearly():
     # sorted 24, 30, 48: p50 = 30; p85 at rank 0.85 × 2 = 1.7 → 30 + 0.7 × 18 = 42.6
