@@ -46,12 +46,13 @@ def test_502_then_success_is_retried(engine, gh):
     assert last_run(engine).outcome == "success"
 
 
-def test_secondary_limit_honours_retry_after(engine, gh):
+def test_secondary_limit_honours_retry_after(engine, gh, capsys):
     gh.fail_next("/issues", 403, {"Retry-After": "60"},
                  {"message": "You have exceeded a secondary rate limit."})
     clock = FakeClock(NOW)
     sync(engine, gh, clock=clock)
     assert clock.sleeps == [60.0]
+    assert "github: rate limited — waiting 60 s, then resuming" in capsys.readouterr().err
     assert len(issue_requests(gh)) == 2
     assert len(work_item_ids(engine)) == 3
 

@@ -51,8 +51,17 @@ class GitHubRateLimitPolicy:
     """``HttpClient`` rate-limit policy: seconds to wait before retrying, or None."""
 
     clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
+    max_wait: float = 900.0
+    notify: Any = None  # callable(str): told about a wait it is going to take
 
     def __call__(self, resp: requests.Response, attempt: int) -> float | None:
+        wait = self._wait(resp, attempt)
+        if wait is not None and wait <= self.max_wait and wait >= 5 and self.notify:
+            # A long silent pause looks like a hang; say why and for how long.
+            self.notify(f"github: rate limited — waiting {int(wait)} s, then resuming")
+        return wait
+
+    def _wait(self, resp: requests.Response, attempt: int) -> float | None:
         if resp.status_code not in (403, 429):
             return None
         retry_after = _header(resp, "retry-after")
@@ -87,6 +96,8 @@ class GitHubClient(HttpClient):
                     raise RateLimited(
                         f"{self.source}: rate limit used up; it resets in {int(wait)} s, more "
                         f"than --max-wait {int(self.max_wait)} s — rerun later, it resumes")
+                if wait >= 5:
+                    _stderr(f"github: rate limit used up — waiting {int(wait)} s for the reset")
                 self.clock.sleep(wait)
         resp = super().get(path_or_url, **kwargs)
         if resp.ok and _header(resp, "x-ratelimit-remaining") == "0":
@@ -94,6 +105,12 @@ class GitHubClient(HttpClient):
             if wait:
                 self._not_before = self.clock.now() + wait
         return resp
+
+
+def _stderr(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
 
 
 def make_client(api_url: str | None = None, token: str | None = None, *,
@@ -106,6 +123,6 @@ def make_client(api_url: str | None = None, token: str | None = None, *,
     client = GitHubClient(base_url=(api_url or DEFAULT_API_URL).rstrip("/"), source="github",
                           auth_headers=auth, token_hint=token_env, clock=clock,
                           max_wait=max_wait, retries=retries,
-                          rate_limit_policy=GitHubRateLimitPolicy(clock))
+                          rate_limit_policy=GitHubRateLimitPolicy(clock, max_wait, _stderr))
     client.session.headers.update(headers)
     return client
