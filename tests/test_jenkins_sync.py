@@ -286,3 +286,42 @@ def test_cli_sends_basic_auth_and_never_prints_the_token(jenkins, httpserver, sq
         dump = repr([conn.execute(select(t)).all() for t in schema.metadata.sorted_tables])
     engine.dispose()
     assert TOKEN not in dump and basic.split()[1] not in dump
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1_700_000_000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+def test_429_waits_retry_after_through_the_clock(engine, jenkins, httpserver):
+    jenkins.builds[JOB_PATH] = [build(1)]
+    limited = {"left": 2}
+    handle = jenkins.handle
+
+    def throttled(request):
+        if request.path.endswith("/main/api/json") and limited["left"]:
+            limited["left"] -= 1
+            return Response("slow down", status=429, headers={"Retry-After": "7"})
+        return handle(request)
+
+    httpserver.clear()
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(throttled)
+    clock = FakeClock()
+    written = sync_jobs(settings(), engine, NULL_PROGRESS, httpserver.url_for("/"),
+                        ["app/main"], clock=clock)
+    assert written == {"builds": 1}
+    assert clock.sleeps == [7.0, 7.0]
+
+
+def test_unknown_job_is_a_clear_404(engine, jenkins, httpserver):
+    with pytest.raises(SourceError, match=r"not found \(404\): /job/nope/api/json"):
+        sync_jobs(settings(), engine, NULL_PROGRESS, httpserver.url_for("/"), ["nope"])
+    assert rows(engine, "sync_runs", "scope", "outcome") == [("nope", "failed")]

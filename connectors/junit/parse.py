@@ -121,6 +121,13 @@ class _Case:
         self.size = 0
 
     def add_text(self, text: str) -> None:
+        """Character data of a result element. Whitespace-only runs are the indentation
+        between child elements (text arrives buffered, one run per text node): dropped."""
+        if text.isspace():
+            return
+        self.append(text)
+
+    def append(self, text: str) -> None:
         room = MESSAGE_LIMIT - self.size
         if room > 0:
             piece = text[:room]
@@ -243,10 +250,10 @@ def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> It
 
     def _message_attr(case: _Case, attrs: dict) -> None:
         if case.size:
-            case.add_text("\n")
+            case.append("\n")
         message = attrs.get("message")
         if message:
-            case.add_text(message + "\n")
+            case.append(message + "\n")
 
     def end(tag: str) -> None:
         case: _Case | None = state["case"]
