@@ -80,20 +80,29 @@ else:
     v_metric, v_value = loaders.kpis(("velocity",), key)["velocity"]
     widgets.metric_tile(right, v_metric, v_value, period="last 6 closed sprints")
 
-# --- flow: cycle time and cumulative flow (metrics.flow) ----------------------------------
-if loaders.available("metrics.flow.cycle_times"):
-    flow_cols = st.columns(2)
-    ct = loaders.call("metrics.flow.cycle_times", list(sc.projects), since=report.start,
-                      until=report.end)
-    if ct is None or len(ct) == 0:
-        widgets.no_data_note(flow_cols[0], "No item finished in the sprint: no cycle times.")
+# --- flow: cycle time and cumulative flow over the sprint ---------------------------------
+if report.start is not None:
+    flow_since, flow_until = report.start, report.end
+    left, right = st.columns(2)
+    done = loaders.call("metrics.flow.delivered_items", list(sc.projects), flow_since, flow_until)
+    timed = done[done["cycle_time_h"].notna()] if not done.empty else done
+    if timed.empty:
+        widgets.no_data_note(left, "No item went from in progress to done during the sprint: "
+                                   "no cycle times to plot.")
     else:
-        frame = pd.DataFrame(ct)
-        pct = {f"P{q}": frame["days"].quantile(q / 100) for q in (50, 85, 95)}
-        flow_cols[0].plotly_chart(figures.cycle_scatter(frame, pct), width="stretch")
-else:
-    widgets.no_data_note(st, "Cycle-time scatter and cumulative flow appear when the flow "
-                             "metrics are available.")
+        pct = loaders.call("metrics.flow.percentiles", tuple(timed["cycle_time_h"]))
+        frame = timed.assign(days=timed["cycle_time_h"] / 24)
+        left.plotly_chart(figures.cycle_scatter(
+            frame, {k.upper(): (v / 24 if v is not None else None) for k, v in pct.items()},
+            title=f"Cycle time of the {len(frame)} items finished in the sprint"),
+            width="stretch")
+    cfd = loaders.call("metrics.flow.cumulative_flow", list(sc.projects), flow_since,
+                       flow_until, tz=sc.timezone)
+    if cfd.empty:
+        widgets.no_data_note(right, "No items in scope: no cumulative flow.")
+    else:
+        right.plotly_chart(figures.cumulative_flow(cfd, title="Cumulative flow (project)"),
+                           width="stretch")
 
 # --- the sprint report lists --------------------------------------------------------------
 st.subheader("Sprint report")

@@ -94,15 +94,20 @@ def server(tmp_path_factory, chromium_path):
         log.close()
 
 
+# Idle = no "Running…" status and no skeleton placeholders for four polls (2 s) in a row.
+_IDLE = """() => {
+  const w = document.querySelector('[data-testid="stStatusWidget"]');
+  const busy = (w && /Running|Stop/.test(w.innerText)) || document.querySelector('[data-testid="stSkeleton"]');
+  window.__idle = busy ? 0 : (window.__idle || 0) + 1;
+  return window.__idle >= 4;
+}"""
+
+
 def _settle(page) -> None:
-    """Wait until Streamlit has finished the script run (the status widget goes idle)."""
+    """Wait until Streamlit has finished the script run and drawn every element."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
     page.wait_for_timeout(500)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
-        ".includes('Running')", timeout=90_000)
-    page.wait_for_timeout(800)
+    page.wait_for_function(_IDLE, polling=500, timeout=120_000)
 
 
 def test_every_page_renders_in_chromium(server, chromium_path):

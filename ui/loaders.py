@@ -166,3 +166,80 @@ def prelude(what: str) -> Context:
         widgets.empty_guidance(what=what)
         st.stop()
     return Context(url, cfg, filters.current(), db.load_releases(url), db.load_sprints(url))
+
+
+# --- compositions: several metrics calls that share one connection ---------------------------
+# Called through scoped("ui.loaders.<name>", key): fn(conn, scope, **kwargs). They only chain
+# metrics functions (and list rows to feed them); every number is the metrics layer's.
+
+
+def sample_times(since, until, points: int = 12) -> list:
+    """Up to ``points`` evenly spaced moments from since to until (both included)."""
+    if points < 2 or until <= since:
+        return [until]
+    step = (until - since) / (points - 1)
+    return [since + step * i for i in range(points)]
+
+
+def open_bugs_over_time(conn, scope, points: int = 10):
+    """Open bugs per severity at evenly spaced moments of the window (metrics.quality)."""
+    import pandas as pd
+
+    from metrics.quality import open_bugs_by_severity
+
+    rows = []
+    for t in sample_times(scope.since, scope.until, points):
+        rows.append({"at": t, **open_bugs_by_severity(conn, scope, t)})
+    return pd.DataFrame(rows)
+
+
+def pass_rate_runs(conn, scope, limit: int = 400):
+    """Pass rate (metrics.tests_ci.RunCounts.pass_rate) of every finished run with tests in
+    the window: columns run_id, pipeline, branch, finished_at, url, pass_rate, executed."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from data.schema import pipeline_runs as pr
+    from data.schema import test_results as tr
+    from metrics.tests_ci import _runs_where, run_counts
+
+    q = (select(pr.c.id, pr.c.pipeline, pr.c.branch, pr.c.finished_at, pr.c.url)
+         .where(_runs_where(repos=scope.repos, projects=scope.projects, since=scope.since,
+                            until=scope.until),
+                select(tr.c.id).where(tr.c.run_id == pr.c.id).exists())
+         .order_by(pr.c.finished_at.desc()).limit(limit))
+    runs = [dict(r) for r in conn.execute(q).mappings()]
+    counts = run_counts(conn, [r["id"] for r in runs])
+    for r in runs:
+        c = counts[r["id"]]
+        r.update(pass_rate=c.pass_rate, executed=c.executed, failed=c.failed + c.error)
+    return pd.DataFrame(runs, columns=["id", "pipeline", "branch", "finished_at", "url",
+                                       "pass_rate", "executed", "failed"])
+
+
+def latest_run_failures(conn, scope):
+    """Per pipeline, its latest run with tests on a default branch: the run, its pass rate,
+    the tests failing now that were not failing in the previous run, with their messages."""
+    from metrics.tests_ci import (DEFAULT_BRANCHES, failing_tests, latest_runs_per_pipeline,
+                                  new_failures, run_counts)
+
+    runs = latest_runs_per_pipeline(conn, branch=DEFAULT_BRANCHES, repos=scope.repos,
+                                    projects=scope.projects, as_of=scope.until)
+    counts = run_counts(conn, [r["id"] for r in runs])
+    out = []
+    for run in runs:
+        new, prev = new_failures(conn, run)
+        messages = {f["test"]: f["message"] for f in failing_tests(conn, run["id"], limit=500)}
+        out.append({"run": run, "pass_rate": counts[run["id"]].pass_rate,
+                    "executed": counts[run["id"]].executed, "previous": prev,
+                    "new": [dict(f, message=messages.get(f["test"], "")) for f in new]})
+    return out
+
+
+def flaky_and_slow(conn, scope):
+    """Flaky tests (with the rules that flagged them) and the slowest tests, in the window."""
+    from metrics.tests_ci import flaky_tests, slowest_tests
+
+    kw = {"repos": scope.repos, "projects": scope.projects, "since": scope.since,
+          "until": scope.until}
+    return flaky_tests(conn, **kw), slowest_tests(conn, limit=15, **kw)
