@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from metrics.flow import percentiles
 
 from ui import figures, filters, loaders, widgets
 
@@ -90,7 +91,7 @@ if report.start is not None:
         widgets.no_data_note(left, "No item went from in progress to done during the sprint: "
                                    "no cycle times to plot.")
     else:
-        pct = loaders.call("metrics.flow.percentiles", tuple(timed["cycle_time_h"]))
+        pct = percentiles(timed["cycle_time_h"])
         frame = timed.assign(days=timed["cycle_time_h"] / 24)
         left.plotly_chart(figures.cycle_scatter(
             frame, {k.upper(): (v / 24 if v is not None else None) for k, v in pct.items()},
