@@ -95,7 +95,9 @@ if latest:
         run = entry["run"]
         rate = widgets.format_value(entry["pass_rate"], "fraction")
         link = widgets.safe_url(run.get("url"))
-        head = (f"{widgets.md_escape(run['pipeline'])} on {widgets.md_escape(run['branch'])} — "
+        where = f"{run['repo']} · " if run.get("repo") else ""
+        head = (f"{widgets.md_escape(where + run['pipeline'])} on "
+                f"{widgets.md_escape(run['branch'])} — "
                 f"pass rate {rate} of {entry['executed']} tests, "
                 f"{len(entry['new'])} new failure(s)")
         with st.expander(head, expanded=bool(entry["new"])):
@@ -123,6 +125,8 @@ else:
 if not slow:
     right.caption("No test durations recorded in this window.")
 else:
-    right.plotly_chart(figures.bars([s["test"] for s in slow], [s["mean_s"] for s in slow],
+    # Module paths make labels too long to read; class::test names the test well enough.
+    right.plotly_chart(figures.bars([s["test"].split(".")[-1] for s in slow],
+                                    [s["mean_s"] for s in slow],
                                     "Slowest tests (mean duration)", x="seconds"),
                        width="stretch")

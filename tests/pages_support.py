@@ -41,3 +41,11 @@ def clear_streamlit_caches() -> None:
 
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+def demo_copy(template: Path, dest: Path) -> str:
+    """A private copy of a prepared demo SQLite file (tests that write get their own)."""
+    import shutil
+
+    shutil.copyfile(template, dest)
+    return f"sqlite:///{dest}"

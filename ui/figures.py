@@ -142,7 +142,7 @@ def lines(df: pd.DataFrame, x: str, y: str, by: str, title: str, ytitle: str = "
             hovertemplate=(f"%{{x}}<br>%{{y{':.1%' if percent else ''}}}"
                            + ("<br>%{customdata}" if hover else "") + "<extra></extra>")))
     if percent:
-        fig.update_yaxes(tickformat=".0%")
+        fig.update_yaxes(tickformat=".1%")
     return fig
 
 
@@ -184,12 +184,19 @@ def score_history(df: pd.DataFrame, title: str = "Readiness score over time") ->
     return fig
 
 
-def forecast(dates: Sequence[datetime], target: datetime | None,
-             marks: dict[str, datetime] | None = None,
+def forecast(dates: Sequence, shares: Sequence[float], target=None,
+             marks: dict | None = None,
              title: str = "Forecast: completion date") -> go.Figure:
-    """Histogram of simulated completion dates; the target date and percentiles marked."""
-    fig = _fig(title, y="trials")
-    fig.add_trace(go.Histogram(x=list(dates), marker_color=theme.PALETTE[0], name="trials"))
+    """Share of simulated trials finishing on each date (bars); target and percentiles marked.
+
+    Bars after the target are coloured as late, so the chance of slipping is visible at once.
+    """
+    fig = _fig(title, y="share of trials")
+    colours = [theme.BAD if target is not None and pd.Timestamp(d) > pd.Timestamp(target)
+               else theme.PALETTE[0] for d in dates]
+    fig.add_trace(go.Bar(x=list(dates), y=list(shares), marker_color=colours, name="trials",
+                         hovertemplate="%{x}<br>%{y:.1%} of trials<extra></extra>"))
+    fig.update_yaxes(tickformat=".0%")
     for name, when in (marks or {}).items():
         if when is not None:
             fig.add_vline(x=_ms(when), line_dash="dot", line_color=theme.NEUTRAL,

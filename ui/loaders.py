@@ -243,3 +243,120 @@ def flaky_and_slow(conn, scope):
     kw = {"repos": scope.repos, "projects": scope.projects, "since": scope.since,
           "until": scope.until}
     return flaky_tests(conn, **kw), slowest_tests(conn, limit=15, **kw)
+
+
+def readiness_view(conn, release_id: str):
+    """Everything the Readiness page shows for one release, from the metrics layer:
+    the evaluation now, the forecast, the snapshot history and the waivers on record."""
+    from metrics.forecast import forecast_release
+    from metrics.readiness import evaluate_release
+    from metrics.snapshots import list_snapshots
+    from metrics.waivers import list_waivers
+
+    cfg = db.settings()
+    evaluation = evaluate_release(conn, cfg, release_id)
+    forecast = forecast_release(conn, release_id, settings=cfg)
+    return {"evaluation": evaluation, "forecast": forecast,
+            "snapshots": list_snapshots(conn, release_id),
+            "waivers": list_waivers(conn, release_id)}
+
+
+def post_launch(conn, release_id: str, weeks: int = 4):
+    """A shipped release's aftermath: escaped defects, and the production deployments of its
+    services in the weeks after it shipped with their failures (incidents, rollbacks)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from data.schema import releases
+    from metrics.dora import deploy_outcomes
+    from metrics.quality import escaped_defects
+    from metrics.readiness import release_context
+    from metrics.snapshots import list_snapshots
+
+    rel = conn.execute(select(releases).where(releases.c.id == release_id)).mappings().first()
+    shipped = rel["released_at"]
+    ctx = release_context(conn, db.settings(), release_id, shipped)
+    outcomes = deploy_outcomes(conn, services=ctx.services, repos=ctx.repos, since=shipped,
+                               until=shipped + timedelta(weeks=weeks))
+    approved = [s for s in list_snapshots(conn, release_id, with_payload=True)
+                if s["evaluated_at"] <= shipped]
+    return {"escaped": escaped_defects(conn, release_id), "outcomes": outcomes,
+            "approved": approved[-1] if approved else None, "weeks": weeks}
+
+
+DORA_IDS = ("deployment_frequency", "lead_time_for_changes", "change_failure_rate",
+            "failed_deployment_recovery_time", "deployment_rework_rate")
+
+
+def dora_monthly(conn, scope, months: int = 6):
+    """The DORA KPIs (registry) for each of the last ``months`` calendar months (UTC) up to
+    the window's end: columns month, metric, value, unit."""
+    import dataclasses
+    from datetime import datetime, timezone
+
+    import pandas as pd
+
+    from metrics import registry
+
+    end = scope.until
+    first = datetime(end.year, end.month, 1, tzinfo=timezone.utc)
+    starts = []
+    y, m = first.year, first.month
+    for _ in range(months):
+        starts.append(datetime(y, m, 1, tzinfo=timezone.utc))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    rows = []
+    for start in reversed(starts):
+        nxt = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1,
+                       tzinfo=timezone.utc)
+        sc = dataclasses.replace(scope, since=start, until=min(nxt, end))
+        for metric_id in DORA_IDS:
+            v = registry.compute(metric_id, conn, sc)
+            rows.append({"month": start.date(), "metric": registry.get(metric_id).metric.label,
+                         "value": v.value, "unit": v.unit})
+    return pd.DataFrame(rows)
+
+
+def teams_side_by_side(conn, scope):
+    """Per configured team: the DORA KPIs and PR stage medians over the window."""
+    import dataclasses
+
+    from metrics import registry
+    from metrics.dora import pr_cycle_breakdown
+    from metrics.scope import resolve_scope
+
+    out = []
+    cfg = db.settings()
+    for team in sorted(cfg.teams):
+        sc = resolve_scope(conn, cfg, team=team, since=scope.since, until=scope.until)
+        sc = dataclasses.replace(sc, since=scope.since, until=scope.until)
+        row = {"team": team}
+        for metric_id in DORA_IDS:
+            row[metric_id] = registry.compute(metric_id, conn, sc)
+        row["stages"] = pr_cycle_breakdown(conn, repos=sc.repos, since=sc.since, until=sc.until)
+        out.append(row)
+    return out
+
+
+def upcoming_releases(conn, scope):
+    """Every unreleased release in scope with its verdict, score and forecast."""
+    from sqlalchemy import select
+
+    from data.schema import releases
+    from metrics.forecast import forecast_release
+    from metrics.readiness import evaluate_release
+
+    cfg = db.settings()
+    q = (select(releases.c.id, releases.c.project, releases.c.name, releases.c.target_date,
+                releases.c.url)
+         .where(releases.c.released_at.is_(None), releases.c.project.in_(list(scope.projects)))
+         .order_by(releases.c.target_date, releases.c.project, releases.c.name))
+    out = []
+    for r in conn.execute(q).mappings():
+        ev = evaluate_release(conn, cfg, r["id"])
+        fc = forecast_release(conn, r["id"], settings=cfg)
+        out.append({"release": dict(r), "verdict": ev.verdict, "score": ev.score,
+                    "reasons": [g.gate.label for g in ev.reasons()],
+                    "p85": fc.p85, "on_time": fc.probability_on_time, "remaining": fc.remaining})
+    return out

@@ -42,7 +42,14 @@ SYNC_OUTCOME = {
     "running": ("⏳", "running", INFO),
 }
 
+TIERS = {"elite": "🏆 elite", "high": "🟢 high", "medium": "🟡 medium", "low": "🔴 low"}
+
 TEMPLATE_NAME = "shipready"
+
+
+def tier_label(tier: str | None) -> str:
+    """A DORA tier as icon + word ('🏆 elite'); '—' for none."""
+    return TIERS.get((tier or "").lower(), tier or "—")
 
 
 def _normal(key: str | None) -> str:

@@ -44,7 +44,7 @@ def format_value(value: float | None, unit: str) -> str:
     if unit == "ratio":
         return f"{value:.2f}"
     if unit == "points":
-        return f"{value:g} pts"
+        return f"{value:g} pts" if float(value).is_integer() else f"{value:.1f} pts"
     if unit in ("items", "count"):
         return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
     return f"{value:g}"
@@ -109,6 +109,13 @@ def evidence_markdown(evidence: Iterable[dict], limit: int = 5) -> str:
     if len(items) > limit:
         parts.append(f"… {len(items) - limit} more")
     return ", ".join(parts) if parts else "—"
+
+
+def evidence_text(evidence: Iterable[dict], limit: int = 4) -> str:
+    """Plain-text summary of evidence for a table cell: 'PAY-812, PAY-820 … +3 more'."""
+    items = list(evidence or [])
+    text = ", ".join(_shorten(str(e.get("label") or ""), 40) for e in items[:limit])
+    return text + (f" … +{len(items) - limit} more" if len(items) > limit else "")
 
 
 def evidence_frame(evidence: Iterable[dict]) -> pd.DataFrame:
