@@ -41,8 +41,12 @@ top = st.columns([3, 1, 1])
 release_id = filters.release_picker(top[0], releases, default_id=_default_release(releases))
 rel = releases[releases["id"] == release_id].iloc[0]
 
+# A shipped release is judged as it stood when it shipped (only data that existed then);
+# what happened afterwards is the post-launch view at the bottom.
+shipped_at = rel["released_at"] if pd.notna(rel["released_at"]) else None
 try:
-    view = loaders.call("ui.loaders.readiness_view", release_id)
+    view = loaders.call("ui.loaders.readiness_view", release_id,
+                        as_of=shipped_at.to_pydatetime() if shipped_at is not None else None)
 except Exception as exc:  # a bad gate override in readiness.toml is a ConfigError: one line
     st.error(f"Cannot evaluate {rel['project']} {rel['name']}: {exc}")
     st.stop()
@@ -73,7 +77,9 @@ if warns:
         f"{g.gate.label} {theme.status_label(g.status)}" for g in warns))
 if not parts:
     parts.append("every gate passes or is waived")
-if fc.probability_on_time is not None and fc.p85 is not None:
+if ev.released_at is not None:
+    parts.append(f"as it stood when it shipped ({ev.as_of:%d %b %Y %H:%M} UTC)")
+elif fc.probability_on_time is not None and fc.p85 is not None:
     parts.append(f"Forecast: {fc.probability_on_time:.0%} chance of finishing by the target; "
                  f"85% of trials done by {fc.p85:%a %d %b}")
 elif fc.remaining == 0:
@@ -99,9 +105,9 @@ for g in ev.gates:
         "Value": gate_value(g.value, g.gate.unit),
         "Threshold": g.gate.describe_threshold()
         + (f" (warn {gate_value(g.gate.warn, g.gate.unit)})" if g.gate.warn is not None else ""),
-        "Blocking": "yes" if g.gate.blocking else "no",
-        "Evidence": widgets.evidence_text(g.evidence),
         "Basis": why,
+        "Evidence": widgets.evidence_text(g.evidence),
+        "Blocking": "yes" if g.gate.blocking else "no",
         "Definition": g.gate.definition,
     })
 # Tall enough for every gate: the table is the answer, it must not scroll.
@@ -135,14 +141,14 @@ slug = f"{ev.project}-{ev.release}".replace("/", "_").replace(" ", "_")
 top[2].download_button("CSV ⤓", evidence.to_csv(index=False).encode(), f"{slug}-evidence.csv",
                        mime="text/csv", help="Every gate with each piece of evidence, one row "
                                              "each", width="stretch")
+history = view["snapshots"]
 if loaders.available("metrics.report.render"):
     from metrics.report import render
 
-    html = render(ev, "html", forecast=fc) if "forecast" in render.__code__.co_varnames \
-        else render(ev, "html")
-    top[1].download_button("Report ⤓", html.encode(), f"{slug}-readiness.html",
-                           mime="text/html", width="stretch",
-                           help="The readiness report as a standalone HTML page")
+    top[1].download_button("Report ⤓", render(ev, "markdown", history).encode(),
+                           f"{slug}-readiness.md", mime="text/markdown", width="stretch",
+                           help="The readiness report as Markdown (paste it into a ticket or "
+                                "chat); the HTML version is at the bottom of the page")
 else:
     import json
 
@@ -180,7 +186,8 @@ if dist:
                        width="stretch")
     right.caption(widgets.md_escape(fc.basis))
 else:
-    widgets.no_data_note(right, f"No forecast: {fc.basis or 'no throughput history'}.")
+    widgets.no_data_note(right, f"No forecast: {fc.basis or 'no throughput history'}."
+                         if ev.released_at is None else "Shipped: no forecast needed.")
 
 # --- waive a gate -------------------------------------------------------------------------
 with st.expander("Waive a gate…", expanded=False):
@@ -240,7 +247,8 @@ if ev.released_at is not None:
     right.markdown(f"**Bugs found in production after shipping:** {len(escaped)}")
     if escaped:
         right.dataframe(pd.DataFrame([{"Bug": b["key"], "Severity": b["severity"] or "—",
-                                       "Found": b["created_at"], "Title": b["title"] or "",
+                                       "Found": f"{b['created_at']:%Y-%m-%d %H:%M}",
+                                       "Title": b["title"] or "",
                                        "Link": widgets.safe_url(b["url"])} for b in escaped]),
                         hide_index=True, width="stretch",
                         column_config={"Link": widgets.link_column()})
@@ -253,6 +261,18 @@ if ev.released_at is not None:
             "Deployment": o.deployment.get("id"), "Service": o.deployment.get("service"),
             "Why": ", ".join(o.reasons), "Incidents": ", ".join(str(i.get("title") or i["id"])
                                                              for i in o.incidents),
-            "Recovered (h)": o.recovery_hours, "Link": widgets.safe_url(o.deployment.get("url"))}
+            "Recovered (h)": round(o.recovery_hours, 1) if o.recovery_hours is not None
+            else None, "Link": widgets.safe_url(o.deployment.get("url"))}
             for o in failed]), hide_index=True, width="stretch",
             column_config={"Link": widgets.link_column()})
+
+# --- the HTML report ----------------------------------------------------------------------
+if loaders.available("metrics.report.render"):
+    # Built on request: it inlines plotly.js (a few MB), too heavy to resend on every rerun.
+    if st.button("Build the HTML report", help="One self-contained page with the verdict, "
+                                               "gates, evidence and charts, to send out"):
+        from metrics.report import render
+
+        st.download_button("Download the HTML report ⤓",
+                           render(ev, "html", view["snapshots"]).encode(),
+                           f"{slug}-readiness.html", mime="text/html")

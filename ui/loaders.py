@@ -245,17 +245,17 @@ def flaky_and_slow(conn, scope):
     return flaky_tests(conn, **kw), slowest_tests(conn, limit=15, **kw)
 
 
-def readiness_view(conn, release_id: str):
+def readiness_view(conn, release_id: str, as_of=None):
     """Everything the Readiness page shows for one release, from the metrics layer:
-    the evaluation now, the forecast, the snapshot history and the waivers on record."""
+    the evaluation (now, or ``as_of``), the forecast, the snapshot history and the waivers."""
     from metrics.forecast import forecast_release
     from metrics.readiness import evaluate_release
     from metrics.snapshots import list_snapshots
     from metrics.waivers import list_waivers
 
     cfg = db.settings()
-    evaluation = evaluate_release(conn, cfg, release_id)
-    forecast = forecast_release(conn, release_id, settings=cfg)
+    evaluation = evaluate_release(conn, cfg, release_id, as_of=as_of)
+    forecast = forecast_release(conn, release_id, settings=cfg, as_of=as_of)
     return {"evaluation": evaluation, "forecast": forecast,
             "snapshots": list_snapshots(conn, release_id),
             "waivers": list_waivers(conn, release_id)}

@@ -1,0 +1,109 @@
+"""Every page on the demo organisation through the router: no exception, the numbers are the
+metrics layer's for a chosen sprint and the delivery scope, and a deep link opens its view."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from data import schema
+from data.config import load_settings
+from data.store import get_engine
+from metrics import registry
+from metrics.readiness import evaluate_release
+from metrics.scope import resolve_scope
+from metrics.sprint import sprint_report
+from pages_support import APP, TIMEOUT, clear_streamlit_caches, demo_copy, load_demo_db
+from ui import theme
+from ui.widgets import format_value
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    load_demo_db(path, scale=0.05)
+    return path
+
+
+@pytest.fixture
+def demo(demo_template, tmp_path, monkeypatch):
+    clear_streamlit_caches()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("READINESS_CONFIG", raising=False)
+    url = demo_copy(demo_template, tmp_path / "demo.db")
+    monkeypatch.setenv("DATABASE_URL", url)
+    engine = get_engine(url)
+    yield engine
+    engine.dispose()
+    clear_streamlit_caches()
+
+
+def _open(page: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/readiness.py", "pages/sprint.py",
+                                  "pages/quality.py", "pages/delivery.py",
+                                  "pages/data_sources.py"])
+def test_every_page_renders_on_the_demo(demo, page):
+    at = _open(page)
+    assert at.title, "every page has a title"
+
+
+def test_sprint_deep_link_shows_the_sprint_report_of_that_sprint(demo):
+    with demo.connect() as conn:
+        sid, name = conn.execute(
+            select(schema.sprints.c.id, schema.sprints.c.name)
+            .where(schema.sprints.c.project == "PAY", schema.sprints.c.state == "closed")
+            .order_by(schema.sprints.c.start_at).limit(1)).one()  # the oldest closed sprint
+        rep = sprint_report(conn, sid)
+    at = _open("pages/sprint.py", {"sprint": name, "project": "PAY"})
+    assert at.selectbox(key="w_sprint").value == sid
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Committed"] == format_value(rep.committed, rep.unit)
+    assert shown["Completed"] == format_value(rep.completed, rep.unit)
+    assert shown["Not completed (carry-over)"] == format_value(rep.not_completed, rep.unit)
+    assert at.query_params["sprint"] == name
+
+
+def test_delivery_tiles_are_the_registry_values(demo):
+    at = _open("pages/delivery.py", {"team": "payments"})
+    shown = {m.label: m.value for m in at.metric}
+    with demo.connect() as conn:
+        sc = resolve_scope(conn, load_settings(), team="payments")
+        for metric_id in ("deployment_frequency", "lead_time_for_changes",
+                          "change_failure_rate"):
+            reg = registry.get(metric_id)
+            value = registry.compute(metric_id, conn, sc)
+            assert shown[reg.metric.label] == format_value(value.value, value.unit)
+    assert at.query_params["team"] == "payments"
+
+
+def test_delivery_lists_every_upcoming_release_with_its_verdict(demo):
+    at = _open("pages/delivery.py")
+    table = next(df.value for df in at.dataframe if "Verdict" in df.value.columns)
+    with demo.connect() as conn:
+        rows = conn.execute(select(schema.releases.c.id, schema.releases.c.project,
+                                   schema.releases.c.name)
+                            .where(schema.releases.c.released_at.is_(None))).all()
+        expected = {f"{p} {n}": theme.verdict_label(evaluate_release(conn, load_settings(),
+                                                                     rid).verdict)
+                    for rid, p, n in rows}
+    assert dict(zip(table["Release"], table["Verdict"])) == expected
+
+
+@pytest.mark.parametrize("page", ["pages/delivery.py", "pages/quality.py"])
+def test_empty_database_gives_guidance(page, tmp_path, monkeypatch):
+    clear_streamlit_caches()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    at = _open(page)
+    assert any("python -m connectors demo" in i.value for i in at.info)
