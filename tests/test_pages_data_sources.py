@@ -96,3 +96,24 @@ def test_configured_sources_get_sync_buttons_and_commands(tmp_path):
     code = "\n".join(c.value for c in at.code)
     assert "python -m connectors sync --source github --config readiness.toml" in code
     assert "python -m connectors sync --source jenkins --config readiness.toml" in code
+
+
+def test_reload_demo_runs_the_cli_and_the_page_shows_the_new_run(tmp_path):
+    at = _open()
+    at.select_slider[0].set_value(0.1).run()
+    next(b for b in at.button if b.label == "Reload demo").click().run()
+    assert not at.exception, at.exception
+    # the same command line a user would type, run in a subprocess with live output
+    labels = [e.label for e in at.main if type(e).__name__ == "Status"]
+    assert any("Reload demo: done" in lb for lb in labels), labels
+    engine = get_engine()
+    with engine.connect() as conn:
+        from sqlalchemy import func, select
+
+        demo_items = conn.execute(select(func.count()).select_from(schema.work_items)
+                                  .where(schema.work_items.c.source == "demo")).scalar()
+    engine.dispose()
+    assert demo_items > 0
+    at.run()  # caches were cleared: the next run lists the demo load
+    table = at.dataframe[0].value
+    assert "demo" in list(table["Source"])

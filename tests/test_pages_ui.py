@@ -62,3 +62,35 @@ def test_one_template_is_the_default():
     assert theme.register() == "shipready"
     assert pio.templates.default == "shipready"
     assert list(pio.templates["shipready"].layout.colorway) == theme.PALETTE
+
+
+def test_burndown_marks_scope_changes_with_the_items_named():
+    from datetime import date
+
+    import pandas as pd
+
+    from ui import figures
+
+    df = pd.DataFrame({"day": [date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)],
+                       "remaining": [10.0, 12.0, 7.0], "guideline": [10.0, 5.0, 0.0],
+                       "scope_change": [0.0, 2.0, -1.0],
+                       "changes": ["", "+PAY-3 (2)", "−PAY-4 (1)"]})
+    fig = figures.burndown(df, "points")
+    names = [t.name for t in fig.data]
+    assert names == ["Guideline", "Remaining", "Scope change"]
+    markers = fig.data[2]
+    assert list(markers.customdata) == ["+PAY-3 (2)", "−PAY-4 (1)"]  # only the days that changed
+    assert list(markers.marker.symbol) == ["triangle-up", "triangle-down"]
+    assert fig.layout.template.layout.colorway == tuple(theme.PALETTE)
+
+
+def test_forecast_colours_trials_after_the_target_as_late():
+    from datetime import date
+
+    from ui import figures
+
+    fig = figures.forecast([date(2026, 12, 4), date(2026, 12, 7), date(2026, 12, 8)],
+                           [0.5, 0.3, 0.2], target=date(2026, 12, 7),
+                           marks={"P85": date(2026, 12, 8)})
+    assert list(fig.data[0].marker.color) == [theme.PALETTE[0], theme.PALETTE[0], theme.BAD]
+    assert {s.line.color for s in fig.layout.shapes} >= {theme.BAD}  # the target line
