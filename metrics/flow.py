@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, or_
+from sqlalchemy import Connection, and_, or_, select
 
 from data.config import MAPPING_SPEC
 from data.schema import work_items
@@ -119,6 +119,29 @@ def cycle_times(conn: Connection, projects, *, since: datetime, until: datetime,
         ["key", "title", "url", "done_at", "cycle_time_h", "lead_time_h", "days"]]
 
 
+def delivered_done_times(conn: Connection, projects, since: datetime, until: datetime, *,
+                         settings=None) -> list[datetime]:
+    """When each item of :func:`delivered_items` was done — the same items and times, without
+    rebuilding history for items that carry a resolution date (their done time is that date,
+    as in ``_done_at``); only undated done items are looked up in their history."""
+    nd = not_delivered_names(settings)
+    done = and_(_scope_filter(projects), work_items.c.status_category == "done")
+    rc = work_items.c
+    out = [at for res, cat, at in conn.execute(
+        select(rc.resolution, rc.resolution_category, rc.resolved_at)
+        .where(done, rc.resolved_at >= since, rc.resolved_at < until))
+        if is_delivered({"resolution": res, "resolution_category": cat}, nd)]
+    undated = load_histories(conn, where=and_(done, rc.resolved_at.is_(None)),
+                             fields={"status", "status_category"})
+    if undated:
+        cats = StatusCategories.load(conn, settings)
+        for h in undated.values():
+            t = _done_at(h, cats) if is_delivered(h.row, nd) else None
+            if t is not None and since <= t < until:
+                out.append(t)
+    return sorted(out)
+
+
 def _week_start(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
@@ -153,13 +176,13 @@ def daily_throughput(conn: Connection, projects, since: datetime, until: datetim
     lost from the sample. Columns: day, items.
     """
     zone = ZoneInfo(tz)
-    df = delivered_items(conn, projects, since, until, settings=settings)
+    done_times = delivered_done_times(conn, projects, since, until, settings=settings)
     first = since.astimezone(zone).date()
     last = (until - timedelta(microseconds=1)).astimezone(zone).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     wdays = [d for d in days if d.weekday() in working_days]
     counts = dict.fromkeys(wdays, 0)
-    for t in df["done_at"]:
+    for t in done_times:
         d = t.astimezone(zone).date()
         while d.weekday() not in working_days and d <= last:
             d += timedelta(days=1)

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 from sqlalchemy import Connection, select
 
-from data.schema import release_items, releases, work_items
+from data.schema import release_items, releases, work_item_changes, work_items
 from metrics.flow import daily_throughput
 from metrics.history import StatusCategories, load_histories
 from metrics.registry import Metric, MetricValue, kpi
@@ -67,12 +67,21 @@ def _team(settings, project: str):
 def remaining_items(conn: Connection, release_id: str, as_of: datetime, *,
                     settings=None) -> list[str]:
     """Keys of the release's items (epics aside) that existed and were not done at ``as_of``."""
-    ids = [r[0] for r in conn.execute(
-        select(release_items.c.item_id).where(release_items.c.release_id == release_id))]
+    # Items unchanged since as_of are what today's row says (done when done-category and
+    # resolved by then); only items changed later need their history rebuilt.
+    wi = work_items
+    members = select(release_items.c.item_id).where(release_items.c.release_id == release_id)
+    changed_later = (select(work_item_changes.c.id)
+                     .where(work_item_changes.c.item_id == wi.c.id,
+                            work_item_changes.c.at > as_of).exists())
+    base = [wi.c.id.in_(members), wi.c.type != "epic", wi.c.created_at <= as_of]
+    out = [key for key, cat, resolved in conn.execute(
+        select(wi.c.key, wi.c.status_category, wi.c.resolved_at).where(*base, ~changed_later))
+        if not (cat == "done" and (resolved is None or resolved <= as_of))]
+    ids = [r[0] for r in conn.execute(select(wi.c.id).where(*base, changed_later))]
     if not ids:
-        return []
+        return sorted(out)
     cats = StatusCategories.load(conn, settings)
-    out = []
     for i in range(0, len(ids), 500):
         hist = load_histories(conn, ids[i:i + 500], fields={"status", "status_category"})
         for h in hist.values():
