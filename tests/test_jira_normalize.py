@@ -161,3 +161,21 @@ def test_issue_rows_started_at_falls_back_to_category_change_date():
     assert out.item["severity"] == "low" and out.item["story_points"] is None
     assert out.item["url"] == "https://acme.atlassian.net/browse/PAY-5"
     assert out.sprint_ids == ["jira:sprint:9"] and out.sprints[0]["state"] == "active"
+
+
+def test_category_rows_all_or_nothing():
+    histories = [
+        {"id": "1", "created": "2024-03-01T09:00:00.000+0000", "items": [
+            {"field": "status", "from": "1", "fromString": "Open", "to": "3",
+             "toString": "In Progress"}]},
+        {"id": "2", "created": "2024-03-02T09:00:00.000+0000", "items": [
+            {"field": "status", "from": "3", "fromString": "In Progress", "to": "5",
+             "toString": "Resolved"}]}]
+    known = {"1": "new", "3": "indeterminate", "5": "done"}
+    rows = change_rows("PAY-1", histories, MAPPING, known)
+    assert [r["to_value"] for r in rows if r["field"] == "status_category"] == [
+        "in_progress", "done"]
+    # status 5 was deleted from the workflow: no category rows at all, status rows stay
+    del known["5"]
+    rows = change_rows("PAY-1", histories, MAPPING, known)
+    assert [r["field"] for r in rows] == ["status", "status"]

@@ -305,12 +305,14 @@ def change_rows(issue_key: str, histories: Iterable[AbcMapping], mapping: Mappin
     """``work_item_changes`` rows, one per changelog item, oldest first.
 
     Ids are ``jira:issue:KEY:<history id>:<n>`` (n = the item's position in its history), so a
-    re-sync upserts the same rows. A status change whose target category is known also gives a
-    ``status_category`` row (``…:<n>c``, from/to todo/in_progress/done), which is what cycle
-    time and cumulative flow read.
+    re-sync upserts the same rows. Each status change also gives a ``status_category`` row
+    (``…:<n>c``, from/to todo/in_progress/done), which is what cycle time and cumulative flow
+    read — for all of an issue's status changes or, when one status's category is unknown,
+    for none of them.
     """
     item_id = f"jira:issue:{issue_key}"
     rows: list[dict] = []
+    complete = True  # every status change's target category known
     for history in histories_in_order(histories):
         at = parse_time(history.get("created"))
         if at is None:
@@ -335,10 +337,15 @@ def change_rows(issue_key: str, histories: Iterable[AbcMapping], mapping: Mappin
                                        status_categories, mapping)
                 from_cat = _category_for(item.get("from"), item.get("fromString"),
                                          status_categories, mapping)
-                if to_cat:
-                    rows.append({**base, "id": f"{item_id}:{history.get('id')}:{n}c",
-                                 "field": "status_category", "from_value": from_cat,
-                                 "to_value": to_cat, "from_string": None, "to_string": None})
+                complete = complete and to_cat is not None
+                rows.append({**base, "id": f"{item_id}:{history.get('id')}:{n}c",
+                             "field": "status_category", "from_value": from_cat,
+                             "to_value": to_cat, "from_string": None, "to_string": None})
+    if not complete:
+        # A status no longer listed by /status (deleted or renamed workflows): a partial
+        # category history would hide transitions, so give none and let readers classify
+        # the status rows themselves.
+        rows = [r for r in rows if r["field"] != "status_category"]
     return rows
 
 
