@@ -186,8 +186,30 @@ if dist:
                        width="stretch")
     right.caption(widgets.md_escape(fc.basis))
 else:
-    widgets.no_data_note(right, f"No forecast: {fc.basis or 'no throughput history'}."
-                         if ev.released_at is None else "Shipped: no forecast needed.")
+    if ev.released_at is not None:
+        note = "Shipped: no forecast needed."
+    elif fc.remaining == 0:
+        note = "Nothing left to do in the release: no forecast needed."
+    else:
+        note = f"No forecast: {fc.basis or 'no throughput history'}."
+    widgets.no_data_note(right, note)
+
+# --- what changed since the last snapshot -------------------------------------------------
+last = view.get("last_snapshot")
+if last:
+    before = {g.get("id"): g.get("status") for g in (last["payload"] or {}).get("gates", [])}
+    flips = [(g, before.get(g.gate.id)) for g in ev.gates
+             if before.get(g.gate.id) is not None and before[g.gate.id] != g.status]
+    st.markdown(f"**What changed since the snapshot of {last['evaluated_at']:%d %b %H:%M} UTC** "
+                f"({theme.verdict_label(last['verdict'])}, score {last['score']:.0f} → now "
+                f"{theme.verdict_label(ev.verdict)}, {ev.score:.0f})")
+    if flips:
+        st.markdown("\n".join(
+            f"- {widgets.md_escape(g.gate.label)}: {theme.status_label(old)} → "
+            f"{theme.status_label(g.status)}"
+            + (f" — {widgets.md_escape(g.basis)}" if g.basis else "") for g, old in flips))
+    else:
+        st.caption("No gate changed status since then.")
 
 # --- waive a gate -------------------------------------------------------------------------
 with st.expander("Waive a gate…", expanded=False):

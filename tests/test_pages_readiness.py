@@ -148,3 +148,24 @@ def test_empty_database_gives_guidance(tmp_path, monkeypatch):
     at.switch_page("pages/readiness.py").run()
     assert not at.exception, at.exception
     assert any("python -m connectors demo" in i.value for i in at.info)
+
+
+def test_recording_a_snapshot_then_waiving_shows_what_changed(demo):
+    rid = _release_id(demo, "PAY", "2.4")
+    failing = [g for g in _evaluate(demo, rid).gates if g.status == "FAIL"]
+    at = _open({"release": "2.4", "project": "PAY"})
+    next(b for b in at.button if b.label == "Record snapshot").click().run()
+    assert not at.exception, at.exception
+    with demo.connect() as conn:
+        snaps = conn.execute(select(schema.readiness_snapshots.c.verdict).where(
+            schema.readiness_snapshots.c.release_id == rid)).scalars().all()
+    assert snaps == [_evaluate(demo, rid).verdict]
+    assert any("No gate changed status" in c.value for c in at.caption)
+    at.selectbox(key="waive_gate").select(failing[0].gate.id)
+    at.text_input(key="waive_reason").input("accepted risk")
+    at.text_input(key="waive_by").input("Dana")
+    next(b for b in at.button if b.label == "Waive").click()
+    at.run()
+    assert not at.exception, at.exception
+    flips = "\n".join(m.value for m in at.markdown)
+    assert f"{failing[0].gate.label}: ❌ FAIL → 🛡 WAIVED" in flips

@@ -256,8 +256,10 @@ def readiness_view(conn, release_id: str, as_of=None):
     cfg = db.settings()
     evaluation = evaluate_release(conn, cfg, release_id, as_of=as_of)
     forecast = forecast_release(conn, release_id, settings=cfg, as_of=as_of)
+    full = list_snapshots(conn, release_id, with_payload=True)
     return {"evaluation": evaluation, "forecast": forecast,
-            "snapshots": list_snapshots(conn, release_id),
+            "snapshots": [{k: v for k, v in s.items() if k != "payload"} for s in full],
+            "last_snapshot": full[-1] if full else None,
             "waivers": list_waivers(conn, release_id)}
 
 
