@@ -97,7 +97,12 @@ def run_waive(args, *, now: datetime | None = None) -> int:
             engine.dispose()
     except _ERRORS as exc:
         return _fail(str(exc))
-    until = f" until {expires:%Y-%m-%d %H:%M} UTC" if expires else " with no expiry"
+    if expires is None:
+        until = " with no expiry"
+    elif len(args.expires.strip()) == 10:  # a bare date covers that whole day
+        until = f" through {args.expires.strip()} (UTC)"
+    else:
+        until = f" until {expires:%Y-%m-%d %H:%M} UTC"
     print(f"waived gate {args.gate} of release {project} {args.release}{until} "
           f"(by {args.by.strip()})")
     return 0

@@ -153,7 +153,8 @@ def waive_args(cli, **kw):
 
 def test_waive_then_readiness_shows_waived(cli, capsys):
     assert run_waive(waive_args(cli, expires="2026-03-20"), now=NOW) == 0
-    assert "waived gate open_critical_bugs of release PAY 2.4" in capsys.readouterr().out
+    assert capsys.readouterr().out == ("waived gate open_critical_bugs of release PAY 2.4 "
+                                       "through 2026-03-20 (UTC) (by Ana)\n")
     run_readiness(readiness_args(cli, format="json"), now=NOW)
     gates = {g["id"]: g for g in json.loads(capsys.readouterr().out)["gates"]}
     assert gates["open_critical_bugs"]["status"] == "WAIVED"
