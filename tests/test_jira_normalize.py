@@ -179,3 +179,17 @@ def test_category_rows_all_or_nothing():
     del known["5"]
     rows = change_rows("PAY-1", histories, MAPPING, known)
     assert [r["field"] for r in rows] == ["status", "status"]
+
+
+def test_incident_row_service_and_resolution_fallbacks():
+    from connectors.jira.normalize import incident_row
+
+    item = {"id": "jira:issue:OPS-4", "key": "OPS-4", "type": "incident", "title": "down",
+            "severity": "critical", "status_category": "done", "components": [],
+            "created_at": datetime(2024, 3, 1, tzinfo=UTC), "resolved_at": None,
+            "updated_at": datetime(2024, 3, 2, tzinfo=UTC), "url": "u"}
+    row = incident_row(item, ["gateway"])
+    # the project's only service; done without a resolution date → resolved at last update
+    assert row["service"] == "gateway" and row["resolved_at"] == datetime(2024, 3, 2, tzinfo=UTC)
+    assert incident_row({**item, "components": ["edge"]}, [])["service"] == "edge"
+    assert incident_row({**item, "type": "bug"}, ["gateway"]) is None

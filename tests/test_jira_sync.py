@@ -370,3 +370,31 @@ def test_unknown_board_is_one_line(httpserver, engine):
     with pytest.raises(NotFound) as err:
         run_sync(fake, engine, board=[99])
     assert str(err.value).startswith("jira: board 99 not found (404) — check --board")
+
+
+def test_incident_issues_become_incidents(httpserver, engine):
+    cfg = parse_settings({"projects": {"PAY": {"services": ["payments-api", "ledger"]}}}, None)
+    fake = FakeJira(httpserver, issues=[
+        issue("PAY-1", issuetype="Incident", priority="High", status_id="10002",
+              created="2024-03-01T10:00:00.000+0000", resolution="Done",
+              resolutiondate="2024-03-01T13:30:00.000+0000",
+              extra={"components": [{"name": "Ledger"}]}),
+        issue("PAY-2", issuetype="Incident", created="2024-03-02T10:00:00.000+0000"),
+        issue("PAY-3", issuetype="Story")])
+    written = run_sync(fake, engine, cfg=cfg)
+    assert written["incidents"] == 2
+    got = {r["id"]: r for r in rows(engine, schema.incidents)}
+    one = got["jira:incident:PAY-1"]
+    # the component "Ledger" names the configured service "ledger"; High → high
+    assert (one["service"], one["severity"], one["work_item_id"]) == (
+        "ledger", "high", "jira:issue:PAY-1")
+    assert one["opened_at"] == datetime(2024, 3, 1, 10, tzinfo=timezone.utc)
+    assert one["resolved_at"] == datetime(2024, 3, 1, 13, 30, tzinfo=timezone.utc)
+    # no component and two services: the service is unknown, still open
+    two = got["jira:incident:PAY-2"]
+    assert two["service"] is None and two["resolved_at"] is None
+    # PAY-2 is retyped to a bug: its incident goes
+    fake.issues[1] = issue("PAY-2", issuetype="Bug", created="2024-03-02T10:00:00.000+0000",
+                           updated="2024-03-05T10:00:00.000+0000")
+    run_sync(fake, engine, cfg=cfg)
+    assert [r["id"] for r in rows(engine, schema.incidents)] == ["jira:incident:PAY-1"]

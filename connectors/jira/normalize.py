@@ -383,6 +383,33 @@ def started_at(changes: Iterable[dict], category: str, fields: AbcMapping) -> da
     return None
 
 
+# --- incidents --------------------------------------------------------------------------------
+def incident_row(item: AbcMapping, services: Iterable[str] = ()) -> dict | None:
+    """An ``incidents`` row for a work item of type incident, else None.
+
+    Opened when the issue was created, resolved at its resolution date (or, done without one,
+    at its last update). The service is the first of the project's configured services named
+    by a component, else the project's only service, else the first component, else null;
+    the causing deployment is left to the metrics' attribution rule (latest successful
+    production deployment of that service before the incident opened).
+    """
+    if item["type"] != "incident":
+        return None
+    services = list(services)
+    components = list(item.get("components") or [])
+    by_name = {c.casefold(): c for c in components}
+    service = next((s for s in services if s.casefold() in by_name), None)
+    if service is None:
+        service = services[0] if len(services) == 1 else (components[0] if components else None)
+    resolved = item.get("resolved_at")
+    if resolved is None and item["status_category"] == "done":
+        resolved = item.get("updated_at")
+    return {"id": f"jira:incident:{item['key']}", "source": SOURCE, "service": service,
+            "title": item.get("title"), "severity": item.get("severity"),
+            "opened_at": item["created_at"], "resolved_at": resolved, "deployment_id": None,
+            "work_item_id": item["id"], "url": item.get("url")}
+
+
 # --- issues -----------------------------------------------------------------------------------
 @dataclass
 class IssueRows:
@@ -394,10 +421,12 @@ class IssueRows:
     sprint_ids: list[str]
     releases: list[dict]
     release_ids: list[str]
+    incident: dict | None = None
 
 
 def issue_rows(issue: AbcMapping, histories: Iterable[AbcMapping] | None, mapping: Mapping,
-               status_categories: AbcMapping[str, str], base_url: str) -> IssueRows:
+               status_categories: AbcMapping[str, str], base_url: str,
+               services: Iterable[str] = ()) -> IssueRows:
     """Normalise one issue (with its complete changelog ``histories``) into domain rows."""
     fields = issue.get("fields") or {}
     key = issue["key"]
@@ -444,4 +473,5 @@ def issue_rows(issue: AbcMapping, histories: Iterable[AbcMapping] | None, mappin
                 if v.get("id") is not None]
     return IssueRows(item=item, changes=changes, sprints=sprints,
                      sprint_ids=[s["id"] for s in sprints], releases=releases,
-                     release_ids=[r["id"] for r in releases])
+                     release_ids=[r["id"] for r in releases],
+                     incident=incident_row(item, services))

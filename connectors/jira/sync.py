@@ -50,6 +50,7 @@ class Plan:
     board_ids: list[str]
     time_zone: str | None
     field_list: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)  # the project's, from readiness.toml
 
 
 def resolve_story_points_field(configured: str, board_configs: list[dict],
@@ -137,8 +138,10 @@ def prepare(client: HttpClient, engine: Engine, settings: Any, project: str,
     for extra in (sp_field, sprint_field):
         if extra and extra not in field_list:
             field_list.append(extra)
+    configured = settings.projects.get(project)
     plan = Plan(project=project, server=server, mapping=mapping, status_categories=categories,
-                board_ids=board_ids, time_zone=time_zone, field_list=field_list)
+                board_ids=board_ids, time_zone=time_zone, field_list=field_list,
+                services=list(configured.services) if configured else [])
     return plan, written
 
 
@@ -149,8 +152,8 @@ def store_issue_page(conn, plan: Plan, issues: list[dict], histories: dict[str, 
     Returns the rows written per resource and the newest ``updated`` on the page.
     """
     normalised = [issue_rows(i, histories.get(i["key"]), plan.mapping, plan.status_categories,
-                             base_url) for i in issues]
-    counts = {"issues": 0, "changes": 0, "sprint_items": 0, "release_items": 0}
+                             base_url, plan.services) for i in issues]
+    counts = {"issues": 0, "changes": 0, "sprint_items": 0, "release_items": 0, "incidents": 0}
     counts["issues"] = upsert(conn, schema.work_items, [n.item for n in normalised])
     # Sprints named on issues may be unknown to the boards synced (other boards, or no
     # Agile access); issue-side data has no URL, so it never blanks a board-side one.
@@ -161,6 +164,11 @@ def store_issue_page(conn, plan: Plan, issues: list[dict], histories: dict[str, 
     upsert(conn, schema.releases, list(releases.values()))
     counts["changes"] = upsert(conn, schema.work_item_changes,
                                [c for n in normalised for c in n.changes])
+    # An issue retyped away from incident must not leave its incident behind.
+    counts["incidents"] = replace_rows(
+        conn, schema.incidents,
+        schema.incidents.c.work_item_id.in_([n.item["id"] for n in normalised]),
+        [n.incident for n in normalised if n.incident])
     for n in normalised:
         item = n.item["id"]
         # The issue's current Sprint/fixVersions lists are the truth for its membership.
