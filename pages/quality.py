@@ -80,11 +80,13 @@ if runs.empty:
                              "`python -m connectors import-junit PATH --pipeline NAME` or sync "
                              "GitHub Actions / Jenkins.")
 else:
-    runs = runs.assign(series=runs["pipeline"] + " · " + runs["branch"].fillna("?"),
+    # One line per repo, pipeline and branch: "ci" on main of two repos are different series.
+    runs = runs.assign(series=runs["repo"].fillna("").map(lambda r: f"{r} · " if r else "")
+                       + runs["pipeline"] + " · " + runs["branch"].fillna("?"),
                        hover=runs["failed"].astype(str) + " failing of "
                        + runs["executed"].astype(str))
     st.plotly_chart(figures.lines(runs.sort_values("finished_at"), "finished_at", "pass_rate",
-                                  "series", "Pass rate per pipeline and branch",
+                                  "series", "Pass rate per repository, pipeline and branch",
                                   percent=True, hover="hover"), width="stretch")
 
 latest = loaders.scoped("ui.loaders.latest_run_failures", key)
@@ -121,7 +123,10 @@ else:
     table = pd.DataFrame([{"Test": t.test, "Flips": (t.detail.get("flips") or {}).get("flips", 0),
                            "Rules": ", ".join(t.rules)} for t in flaky])
     left.dataframe(table.sort_values(["Flips", "Test"], ascending=[False, True]),
-                   hide_index=True, width="stretch")
+                   hide_index=True, width="stretch",
+                   column_config={"Test": st.column_config.TextColumn(width="medium"),
+                                  "Flips": st.column_config.NumberColumn(
+                                      help="Pass↔fail changes in the last 20 runs")})
 if not slow:
     right.caption("No test durations recorded in this window.")
 else:

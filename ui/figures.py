@@ -143,6 +143,9 @@ def lines(df: pd.DataFrame, x: str, y: str, by: str, title: str, ytitle: str = "
                            + ("<br>%{customdata}" if hover else "") + "<extra></extra>")))
     if percent:
         fig.update_yaxes(tickformat=".1%")
+    if df[by].nunique() > 3:  # a long legend would run into the title: put it underneath
+        fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.15,
+                                  "xanchor": "left", "x": 0}, height=420)
     return fig
 
 

@@ -203,7 +203,7 @@ def pass_rate_runs(conn, scope, limit: int = 400):
     from data.schema import test_results as tr
     from metrics.tests_ci import _runs_where, run_counts
 
-    q = (select(pr.c.id, pr.c.pipeline, pr.c.branch, pr.c.finished_at, pr.c.url)
+    q = (select(pr.c.id, pr.c.repo, pr.c.pipeline, pr.c.branch, pr.c.finished_at, pr.c.url)
          .where(_runs_where(repos=scope.repos, projects=scope.projects, since=scope.since,
                             until=scope.until),
                 select(tr.c.id).where(tr.c.run_id == pr.c.id).exists())
@@ -213,7 +213,7 @@ def pass_rate_runs(conn, scope, limit: int = 400):
     for r in runs:
         c = counts[r["id"]]
         r.update(pass_rate=c.pass_rate, executed=c.executed, failed=c.failed + c.error)
-    return pd.DataFrame(runs, columns=["id", "pipeline", "branch", "finished_at", "url",
+    return pd.DataFrame(runs, columns=["id", "repo", "pipeline", "branch", "finished_at", "url",
                                        "pass_rate", "executed", "failed"])
 
 
