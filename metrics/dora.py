@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from statistics import median
 from typing import Iterable
@@ -428,13 +428,22 @@ def _scoped(fn, unit: str):
 
 deployment_frequency_kpi = kpi(DEFINITIONS["deployment_frequency"])(_scoped(
     lambda conn, scope: deployment_frequency(conn, **_delivery_scope(scope)), "per_day"))
-lead_time_for_changes_kpi = kpi(DEFINITIONS["lead_time_for_changes"])(_scoped(
+lead_time_for_changes_kpi = kpi(replace(DEFINITIONS["lead_time_for_changes"], definition=(
+    "Median hours from a PR's first commit (or opening, if earlier) to the successful "
+    "production deployment that first shipped its merge commit; undeployed PRs excluded")))(_scoped(
     lambda conn, scope: lead_time_for_changes(conn, repos=scope.repos, since=scope.since,
                                               until=scope.until), "hours"))
-change_failure_rate_kpi = kpi(DEFINITIONS["change_failure_rate"])(_scoped(
+change_failure_rate_kpi = kpi(replace(DEFINITIONS["change_failure_rate"], definition=(
+    "Production deployments in the window that caused an incident, were rolled back or failed "
+    "/ all production deployments finished in the window")))(_scoped(
     lambda conn, scope: change_failure_rate(conn, **_delivery_scope(scope)), "fraction"))
-failed_deployment_recovery_time_kpi = kpi(DEFINITIONS["failed_deployment_recovery_time"])(
+failed_deployment_recovery_time_kpi = kpi(replace(
+    DEFINITIONS["failed_deployment_recovery_time"], definition=(
+        "Median hours from a failed deployment's incident opening (or its own failure) to the "
+        "incident's resolution (or the next successful deployment)")))(
     _scoped(lambda conn, scope: failed_deployment_recovery_time(conn, **_delivery_scope(scope)),
             "hours"))
-deployment_rework_rate_kpi = kpi(DEFINITIONS["deployment_rework_rate"])(_scoped(
+deployment_rework_rate_kpi = kpi(replace(DEFINITIONS["deployment_rework_rate"], definition=(
+    "Unplanned production deployments (rollbacks, or deploys made while an incident on the "
+    "service was open) / all production deployments in the window")))(_scoped(
     lambda conn, scope: deployment_rework_rate(conn, **_delivery_scope(scope)), "fraction"))
