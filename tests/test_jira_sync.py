@@ -398,3 +398,23 @@ def test_incident_issues_become_incidents(httpserver, engine):
                            updated="2024-03-05T10:00:00.000+0000")
     run_sync(fake, engine, cfg=cfg)
     assert [r["id"] for r in rows(engine, schema.incidents)] == ["jira:incident:PAY-1"]
+
+
+def test_429_without_retry_after_waits_until_rate_limit_reset(httpserver, engine):
+    # FakeClock starts at 1_700_000_000 = 2023-11-14T22:13:20Z; reset at 22:14 → 40 s
+    fake = FakeJira(httpserver, issues=[issue("PAY-1")])
+    fake.fail_next("/rest/api/3/status", 429, {"X-RateLimit-Reset": "2023-11-14T22:14Z"})
+    clock = FakeClock()
+    run_sync(fake, engine, clock=clock)
+    assert clock.sleeps == [40.0]
+
+
+def test_403_is_a_permission_error_and_run_is_logged(httpserver, engine):
+    fake = FakeJira(httpserver, issues=[issue("PAY-1")])
+    fake.fail_next("/rest/api/3/project/PAY/versions", 403)
+    from connectors.http import PermissionDenied
+    with pytest.raises(PermissionDenied) as err:
+        run_sync(fake, engine)
+    assert "403" in str(err.value) and "\n" not in str(err.value)
+    run = rows(engine, schema.sync_runs)[0]
+    assert run["outcome"] == "failed" and run["requests"] == 3  # serverInfo, project, versions
