@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, or_, select
 
@@ -198,14 +199,14 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
              as_of: datetime | None = None) -> pd.DataFrame:
     """Daily burndown of a sprint, in the team's zone ``tz``.
 
-    One row per calendar day from the start day to the end day: ``remaining`` = size (points
-    or items) in the sprint and not done at the day's end (or at the sprint's end/``as_of`` on
-    the last day); ``scope`` = size in the sprint; ``completed`` = size done; ``guideline`` =
-    committed × working days left after that day / working days in the sprint (flat over
+    One row per calendar day from the start day to the end day (for a sprint still open, to
+    its planned end): ``remaining`` = size (points or items) in the sprint and not done at the
+    day's end (or at the sprint's end/``as_of`` on the last day; NaN for days still to come);
+    ``scope`` = size in the sprint; ``completed`` = size done; ``guideline`` = committed ×
+    working days left after that day / working days from start to planned end (flat over
     non-working days); ``scope_change`` = net size added (+) or removed (−) that day, with
     ``changes`` naming the items ("+PAY-3 (5)", "−PAY-4 (2)", re-estimates "~PAY-2 (5→8)").
-    Empty frame for a sprint that has
-    not started.
+    Empty frame for a sprint that has not started.
     """
     cols = ["day", "remaining", "scope", "completed", "guideline", "scope_change", "changes",
             "working"]
@@ -216,8 +217,14 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
     points = _uses_points(ctx)
     start, end = ctx.start, ctx.end
     first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    wdays = _working_days(days, working_days)
+    # The guideline runs to the planned end; a sprint still open shows its remaining days with
+    # no actuals yet (NaN), so the chart spans the whole sprint.
+    planned = (ctx.sprint["end_at"] or end).astimezone(zone).date()
+    span_last = last if ctx.sprint["completed_at"] is not None else max(last, planned)
+    days = [first + timedelta(days=i) for i in range((span_last - first).days + 1)]
+    wdays = _working_days([first + timedelta(days=i)
+                           for i in range((max(planned, first) - first).days + 1)],
+                          working_days)
     committed = sum(_size(h, start, points) for iid, h in ctx.hist.items()
                     if ctx.member[iid].at(start))
     ordered = sorted(ctx.hist.items(), key=lambda kv: kv[1].row["key"])
@@ -254,6 +261,11 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
                     names.append(f"{'+' if v else '−'}{h.row['key']} ({size:g})")
         left_after = len([w for w in wdays if w > d])
         guide = committed * left_after / len(wdays) if wdays else 0.0
+        if d > last:
+            rows.append({"day": d, "remaining": np.nan, "scope": np.nan, "completed": np.nan,
+                         "guideline": guide, "scope_change": 0.0, "changes": "",
+                         "working": d.weekday() in working_days})
+            continue
         rows.append({"day": d, "remaining": scope - done, "scope": scope, "completed": done,
                      "guideline": guide, "scope_change": change, "changes": ", ".join(names),
                      "working": d.weekday() in working_days})

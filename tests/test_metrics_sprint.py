@@ -183,3 +183,21 @@ def test_sprint_arithmetic_balances(sqlite_engine, spec):
     with sqlite_engine.connect() as conn:
         r = sprint_report(conn, "t:sprint:1")
     assert r.committed + r.added - r.removed == pytest.approx(r.completed + r.not_completed)
+
+
+def test_open_sprint_burndown_spans_the_planned_days(engine):
+    _fixture(engine)
+    from sqlalchemy import update
+
+    from data.schema import sprints as sp
+    with engine.begin() as conn:
+        conn.execute(update(sp).values(state="active", completed_at=None))
+    with engine.connect() as conn:
+        df = burndown(conn, "t:sprint:1", tz="UTC", as_of=utc(2026, 3, 6, 18))
+        r = sprint_report(conn, "t:sprint:1", as_of=utc(2026, 3, 6, 18))
+    # still 03-02 .. 03-13 (planned end), same guideline; actuals stop after Fri 03-06
+    assert len(df) == 12 and df["guideline"].iloc[0] == pytest.approx(9.9)
+    by = dict(zip((d.isoformat() for d in df["day"]), df["remaining"]))
+    assert by["2026-03-06"] == 12 and all(v != v for k, v in by.items() if k > "2026-03-06")
+    # as of 03-06 18:00: PAY-1 done (3); PAY-2 8, PAY-3 2, PAY-5 0, PAY-7 2 still open = 12
+    assert (r.completed, r.not_completed) == (3, 12)
