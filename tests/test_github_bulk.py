@@ -59,6 +59,17 @@ def test_bulk_upsert_raw_payload_roundtrip(engine):
     assert read(engine, schema.raw_records)[0]["payload"] == payload
 
 
+def test_bulk_upsert_payload_orjson_refuses_still_stored(engine):
+    # orjson refuses integers beyond 64 bits; the stdlib fallback must store them unchanged.
+    payload = {"id": 2**70, "ok": "ü"}
+    with engine.begin() as conn:
+        bulk_upsert(conn, schema.raw_records, [{
+            "source": "github", "resource": "issues", "external_id": "a/b#2", "scope": "a/b",
+            "fetched_at": datetime(2024, 1, 1, tzinfo=timezone.utc), "payload": payload}])
+    assert read(engine, schema.raw_records)[0]["payload"] == {"id": 1180591620717411303424,
+                                                             "ok": "ü"}
+
+
 def test_prefetch_keeps_order_and_raises_after_earlier_pages():
     def pages():
         yield fetch.Page(items=[1])

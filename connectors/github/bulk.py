@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Connection, Table
 
 from data.schema import UTCDateTime
@@ -52,8 +53,18 @@ def _sqlite_datetime(t: datetime) -> str:
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+def _json_text(value: Any) -> str:
+    # orjson writes the same compact UTF-8 JSON ~10x faster (re-serialising the raw payloads
+    # was the largest cost of a big sync); the stdlib takes what orjson refuses (non-str keys,
+    # integers beyond 64 bits).
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _encode(value)
+
+
 def _dumps(value: Any) -> str | None:
-    return None if value is None else _encode(value)
+    return None if value is None else _json_text(value)
 
 
 def _converter(column, dialect: str) -> Callable[[Any], Any] | None:
@@ -64,7 +75,7 @@ def _converter(column, dialect: str) -> Callable[[Any], Any] | None:
             return _dumps
         from psycopg.types.json import Json
 
-        return lambda v: None if v is None else Json(v)
+        return lambda v: None if v is None else Json(v, dumps=_json_text)
     return None
 
 
