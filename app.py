@@ -5,8 +5,6 @@ date range) is kept in session state and written back to ``st.query_params`` on 
 because Streamlit clears query parameters on a page switch and the URL is the state.
 """
 
-from pathlib import Path
-
 import streamlit as st
 
 from data.config import ConfigError
@@ -17,7 +15,6 @@ st.set_page_config(page_title="ShipReady", page_icon="🚦", layout="wide")
 st.session_state["_via_router"] = True  # see ui.ensure_router
 theme.register()
 
-HERE = Path(__file__).parent
 # (script, title, icon, url path, uses the shared filters)
 PAGE_SPECS = [
     ("pages/home.py", "Home", "🏠", "home", False),
@@ -27,11 +24,9 @@ PAGE_SPECS = [
     ("pages/delivery.py", "Delivery", "🚀", "delivery", True),
     ("pages/data_sources.py", "Data sources", "🔌", "data", False),
 ]
-# Only pages that exist are listed, so the router never links to a missing script.
-SPECS = [s for s in PAGE_SPECS if (HERE / s[0]).exists()]
 PAGES = [st.Page(path, title=title, icon=icon, url_path=slug, default=(path == "pages/home.py"))
-         for path, title, icon, slug, _ in SPECS]
-FILTERED = {title for _, title, _, _, uses in SPECS if uses}
+         for path, title, icon, slug, _ in PAGE_SPECS]
+FILTERED = {title for _, title, _, _, uses in PAGE_SPECS if uses}
 
 page = st.navigation(PAGES)
 
