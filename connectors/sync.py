@@ -10,8 +10,9 @@ The rules every connector follows:
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -120,3 +121,27 @@ class SyncRun:
                                  not_modified=self.not_modified, error=error,
                                  duration_s=round(time.monotonic() - self._t0, 3)))
         return False
+
+
+def sync_each(targets: Iterable[str], sync_one: Callable[[str], dict[str, int]]) -> dict[str, int]:
+    """Sync every target (repo, job, project) and add up the items each wrote per resource.
+
+    A failing target does not stop the others — its one-line error is printed when more
+    targets follow — and the first failure is raised at the end, so the command still fails.
+    """
+    targets = list(targets)
+    totals: dict[str, int] = {}
+    first_error: SourceError | None = None
+    for target in targets:
+        try:
+            written = sync_one(target)
+        except SourceError as exc:
+            first_error = first_error or exc
+            if len(targets) > 1:
+                print(f"error: {redact(str(exc))}", file=sys.stderr)
+            continue
+        for resource, count in written.items():
+            totals[resource] = totals.get(resource, 0) + count
+    if first_error is not None:
+        raise first_error
+    return totals

@@ -233,7 +233,7 @@ def _time_kpi(column: str, label: str):
         df = delivered_items(conn, scope.projects, scope.since, scope.until)
         vals = df[column].dropna()
         if vals.empty:
-            return MetricValue(None, "hours", basis=f"no items delivered in the window")
+            return MetricValue(None, "hours", basis="no items delivered in the window")
         p = percentiles(vals)
         slow = df.dropna(subset=[column]).nlargest(5, column)
         return MetricValue(p["p50"], "hours", n=len(vals),

@@ -7,7 +7,6 @@ toolbar lets anyone save a chart as PNG. Hover texts name the items behind a poi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import pandas as pd
 import plotly.graph_objects as go

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from connectors.http import Clock, SourceError
+from connectors.http import Clock
 from connectors.progress import Progress
 from connectors.secrets import get_secret
-from connectors.sync import SyncRun
+from connectors.sync import SyncRun, sync_each
 from data.config import Settings
 
 from .client import make_client
@@ -70,25 +70,12 @@ def sync_repos(settings: Settings, engine: Engine, progress: Progress, repos: li
     client = make_client(api_url or settings.github["api_url"], token,
                          token_env=token_env or "GITHUB_TOKEN", clock=clock,
                          max_wait=settings.github["max_wait"] if max_wait is None else max_wait)
-    totals: dict[str, int] = {}
-    first_error: SourceError | None = None
     try:
-        for repo in repos:
-            project = settings.project_for_repo(repo) or repo
-            try:
-                written = sync_one(engine, client, settings, repo, project, progress, full)
-            except SourceError as exc:
-                first_error = first_error or exc
-                if len(repos) > 1:
-                    print(f"error: {exc}", file=sys.stderr)
-                continue
-            for k, v in written.items():
-                totals[k] = totals.get(k, 0) + v
+        return sync_each(repos, lambda repo: sync_one(
+            engine, client, settings, repo, settings.project_for_repo(repo) or repo, progress,
+            full))
     finally:
         client.close()
-    if first_error is not None:
-        raise first_error
-    return totals
 
 
 def sync_one(engine: Engine, client, settings: Settings, repo: str, project: str,

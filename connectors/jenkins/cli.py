@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from connectors.http import Clock, SourceError
+from connectors.http import Clock
 from connectors.progress import Progress
 from connectors.secrets import get_secret
-from connectors.sync import SyncRun
+from connectors.sync import SyncRun, sync_each
 from data.config import ConfigError, Settings
 
 from . import fetch
@@ -72,32 +72,22 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
     client = fetch.make_client(url, user, token, clock=clock,
                                max_wait=settings.jenkins["max_wait"] if max_wait is None
                                else max_wait)
-    totals: dict[str, int] = {}
-    first_error: SourceError | None = None
+
+    def sync_job(job: str) -> dict[str, int]:
+        before = client.requests_made, client.not_modified
+        with SyncRun(engine, nz.SOURCE, job) as run:
+            run.count_requests(-before[0], -before[1])  # the client is shared
+            run.client = client
+            return JobSync(
+                engine=engine, client=client, job=job, mapping=settings.mapping,
+                deploy_job_pattern=settings.jenkins["deploy_job_pattern"],
+                project_for_repo=settings.project_for_repo, run=run,
+                progress=progress, full=full, page_size=page_size).sync()
+
     try:
-        for job in jobs:
-            before = client.requests_made, client.not_modified
-            try:
-                with SyncRun(engine, nz.SOURCE, job) as run:
-                    run.count_requests(-before[0], -before[1])  # the client is shared
-                    run.client = client
-                    written = JobSync(
-                        engine=engine, client=client, job=job, mapping=settings.mapping,
-                        deploy_job_pattern=settings.jenkins["deploy_job_pattern"],
-                        project_for_repo=settings.project_for_repo, run=run,
-                        progress=progress, full=full, page_size=page_size).sync()
-            except SourceError as exc:
-                first_error = first_error or exc
-                if len(jobs) > 1:
-                    print(f"error: {exc}", file=sys.stderr)
-                continue
-            for k, v in written.items():
-                totals[k] = totals.get(k, 0) + v
+        return sync_each(jobs, sync_job)
     finally:
         client.close()
-    if first_error is not None:
-        raise first_error
-    return totals
 
 
 def run(args: argparse.Namespace, settings: Settings, engine: Engine,
