@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -116,10 +117,16 @@ def bulk_upsert(conn: Connection, table: Table, rows: Iterable[dict], *,
     for chunk in chunked(rows, chunk_size):
         keys = tuple(chunk[0].keys())
         sql, positional, names, order, convs, pk = _plan(table, keys, dialect, conn.dialect)
-        dedup = {tuple(r[k] for k in pk): r for r in chunk}  # later wins, as in upsert
+        key_of = itemgetter(*pk)
+        dedup = {key_of(r): r for r in chunk}  # later wins, as in upsert
+        # One C-level itemgetter per row, then only the columns that need converting.
+        get = itemgetter(*names) if len(names) > 1 else (lambda r, n=names[0]: (r[n],))
+        conv = [(i, c) for i, c in enumerate(convs) if c]
         params: list[Any] = []
         for r in dedup.values():
-            values = [c(r[n]) if c else r[n] for n, c in zip(names, convs)]
+            values = list(get(r))
+            for i, c in conv:
+                values[i] = c(values[i])
             params.append(tuple(values) if positional else dict(zip(order, values)))
         if cursor is None:
             cursor = conn.connection.driver_connection.cursor()
