@@ -13,7 +13,7 @@ that escaped that release's testing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -73,6 +73,40 @@ def open_bugs_by_severity(conn: Connection, scope_or_items, as_of: datetime, *,
         key = b["severity"] if b["severity"] in counts else "unset"
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def open_bugs_by_severity_at(conn: Connection, scope_or_items, moments: Sequence[datetime], *,
+                             settings=None) -> list[dict[str, int]]:
+    """Count of bugs open at each of ``moments`` per severity: one dict per moment, in order,
+    each exactly what :func:`open_bugs_by_severity` returns for that moment.
+
+    One read of the bugs and their status history serves every moment (the per-moment call
+    reads them once per moment). A bug counts at ``t`` when it existed (``created_at <= t``),
+    was not done-now-and-resolved by ``t``, and its rebuilt status category at ``t`` was not
+    done — the same tests :func:`open_bugs` applies, in the same order.
+    """
+    if not moments:
+        return []
+    first, last = min(moments), max(moments)
+    # The union of the per-moment SQL filters; each moment's own filter is re-applied below.
+    where = and_(_bug_filter(scope_or_items), work_items.c.created_at <= last,
+                 or_(work_items.c.status_category != "done", work_items.c.resolved_at.is_(None),
+                     work_items.c.resolved_at > first))
+    cats = StatusCategories.load(conn, settings)
+    out = [dict.fromkeys(SEVERITIES, 0) for _ in moments]
+    for h in load_histories(conn, where=where, fields={"status", "status_category"}).values():
+        r = h.row
+        timeline = h.category(cats)
+        sev = r["severity"] if r["severity"] in SEVERITIES else "unset"
+        settled = (r["resolved_at"] if r["status_category"] == "done"
+                   and r["resolved_at"] is not None else None)
+        for counts, t in zip(out, moments):
+            if r["created_at"] > t or (settled is not None and settled <= t):
+                continue
+            if timeline.at(t) == "done":
+                continue
+            counts[sev] = counts.get(sev, 0) + 1
+    return out
 
 
 def open_bugs_in_release(conn: Connection, release_id: str, as_of: datetime,

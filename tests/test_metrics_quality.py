@@ -15,7 +15,8 @@ import pytest
 
 from metrics import registry
 from metrics.quality import (bug_flow_weekly, bug_trend_converging, escaped_defects,
-                             open_bug_ages, open_bugs_by_severity, open_bugs_in_release,
+                             open_bug_ages, open_bugs_by_severity, open_bugs_by_severity_at,
+                             open_bugs_in_release,
                              reopen_rate, time_to_fix)
 from metrics.scope import Scope
 from tests.metrics_rows import change, item, load, release, utc
@@ -68,6 +69,27 @@ def test_open_bugs_rebuilt_from_history(engine):
     assert [b["key"] for b in rel] == ["B1", "B3"] and rel[0]["url"] == "https://t/B1"
     # ages at 03-20: B1 19 days, B3 8 days, B6 4 days
     assert dict(zip(ages["key"], ages["age_days"])) == {"B1": 19, "B3": 8, "B6": 4}
+
+
+def test_open_bugs_at_many_moments_in_one_pass(engine):
+    _fixture(engine)
+    s = _scope(utc(2026, 3, 1), utc(2026, 3, 20))
+    moments = [utc(2026, 2, 10), utc(2026, 3, 4, 12), utc(2026, 3, 6), utc(2026, 3, 9),
+               utc(2026, 3, 20)]
+    with engine.connect() as conn:
+        many = open_bugs_by_severity_at(conn, s, moments)
+        one_by_one = [open_bugs_by_severity(conn, s, t) for t in moments]
+        assert open_bugs_by_severity_at(conn, s, []) == []
+    zero = {"critical": 0, "high": 0, "medium": 0, "low": 0}
+    # 02-10: only B4 existed (created 02-01, resolved 02-15) -> 1 high
+    # 03-04 12:00: B1 open (done only 03-05), B2 open (resolved 03-10), B5 resolved 03-04
+    #   00:00 (before noon) -> 1 critical, 1 high; B4 resolved 02-15
+    # 03-06: B1 done (03-05..03-08), B2 open -> 1 high
+    # 03-09: B1 reopened, B2 open -> 1 critical, 1 high
+    # 03-20: B1, B3 critical; B6 low; B2 resolved 03-10
+    assert many == [dict(zero, high=1), dict(zero, critical=1, high=1), dict(zero, high=1),
+                    dict(zero, critical=1, high=1), dict(zero, critical=2, low=1)]
+    assert many == one_by_one
 
 
 def test_weekly_inflow_outflow_and_convergence(engine):

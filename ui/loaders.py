@@ -185,12 +185,11 @@ def open_bugs_over_time(conn, scope, points: int = 10):
     """Open bugs per severity at evenly spaced moments of the window (metrics.quality)."""
     import pandas as pd
 
-    from metrics.quality import open_bugs_by_severity
+    from metrics.quality import open_bugs_by_severity_at
 
-    rows = []
-    for t in sample_times(scope.since, scope.until, points):
-        rows.append({"at": t, **open_bugs_by_severity(conn, scope, t)})
-    return pd.DataFrame(rows)
+    moments = sample_times(scope.since, scope.until, points)
+    counts = open_bugs_by_severity_at(conn, scope, moments)
+    return pd.DataFrame([{"at": t, **c} for t, c in zip(moments, counts)])
 
 
 def pass_rate_runs(conn, scope, limit: int = 400):
