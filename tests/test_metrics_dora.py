@@ -21,6 +21,7 @@ PRs (merged in the window unless said):
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -102,6 +103,35 @@ def test_lead_time_for_changes(delivery):
     # p4 never shipped, p5's only deployment predates its merge: 2 not yet deployed
     assert (v.value, v.n, v.detail["not_yet_deployed"]) == (26.0, 3, 2)
     assert v.detail["tier"] == "high"  # between one day and one week
+
+
+def test_lead_time_and_dora_keys_for_many_windows_in_one_pass(delivery):
+    windows = [(SINCE, utc(2026, 3, 4, 9)), (utc(2026, 3, 4, 9), UNTIL), (SINCE, UNTIL)]
+    scope = Scope(projects=("PAY",), repos=("acme/pay",), services=("pay-api",), since=SINCE,
+                  until=UNTIL)
+    with delivery.connect() as conn:
+        many = dora.lead_time_by_window(conn, repos=("acme/pay",), windows=windows)
+        one_by_one = [dora.lead_time_for_changes(conn, repos=("acme/pay",), since=s, until=u)
+                      for s, u in windows]
+        keys = dora.dora_keys_by_window(conn, scope, windows)
+        kpis = {"deployment_frequency": dora.deployment_frequency_kpi,
+                "lead_time_for_changes": dora.lead_time_for_changes_kpi,
+                "change_failure_rate": dora.change_failure_rate_kpi,
+                "failed_deployment_recovery_time": dora.failed_deployment_recovery_time_kpi,
+                "deployment_rework_rate": dora.deployment_rework_rate_kpi}
+        expected_keys = [{k: f(conn, dataclasses.replace(scope, since=s, until=u))
+                          for k, f in kpis.items()} for s, u in windows]
+        assert dora.lead_time_by_window(conn, repos=("acme/pay",), windows=[]) == []
+    got = [(v.value, v.n, v.detail["not_yet_deployed"]) for v in many]
+    # 03-01..03-04 09:00: p1 merged 03-02 09:00, shipped by d1 03-02 10:00: 26 h; p2 merged
+    #   03-04 08:00 but d2 finished 10:00, after the window's end: not yet deployed
+    # 03-04 09:00..03-11: p3 6 h (d4); p4 never shipped, p5 only in d1 (before its merge)
+    # 03-01..03-11: p1 26 h, p2 26 h, p3 6 h -> median 26 h; p4, p5 not deployed
+    assert got == [(26.0, 1, 1), (6.0, 1, 2), (26.0, 3, 2)]
+    assert many == one_by_one
+    assert keys == expected_keys
+    # whole window, as in test_kpis_registered_and_use_scope: 0.5/day, 26 h, 50 %, 3 h
+    assert [keys[2][k].value for k in list(kpis)[:4]] == [0.5, 26.0, 0.5, 3.0]
 
 
 def test_pr_stages(delivery):

@@ -120,3 +120,31 @@ def test_open_bugs_over_time_equals_the_per_moment_counts_on_the_demo(demo):
         assert many == [open_bugs_by_severity(conn, sc, t) for t in moments]
     # The demo has open bugs in the window, so the comparison is not between empty counts.
     assert sum(sum(c.values()) for c in many) > 0
+
+
+def test_dora_monthly_equals_the_registry_month_by_month_on_the_demo(demo):
+    import dataclasses
+
+    import pandas as pd
+
+    from ui.loaders import DORA_IDS, dora_monthly
+
+    with demo.connect() as conn:
+        sc = resolve_scope(conn, load_settings(), team="payments")
+        monthly = dora_monthly(conn, sc)
+        expected = []
+        for month in sorted(set(monthly["month"])):
+            start = pd.Timestamp(month).tz_localize("UTC").to_pydatetime()
+            nxt = (pd.Timestamp(month) + pd.offsets.MonthBegin(1)).tz_localize("UTC")
+            one = dataclasses.replace(sc, since=start, until=min(nxt.to_pydatetime(), sc.until))
+            for metric_id in DORA_IDS:
+                v = registry.compute(metric_id, conn, one)
+                # The frame holds a missing value as NaN.
+                expected.append((month, registry.get(metric_id).metric.label,
+                                 float("nan") if v.value is None else v.value))
+    got = list(zip(monthly["month"], monthly["metric"], monthly["value"]))
+    assert len(got) == 6 * len(DORA_IDS)
+    assert [g[:2] for g in got] == [e[:2] for e in expected]
+    assert [g[2] for g in got] == pytest.approx([e[2] for e in expected], nan_ok=True)
+    # Some month has a lead time, so the comparison is not between empty values.
+    assert any(v == v for m, label, v in got if "ead time" in label)

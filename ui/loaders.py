@@ -293,12 +293,12 @@ DORA_IDS = ("deployment_frequency", "lead_time_for_changes", "change_failure_rat
 def dora_monthly(conn, scope, months: int = 6):
     """The DORA KPIs (registry) for each of the last ``months`` calendar months (UTC) up to
     the window's end: columns month, metric, value, unit."""
-    import dataclasses
     from datetime import datetime, timezone
 
     import pandas as pd
 
     from metrics import registry
+    from metrics.dora import dora_keys_by_window
 
     end = scope.until
     first = datetime(end.year, end.month, 1, tzinfo=timezone.utc)
@@ -307,13 +307,15 @@ def dora_monthly(conn, scope, months: int = 6):
     for _ in range(months):
         starts.append(datetime(y, m, 1, tzinfo=timezone.utc))
         y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    rows = []
+    windows = []
     for start in reversed(starts):
         nxt = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1,
                        tzinfo=timezone.utc)
-        sc = dataclasses.replace(scope, since=start, until=min(nxt, end))
+        windows.append((start, min(nxt, end)))
+    rows = []
+    for (start, _), values in zip(windows, dora_keys_by_window(conn, scope, windows)):
         for metric_id in DORA_IDS:
-            v = registry.compute(metric_id, conn, sc)
+            v = values[metric_id]
             rows.append({"month": start.date(), "metric": registry.get(metric_id).metric.label,
                          "value": v.value, "unit": v.unit})
     return pd.DataFrame(rows)
