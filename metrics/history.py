@@ -159,9 +159,18 @@ class ItemHistory:
 
     row: dict
     changes: dict[str, list[dict]]
+    # Timelines already built: burndown asks for the same item's points and category once per
+    # day of the sprint.
+    _built: dict = field(default_factory=dict, repr=False, compare=False)
 
     def category(self, cats: StatusCategories) -> Timeline:
         """Status category over time (the current ``status_category`` when no history)."""
+        key = ("category", cats)
+        if key not in self._built:
+            self._built[key] = self._category(cats)
+        return self._built[key]
+
+    def _category(self, cats: StatusCategories) -> Timeline:
         ch = self.changes.get("status_category")
         if ch:
             return Timeline(cats(ch[0]["from_value"], ch[0]["from_string"]) or "todo",
@@ -192,6 +201,12 @@ class ItemHistory:
         return self.category(cats).at(t)
 
     def points(self) -> Timeline:
+        """Story points over time (the current estimate when no history)."""
+        if "points" not in self._built:
+            self._built["points"] = self._points()
+        return self._built["points"]
+
+    def _points(self) -> Timeline:
         ch = self.changes.get("story_points")
         if ch:
             return Timeline(_to_float(ch[0]["from_value"] if ch[0]["from_value"] is not None

@@ -15,6 +15,7 @@ count 0, as in Jira), otherwise counts of items; ``unit`` says which. The sprint
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -86,36 +87,91 @@ def _sprint_row(conn: Connection, sprint_id: str) -> dict:
     return dict(row)
 
 
-def _context(conn: Connection, sprint_id: str, as_of: datetime | None, settings) -> _Ctx | None:
-    s = _sprint_row(conn, sprint_id)
-    if s["start_at"] is None:  # a future sprint has no start: nothing to report
-        return None
+SPRINT_FIELD_NAMES = ("sprint", "Sprint", "SPRINT")
+
+
+def _entries(value: str | None) -> set[str]:
+    """The names a raw sprint-change value gives, read exactly as the patterns ``tok``,
+    ``tok,…``, ``…, tok``, ``…,tok``, ``…, tok,…`` and ``…,tok,…`` would match it (the comma
+    lists Jira writes: "7", "7, 9", "5,7")."""
+    if not value:
+        return set()
+    first, *rest = value.split(",")
+    out = {first}
+    for p in rest:
+        out.add(p)
+        if p.startswith(" "):
+            out.add(p[1:])
+    return out
+
+
+def _historic_members(conn: Connection, sprint_ids: list[str]) -> dict[str, set[str]]:
+    """Items whose sprint history names each sprint (an item removed from a sprint is no
+    longer a member but still counts as removed). One scan of the sprint changes for all the
+    sprints: SQL keeps only values containing a token, the exact match is done here."""
+    by_token: dict[str, set[str]] = defaultdict(set)
+    for sid in sprint_ids:
+        for tok in sprint_tokens(sid):
+            by_token[tok].add(sid)
+    out: dict[str, set[str]] = {sid: set() for sid in sprint_ids}
+    if not by_token:
+        return out
+    fv, tv = work_item_changes.c.from_value, work_item_changes.c.to_value
+    conds = [col.contains(tok, autoescape=True) for tok in sorted(by_token) for col in (fv, tv)]
+    q = (select(work_item_changes.c.item_id, fv, tv)
+         .where(work_item_changes.c.field.in_(SPRINT_FIELD_NAMES), or_(*conds)))
+    for item_id, f, t in conn.execute(q):
+        for name in _entries(f) | _entries(t):
+            for sid in by_token.get(name, ()):
+                out[sid].add(item_id)
+    return out
+
+
+def _contexts(conn: Connection, sprint_ids: list[str], as_of: datetime | None,
+              settings) -> dict[str, _Ctx | None]:
+    """The report context of each sprint, read in a fixed number of queries whatever the
+    number of sprints: sprint rows, current members, sprint history, then the history of all
+    their items at once (velocity reads six sprints; one query each was most of its time)."""
+    ids = list(dict.fromkeys(sprint_ids))
+    rows = {r["id"]: dict(r) for r in conn.execute(
+        select(sprints).where(sprints.c.id.in_(ids))).mappings()}
+    for sid in ids:
+        if sid not in rows:
+            raise UnknownSprint(f"unknown sprint id '{sid}'")
+    started = [sid for sid in ids if rows[sid]["start_at"] is not None]
+    out: dict[str, _Ctx | None] = {sid: None for sid in ids}
+    if not started:  # a future sprint has no start: nothing to report
+        return out
+    current: dict[str, set[str]] = {sid: set() for sid in started}
+    for sid, iid in conn.execute(select(sprint_items.c.sprint_id, sprint_items.c.item_id)
+                                 .where(sprint_items.c.sprint_id.in_(started))):
+        current[sid].add(iid)
+    historic = _historic_members(conn, started)
+    wanted = set().union(*current.values(), *historic.values())
+    hist_all = load_histories(conn, wanted,
+                              fields={"sprint", "story_points", "status", "status_category"})
+    cats = StatusCategories.load(conn, settings)
     now = as_of or datetime.now(timezone.utc)
-    end = s["completed_at"] or (s["end_at"] if s["state"] == "closed" else None) or now
-    end = min(end, now) if as_of is not None else end
-    current = {r[0] for r in conn.execute(
-        select(sprint_items.c.item_id).where(sprint_items.c.sprint_id == sprint_id))}
-    # Items that were ever in the sprint: current members plus any whose sprint history names
-    # it (an item removed from the sprint is no longer a member but still counts as removed).
-    tokens = sprint_tokens(sprint_id)
-    conds = []
-    for tok in tokens:
-        for col in (work_item_changes.c.from_value, work_item_changes.c.to_value):
-            conds += [col == tok, col.like(f"{tok},%"), col.like(f"%, {tok}"),
-                      col.like(f"%,{tok}"), col.like(f"%, {tok},%"), col.like(f"%,{tok},%")]
-    historic = {r[0] for r in conn.execute(
-        select(work_item_changes.c.item_id).distinct()
-        .where(work_item_changes.c.field.in_(["sprint", "Sprint", "SPRINT"]), or_(*conds)))}
-    hist = load_histories(conn, current | historic)
-    member = {}
-    for iid, h in hist.items():
-        tl = h.in_sprint(sprint_id, iid in current)
-        created = h.row["created_at"]
-        # Not in any sprint before it existed.
-        member[iid] = Timeline(False, [created] + [t for t in tl.times if t > created],
-                               [tl.at(created)] + [v for t, v in zip(tl.times, tl.values)
-                                                   if t > created])
-    return _Ctx(s, s["start_at"], end, hist, member, StatusCategories.load(conn, settings))
+    for sid in started:
+        s = rows[sid]
+        end = s["completed_at"] or (s["end_at"] if s["state"] == "closed" else None) or now
+        end = min(end, now) if as_of is not None else end
+        ever = current[sid] | historic[sid]
+        hist = {iid: h for iid, h in hist_all.items() if iid in ever}
+        member = {}
+        for iid, h in hist.items():
+            tl = h.in_sprint(sid, iid in current[sid])
+            created = h.row["created_at"]
+            # Not in any sprint before it existed.
+            member[iid] = Timeline(False, [created] + [t for t in tl.times if t > created],
+                                   [tl.at(created)] + [v for t, v in zip(tl.times, tl.values)
+                                                       if t > created])
+        out[sid] = _Ctx(s, s["start_at"], end, hist, member, cats)
+    return out
+
+
+def _context(conn: Connection, sprint_id: str, as_of: datetime | None, settings) -> _Ctx | None:
+    return _contexts(conn, [sprint_id], as_of, settings)[sprint_id]
 
 
 def _uses_points(ctx: _Ctx) -> bool:
@@ -147,7 +203,12 @@ def sprint_report(conn: Connection, sprint_id: str, *, settings=None,
     :class:`UnknownSprint` for an id not in the database.
     """
     s = _sprint_row(conn, sprint_id)
-    ctx = _context(conn, sprint_id, as_of, settings)
+    return _report(s, _context(conn, sprint_id, as_of, settings))
+
+
+def _report(s: dict, ctx: _Ctx | None) -> SprintReport:
+    """The sprint report of sprint row ``s`` from its context (pure: no database access)."""
+    sprint_id = s["id"]
     if ctx is None:
         return SprintReport(sprint_id, s["name"], s["state"], None, None, "items",
                             items={k: [] for k in ("committed", "completed", "not_completed",
@@ -300,9 +361,11 @@ def velocity(conn: Connection, project: str | list[str], n: int = 6, *, settings
     say_do_ratio (completed / committed, None when nothing was committed).
     """
     projects = [project] if isinstance(project, str) else list(project)
+    closed = closed_sprints(conn, projects, n=n, as_of=as_of)
+    reports = cached_reports(conn, [s["id"] for s in closed], settings=settings)
     rows = []
-    for s in closed_sprints(conn, projects, n=n, as_of=as_of):
-        r = cached_report(conn, s["id"], settings=settings)
+    for s in closed:
+        r = reports[s["id"]]
         rows.append({"sprint_id": s["id"], "sprint": s["name"], "completed_at": s["completed_at"],
                      "committed": r.committed, "completed": r.completed,
                      "not_completed": r.not_completed, "unit": r.unit,
@@ -341,6 +404,22 @@ def cached_report(conn: Connection, sprint_id: str, *, as_of: datetime | None = 
         memo[key] = sprint_report(conn, sprint_id, as_of=None if done else as_of,
                                   settings=settings)
     return memo[key]
+
+
+def cached_reports(conn: Connection, sprint_ids: list[str], *,
+                   settings=None) -> dict[str, SprintReport]:
+    """:func:`sprint_report` of each completed sprint in ``sprint_ids`` (as of completion),
+    the missing ones built together from one load of their items' history and shared with
+    :func:`cached_report` through the per-connection memo."""
+    memo = per_connection(conn)
+    key = {sid: ("sprint_report", sid, None, id(settings)) for sid in sprint_ids}
+    missing = [sid for sid in sprint_ids if key[sid] not in memo]
+    if missing:
+        ctxs = _contexts(conn, missing, None, settings)
+        for sid, ctx in ctxs.items():
+            s = ctx.sprint if ctx is not None else _sprint_row(conn, sid)
+            memo[key[sid]] = _report(s, ctx)
+    return {sid: memo[key[sid]] for sid in sprint_ids}
 
 
 def _sprint_kpi(attr: str):

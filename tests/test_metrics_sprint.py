@@ -201,3 +201,58 @@ def test_open_sprint_burndown_spans_the_planned_days(engine):
     assert by["2026-03-06"] == 12 and all(v != v for k, v in by.items() if k > "2026-03-06")
     # as of 03-06 18:00: PAY-1 done (3); PAY-2 8, PAY-3 2, PAY-5 0, PAY-7 2 still open = 12
     assert (r.completed, r.not_completed) == (3, 12)
+
+
+def test_velocity_equals_each_sprint_report(engine):
+    """Velocity builds its sprints together; each row must equal that sprint's own report.
+
+    Sprints S1 (03-02 09:00 → 03-13 16:00), S2 (03-16 09:00 → 03-27 16:00) and S11
+    (03-30 09:00 → 04-10 16:00; natural id "11", which must not be read as sprint "1"):
+      A  3 pts, in S1 from 02-25, carried over ("1" → "1, 2" on 03-13 17:00), Done 03-20
+      B  5 pts, into S2 on 03-14, removed 03-18
+      C  2 pts, into S11 on 03-27, Done 04-01
+      D  1 pt, added to S11 on 04-02, never done
+    S1: committed A 3, completed 0, not completed A 3.
+    S2: committed A 3 + B 5 = 8, completed A 3, removed B 5, not completed 0; say/do 3/8.
+    S11: committed C 2, completed C 2, added D 1, not completed D 1; say/do 1.
+    """
+    items = [item("A", created=CREATED, points=3, status_category="done",
+                  resolved=utc(2026, 3, 20, 10)),
+             item("B", created=CREATED, points=5),
+             item("C", created=CREATED, points=2, status_category="done",
+                  resolved=utc(2026, 4, 1, 10)),
+             item("D", created=CREATED, points=1)]
+    changes = [change("A", utc(2026, 2, 25), "Sprint", "", "1"),
+               change("A", utc(2026, 3, 13, 17), "Sprint", "1", "1, 2"),
+               change("A", utc(2026, 3, 20, 10), "status", "To Do", "Done"),
+               change("B", utc(2026, 3, 14), "Sprint", "", "2"),
+               change("B", utc(2026, 3, 18), "Sprint", "2", ""),
+               change("C", utc(2026, 3, 27), "Sprint", "", "11"),
+               change("C", utc(2026, 4, 1, 10), "status", "To Do", "Done"),
+               change("D", utc(2026, 4, 2), "Sprint", "", "11")]
+    members = [("1", "A"), ("2", "A"), ("11", "C"), ("11", "D")]
+    load(engine, work_items=items, work_item_changes=changes,
+         sprints=[sprint("1", "S1", start=START, end=DONE_AT, completed=DONE_AT),
+                  sprint("2", "S2", start=utc(2026, 3, 16, 9), end=utc(2026, 3, 27, 16),
+                         completed=utc(2026, 3, 27, 16)),
+                  sprint("11", "S11", start=utc(2026, 3, 30, 9), end=utc(2026, 4, 10, 16),
+                         completed=utc(2026, 4, 10, 16))],
+         sprint_items=[{"sprint_id": f"t:sprint:{s}", "item_id": f"t:issue:{k}", "source": "t"}
+                       for s, k in members])
+    with engine.connect() as conn:
+        v = velocity(conn, "PAY")
+    reports = {}
+    for sid in ("1", "2", "11"):
+        with engine.connect() as conn:  # a fresh connection: no report shared with velocity
+            reports[sid] = sprint_report(conn, f"t:sprint:{sid}")
+    expected = {"1": (3, 0, 0, 0, 3), "2": (8, 3, 0, 5, 0), "11": (2, 2, 1, 0, 1)}
+    for sid, r in reports.items():
+        assert (r.committed, r.completed, r.added, r.removed, r.not_completed) == expected[sid]
+        assert r.unit == "points"
+    assert list(v["sprint"]) == ["S1", "S2", "S11"]
+    for row in v.to_dict("records"):
+        r = reports[row["sprint_id"].rsplit(":", 1)[-1]]
+        assert (row["committed"], row["completed"], row["not_completed"], row["unit"]) == (
+            r.committed, r.completed, r.not_completed, r.unit)
+        assert row["say_do_ratio"] == r.say_do_ratio
+    assert list(v["say_do_ratio"]) == [0.0, 3 / 8, 1.0]
