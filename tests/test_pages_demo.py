@@ -148,3 +148,18 @@ def test_dora_monthly_equals_the_registry_month_by_month_on_the_demo(demo):
     assert [g[2] for g in got] == pytest.approx([e[2] for e in expected], nan_ok=True)
     # Some month has a lead time, so the comparison is not between empty values.
     assert any(v == v for m, label, v in got if "ead time" in label)
+
+
+def test_upcoming_releases_show_the_forecast_of_each_release(demo):
+    from metrics.forecast import forecast_release
+    from ui.loaders import upcoming_releases
+
+    with demo.connect() as conn:
+        sc = resolve_scope(conn, load_settings())
+        upcoming = upcoming_releases(conn, sc)
+        assert upcoming
+        for u in upcoming:
+            # The loader reuses the readiness forecast gate's run; it must be the forecast.
+            fc = forecast_release(conn, u["release"]["id"], settings=load_settings())
+            assert (u["p85"], u["on_time"], u["remaining"]) == \
+                (fc.p85, fc.probability_on_time, fc.remaining)
