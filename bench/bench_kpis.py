@@ -11,6 +11,9 @@ upcoming release 2.4:
 - **kpis warm**: the same again on a new connection (SQLite's page cache and SQLAlchemy's
   statement cache are warm; nothing is memoised across connections).
 
+- **velocity vs its reports one by one**: velocity on a fresh connection against the same six
+  sprint reports built one at a time on another fresh connection (the baseline, same run).
+
 Each KPI's own time is printed too, so a slow one is easy to spot. ``BENCH_KPIS_DB`` reuses an
 existing demo database instead of generating one (for quick iterations; the figures in
 bench/README.md come from a generated one).
@@ -76,6 +79,27 @@ def _run(url: str, settings) -> tuple[float, dict[str, float]]:
     return total, times
 
 
+def _velocity_vs_reports(url: str) -> tuple[float, float]:
+    """Velocity of PAY's last 6 closed sprints on a fresh connection, and the baseline: the
+    same sprints' reports built one by one (each reading its own items' history, what
+    velocity did before it built them together) on another fresh connection."""
+    from data.store import get_engine
+    from metrics.sprint import closed_sprints, sprint_report, velocity
+
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        t = time.perf_counter()
+        velocity(conn, "PAY")
+        fast = time.perf_counter() - t
+    with engine.connect() as conn:
+        t = time.perf_counter()
+        for s in closed_sprints(conn, ["PAY"], n=6):
+            sprint_report(conn, s["id"])
+        base = time.perf_counter() - t
+    engine.dispose()
+    return fast, base
+
+
 def _scan(url: str) -> float:
     from sqlalchemy import text
 
@@ -126,9 +150,13 @@ def main() -> None:
         for label, times in (("cold", cold), ("warm", warm)):
             kpis = sum(v for k, v in times.items() if k.startswith("kpi "))
             views = sum(v for k, v in times.items()
-                        if not k.startswith("kpi") and not k.startswith("kpis"))
+                        if not k.startswith("kpi"))
             print(f"{label}: every KPI {kpis:.2f} s ({kpis / scan:.1f}x scan) + page views "
                   f"{views:.2f} s = {kpis + views:.2f} s ({(kpis + views) / scan:.1f}x scan)")
+        for label in ("first", "second"):
+            fast, base = _velocity_vs_reports(url)
+            print(f"velocity ({label}, fresh connection): {fast:.2f} s against {base:.2f} s "
+                  f"for its six reports one by one ({base / fast:.1f}x)")
         again = warm["kpis (compute_all, memo shared)"]
         print(f"compute_all again on the same connection (sprint reports shared): {again:.2f} s")
 
