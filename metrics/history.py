@@ -261,6 +261,13 @@ def load_histories(conn: Connection, item_ids: Iterable[str] | None = None, *,
     cq = select(work_item_changes.c.item_id, work_item_changes.c.at, work_item_changes.c.field,
                 work_item_changes.c.from_value, work_item_changes.c.to_value,
                 work_item_changes.c.from_string, work_item_changes.c.to_string)
+    if fields is not None:
+        # Only the wanted fields leave the database (a Jira changelog also records assignee,
+        # description, labels…): every raw name that normalises to one of them.
+        raw = set(fields)
+        for aliases in (STATUS_FIELDS, CATEGORY_FIELDS, SPRINT_FIELDS, POINTS_FIELDS):
+            raw |= {a for a in aliases if _norm_field(a) in fields}
+        cq = cq.where(func.lower(func.trim(work_item_changes.c.field)).in_(sorted(raw)))
     # Chunked IN lists keep the statement within every backend's parameter limit.
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
