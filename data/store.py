@@ -157,7 +157,9 @@ def chunked(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
         yield chunk
 
 
-def _insert_for(conn: Connection, table: Table):
+def insert_for(conn: Connection, table: Table):
+    """The dialect's INSERT for ``table`` (it has ``on_conflict_do_update``), or
+    :class:`DatabaseError` for a database other than SQLite or PostgreSQL."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     if conn.dialect.name == "sqlite":
@@ -176,7 +178,7 @@ def upsert(conn: Connection, table: Table, rows: Iterable[dict], *,
     total = 0
     for chunk in chunked(rows, chunk_size):
         keys = list(chunk[0].keys())
-        stmt = _insert_for(conn, table)
+        stmt = insert_for(conn, table)
         updates = {k: stmt.excluded[k] for k in keys if k not in pk}
         if updates:
             stmt = stmt.on_conflict_do_update(index_elements=pk, set_=updates)

@@ -181,7 +181,15 @@ def test_first_sync_changes_releases_membership(engine, gh):
                           for n in (1, 2)]
     # first sync: both milestones snapshotted, 3 + 2 items, at the clock's time
     assert len(snaps) == 5
-    assert {s.taken_at for s in snaps} == {datetime.fromtimestamp(NOW, timezone.utc)}
+    taken = datetime.fromtimestamp(NOW, timezone.utc)
+    assert {s.taken_at for s in snaps} == {taken}
+    by_item = {s.item_id: s for s in snaps}
+    s3 = by_item["github:issue:acme/web#3"]
+    assert s3.id == f"github:milestone:acme/web#1:github:issue:acme/web#3:{taken.isoformat()}"
+    assert (s3.source, s3.scope_type, s3.scope_id) == ("github", "release",
+                                                       "github:milestone:acme/web#1")
+    assert {i: s.status_category for i, s in by_item.items()} == {
+        i: w.status_category for i, w in rows(engine, schema.work_items).items() if i in by_item}
 
 
 def test_first_sync_pulls_runs_deployments(engine, gh):

@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import JSON, Connection, Table
 
 from data.schema import UTCDateTime
-from data.store import UPSERT_CHUNK, _insert_for, chunked
+from data.store import UPSERT_CHUNK, chunked, insert_for
 
 
 def _to_utc(value: Any) -> datetime | None:
@@ -111,7 +111,7 @@ def bulk_upsert(conn: Connection, table: Table, rows: Iterable[dict], *,
                 chunk_size: int = UPSERT_CHUNK) -> int:
     """Like :func:`data.store.upsert` (rows share their keys); returns the rows written."""
     dialect = conn.dialect.name
-    _insert_for(conn, table)  # refuses an unsupported dialect, as upsert does
+    insert_for(conn, table)  # refuses an unsupported dialect, as upsert does
     total = 0
     cursor = None
     for chunk in chunked(rows, chunk_size):

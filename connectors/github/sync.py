@@ -22,13 +22,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, and_, bindparam, delete, select, update
+from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select, update
 
 from connectors.http import HttpClient, NotFound
 from connectors.progress import NULL_PROGRESS, Progress
 from connectors.sync import SyncRun, get_state, save_raw, set_state
 from data import schema
-from data.store import upsert
+from data.store import insert_for, upsert
 
 from . import fetch
 from .bulk import bulk_upsert
@@ -554,14 +554,23 @@ class RepoSync:
                 if state == "unreleased" or rid in self.changed_milestones]
             if not targets:
                 return
-            rows = [{"id": f"{rid}:{item}:{taken.isoformat()}", "source": SOURCE,
-                     "scope_type": "release", "scope_id": rid, "item_id": item,
-                     "estimate": points, "status_category": cat, "taken_at": taken}
-                    for rid, item, points, cat in conn.execute(
-                        select(ri.c.release_id, ri.c.item_id, wi.c.story_points,
-                               wi.c.status_category)
-                        .select_from(ri.join(wi, wi.c.id == ri.c.item_id))
-                        .where(ri.c.release_id.in_(targets)))]
-            if rows:
-                bulk_upsert(conn, schema.scope_snapshots, rows)
-        self.count("scope_snapshots", len(rows))
+            # One INSERT … SELECT: the rows never pass through Python (20,000 members of
+            # open milestones cost 0.2 s as Python rows, most of a re-sync with nothing new).
+            stamp = literal(taken.isoformat(), String)
+            members = (
+                select((ri.c.release_id + ":" + ri.c.item_id + ":" + stamp).label("id"),
+                       literal(SOURCE, String).label("source"),
+                       literal("release", String).label("scope_type"),
+                       ri.c.release_id, ri.c.item_id, wi.c.story_points, wi.c.status_category,
+                       literal(taken, schema.scope_snapshots.c.taken_at.type).label("taken_at"))
+                .select_from(ri.join(wi, wi.c.id == ri.c.item_id))
+                .where(ri.c.release_id.in_(targets)))
+            stmt = insert_for(conn, schema.scope_snapshots).from_select(
+                ["id", "source", "scope_type", "scope_id", "item_id", "estimate",
+                 "status_category", "taken_at"], members)
+            # Two syncs within one clock tick (a frozen test clock) overwrite, as upsert does.
+            stmt = stmt.on_conflict_do_update(index_elements=["id"], set_={
+                "estimate": stmt.excluded.estimate,
+                "status_category": stmt.excluded.status_category})
+            written = conn.execute(stmt).rowcount
+        self.count("scope_snapshots", written)
