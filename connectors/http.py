@@ -235,7 +235,7 @@ class HttpClient:
             if resp.status_code == 304:
                 return None, resp
             try:
-                return resp.json(), resp
+                return self.decode(resp), resp
             except (ValueError, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ConnectionError) as exc:
                 last = exc
@@ -244,6 +244,10 @@ class HttpClient:
             f"{self.source}: the answer from {_host(self.url(path_or_url))} was cut off or not "
             f"JSON ({type(last).__name__}); stored data is intact, a rerun resumes"
         )
+
+    def decode(self, resp: requests.Response) -> Any:
+        """The body as JSON (``ValueError`` if it is not); sources may use a faster decoder."""
+        return resp.json()
 
     def error_for(self, resp: requests.Response) -> SourceError:
         """Map an HTTP failure to a one-line :class:`SourceError`."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import requests
 
 from connectors.http import SYSTEM_CLOCK, Clock, HttpClient
@@ -105,6 +106,26 @@ class GitHubClient(HttpClient):
             if wait:
                 self._not_before = self.clock.now() + wait
         return resp
+
+
+    def decode(self, resp: requests.Response) -> Any:
+        return decode_json(resp)
+
+
+def decode_json(resp: requests.Response) -> Any:
+    """A GitHub answer as JSON, through orjson when it is UTF-8 (a full sync decodes tens of
+    MB; bench/bench_github_sync.py: about -20 % sync time against requests' ``json()``).
+
+    GitHub only: orjson reads integers beyond 64 bits as floats, and GitHub's OpenAPI
+    description types every integer as int64. Another declared charset, or a body orjson
+    refuses, goes through requests' decoder (which raises ``ValueError`` on bad JSON)."""
+    charset = (resp.encoding or "utf-8").lower().replace("-", "").replace("_", "")
+    if charset == "utf8":
+        try:
+            return orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            pass
+    return resp.json()
 
 
 def _stderr(message: str) -> None:
