@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, and_, or_, select
 
