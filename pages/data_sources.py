@@ -7,26 +7,15 @@ import streamlit as st
 
 import ui
 
-from data.config import ConfigError
-from data.store import DatabaseError
-from ui import commands, db, theme, widgets
+from ui import commands, db, loaders, theme, widgets
 
 ui.ensure_router()
 st.title("🔌 Data sources")
 st.caption("Where the numbers come from: each source's last sync, the rules that map its data, "
            "and the commands to run the same sync from cron or CI.")
 
-try:
-    url = db.database_url()
-    db.engine()
-except DatabaseError as exc:
-    st.error(f"Database unavailable: {exc}")
-    st.stop()
-try:
-    settings = db.settings()
-except ConfigError as exc:
-    st.error(f"Configuration error: {exc}")
-    st.stop()
+url = loaders.database_or_stop()
+settings = loaders.settings_or_stop()
 
 runs = db.load_sync_runs(url)
 configured = settings.configured_sources()

@@ -14,12 +14,7 @@ ui.ensure_router()
 st.title("🚀 Delivery")
 ctx = loaders.prelude("deployments or pull requests")
 f = ctx.filters
-key = loaders.key_for(f)
-try:
-    sc = loaders.scope(key)
-except ValueError as exc:
-    st.error(str(exc))
-    st.stop()
+key, sc = loaders.scope_or_stop(ctx)
 period = f"{sc.since:%d %b %Y} – {sc.until:%d %b %Y}"
 window = sc.until - sc.since
 st.caption(f"{', '.join(sc.projects) or 'all projects'} · {period} · trend arrows compare with "

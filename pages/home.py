@@ -2,21 +2,15 @@
 
 import streamlit as st
 
-from data.store import DatabaseError
-from ui import db
+from ui import db, loaders
 
 st.title("🚦 ShipReady")
 st.caption("Can this release ship? Bugs, tests, CI and deploys in one verdict.")
 
-try:
-    url = db.database_label()
-    db.engine()
-except DatabaseError as exc:
-    st.error(f"Database unavailable: {exc}")
-    st.stop()
-
-counts = db.load_table_counts(db.database_url())
-syncs = db.load_last_syncs(db.database_url())
+database = loaders.database_or_stop()
+url = db.database_label()
+counts = db.load_table_counts(database)
+syncs = db.load_last_syncs(database)
 
 if counts.empty:
     st.info(

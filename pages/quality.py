@@ -13,12 +13,7 @@ ui.ensure_router()
 st.title("🐞 Quality")
 ctx = loaders.prelude("bugs or test results")
 f = ctx.filters
-key = loaders.key_for(f)
-try:
-    sc = loaders.scope(key)
-except ValueError as exc:
-    st.error(str(exc))
-    st.stop()
+key, sc = loaders.scope_or_stop(ctx)
 period = f"{sc.since:%d %b %Y} – {sc.until:%d %b %Y}"
 st.caption(f"{', '.join(sc.projects) or 'all projects'} · {period}")
 

@@ -14,12 +14,7 @@ ui.ensure_router()
 st.title("🏃 Sprint")
 ctx = loaders.prelude("sprints")
 f = ctx.filters
-
-try:
-    base = loaders.scope(loaders.key_for(f))
-except ValueError as exc:  # ScopeError: an unknown name in the link
-    st.error(str(exc))
-    st.stop()
+_, base = loaders.scope_or_stop(ctx)
 
 in_scope = ctx.sprints[ctx.sprints["project"].isin(base.projects) | ctx.sprints["project"].isna()]
 started = in_scope[in_scope["start_at"].notna()]

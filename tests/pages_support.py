@@ -6,6 +6,8 @@ Not a test module; imported by tests/test_pages_*.py and tests/test_browser.py.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from data.store import get_engine
@@ -49,3 +51,20 @@ def demo_copy(template: Path, dest: Path) -> str:
 
     shutil.copyfile(template, dest)
     return f"sqlite:///{dest}"
+
+
+@contextmanager
+def page_database(url: str, tmp_path: Path, monkeypatch) -> Iterator:
+    """Point the app at ``url`` for one test: caches cold before and after (they outlive an
+    AppTest), the working directory a temp folder (no stray readiness.toml, so the demo
+    organisation's settings), ``READINESS_CONFIG`` unset. Yields an engine on ``url``."""
+    clear_streamlit_caches()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("READINESS_CONFIG", raising=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    engine = get_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        clear_streamlit_caches()

@@ -3,38 +3,24 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from data import schema
 from data.demo import load_demo
-from data.store import get_engine
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+from pages_support import APP, TIMEOUT, page_database
 
 
 @pytest.fixture
 def database(tmp_path, monkeypatch):
-    """Point the app at a fresh SQLite file; caches start cold (they outlive an AppTest)."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    monkeypatch.chdir(tmp_path)  # no stray readiness.toml: the demo organisation's settings
-    monkeypatch.delenv("READINESS_CONFIG", raising=False)
-    url = f"sqlite:///{tmp_path / 'home.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    engine = get_engine(url)
-    yield engine
-    engine.dispose()
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    with page_database(f"sqlite:///{tmp_path / 'home.db'}", tmp_path, monkeypatch) as engine:
+        yield engine
 
 
 def _run() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

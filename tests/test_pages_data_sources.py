@@ -9,19 +9,15 @@ from streamlit.testing.v1 import AppTest
 
 from data import schema
 from data.store import get_engine
-from pages_support import APP, TIMEOUT, clear_streamlit_caches
+from pages_support import APP, TIMEOUT, page_database
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    clear_streamlit_caches()
-    monkeypatch.chdir(tmp_path)  # no stray readiness.toml: the demo organisation's settings
-    monkeypatch.delenv("READINESS_CONFIG", raising=False)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
-    yield
-    clear_streamlit_caches()
+    with page_database(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, monkeypatch):
+        yield
 
 
 def _open() -> AppTest:

@@ -9,12 +9,12 @@ from streamlit.testing.v1 import AppTest
 
 from data import schema
 from data.config import load_settings
-from data.store import get_engine
 from metrics import registry
 from metrics.readiness import evaluate_release
 from metrics.scope import resolve_scope
 from metrics.sprint import sprint_report
-from pages_support import APP, TIMEOUT, clear_streamlit_caches, demo_copy, load_demo_db
+from pages_support import (APP, TIMEOUT, clear_streamlit_caches, demo_copy, load_demo_db,
+                           page_database)
 from ui import theme
 from ui.widgets import format_value
 
@@ -28,15 +28,9 @@ def demo_template(tmp_path_factory):
 
 @pytest.fixture
 def demo(demo_template, tmp_path, monkeypatch):
-    clear_streamlit_caches()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("READINESS_CONFIG", raising=False)
-    url = demo_copy(demo_template, tmp_path / "demo.db")
-    monkeypatch.setenv("DATABASE_URL", url)
-    engine = get_engine(url)
-    yield engine
-    engine.dispose()
-    clear_streamlit_caches()
+    with page_database(demo_copy(demo_template, tmp_path / "demo.db"), tmp_path,
+                       monkeypatch) as engine:
+        yield engine
 
 
 def _open(page: str, query: dict | None = None) -> AppTest:
@@ -100,13 +94,36 @@ def test_delivery_lists_every_upcoming_release_with_its_verdict(demo):
     assert dict(zip(table["Release"], table["Verdict"])) == expected
 
 
-@pytest.mark.parametrize("page", ["pages/delivery.py", "pages/quality.py"])
+METRIC_PAGES = ["pages/readiness.py", "pages/sprint.py", "pages/quality.py", "pages/delivery.py"]
+
+
+@pytest.mark.parametrize("page", METRIC_PAGES)
 def test_empty_database_gives_guidance(page, tmp_path, monkeypatch):
+    with page_database(f"sqlite:///{tmp_path / 'empty.sqlite'}", tmp_path, monkeypatch):
+        at = _open(page)
+    assert any("python -m connectors demo" in i.value for i in at.info)
+    assert not at.metric  # guidance, not zeros
+
+
+@pytest.mark.parametrize("page", METRIC_PAGES + ["pages/data_sources.py"])
+def test_a_broken_readiness_toml_is_one_line_and_the_page_stops(demo, page, tmp_path):
+    (tmp_path / "readiness.toml").write_text("[github\nrepos = 1\n")
+    at = _open(page)
+    assert [e.value.split(":")[0] for e in at.error] == ["Configuration error"]
+    assert "readiness.toml" in at.error[0].value
+    assert not at.metric
+
+
+@pytest.mark.parametrize("page", METRIC_PAGES + ["pages/home.py", "pages/data_sources.py"])
+def test_an_unreachable_database_is_one_line_naming_the_setting(page, tmp_path, monkeypatch):
     clear_streamlit_caches()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/shipready")
     at = _open(page)
-    assert any("python -m connectors demo" in i.value for i in at.info)
+    assert len(at.error) == 1
+    assert at.error[0].value.startswith("Database unavailable:")
+    assert "DATABASE_URL" in at.error[0].value
+    clear_streamlit_caches()
 
 
 def test_open_bugs_over_time_equals_the_per_moment_counts_on_the_demo(demo):

@@ -8,10 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data.config import load_settings
-from data.store import get_engine
 from metrics import registry
 from metrics.scope import resolve_scope
-from pages_support import APP, TIMEOUT, clear_streamlit_caches
+from pages_support import APP, TIMEOUT, page_database
 from tests.metrics_rows import item, load
 from ui.widgets import format_value
 
@@ -49,16 +48,9 @@ def _seed(engine) -> None:
 
 @pytest.fixture
 def seeded(tmp_path, monkeypatch):
-    clear_streamlit_caches()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("READINESS_CONFIG", raising=False)
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    engine = get_engine(url)
-    _seed(engine)
-    yield engine
-    engine.dispose()
-    clear_streamlit_caches()
+    with page_database(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, monkeypatch) as engine:
+        _seed(engine)
+        yield engine
 
 
 def _open(query: dict | None = None) -> AppTest:
@@ -112,11 +104,3 @@ def test_deep_link_window_is_applied(seeded):
     # From 5 days ago: created in the window PAY-2 (4 d), PAY-3 (3 d) → inflow 2.
     assert shown["Bug inflow"] == "2"
     assert at.query_params["since"] == since
-
-
-def test_empty_database_gives_guidance(tmp_path, monkeypatch):
-    clear_streamlit_caches()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
-    at = _open()
-    assert any("python -m connectors demo" in i.value for i in at.info)

@@ -12,10 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from data import schema
 from data.config import load_settings
-from data.store import get_engine
 from metrics.gates import format_value as gate_value
 from metrics.readiness import evaluate_release
-from pages_support import APP, TIMEOUT, clear_streamlit_caches, demo_copy, load_demo_db
+from pages_support import APP, TIMEOUT, demo_copy, load_demo_db, page_database
 from ui import theme
 
 
@@ -28,15 +27,9 @@ def demo_template(tmp_path_factory):
 
 @pytest.fixture
 def demo(demo_template, tmp_path, monkeypatch):
-    clear_streamlit_caches()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("READINESS_CONFIG", raising=False)
-    url = demo_copy(demo_template, tmp_path / "demo.db")
-    monkeypatch.setenv("DATABASE_URL", url)
-    engine = get_engine(url)
-    yield engine
-    engine.dispose()
-    clear_streamlit_caches()
+    with page_database(demo_copy(demo_template, tmp_path / "demo.db"), tmp_path,
+                       monkeypatch) as engine:
+        yield engine
 
 
 def _release_id(engine, project: str, name: str) -> str:
@@ -138,16 +131,6 @@ def test_a_shipped_release_shows_its_post_launch_view(demo):
 def test_unknown_release_in_the_link_falls_back_to_the_next_one_due(demo):
     at = _open({"release": "9.9", "project": "PAY"})
     assert at.selectbox(key="w_release").value == _release_id(demo, "PAY", "2.4")
-
-
-def test_empty_database_gives_guidance(tmp_path, monkeypatch):
-    clear_streamlit_caches()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/readiness.py").run()
-    assert not at.exception, at.exception
-    assert any("python -m connectors demo" in i.value for i in at.info)
 
 
 def test_recording_a_snapshot_then_waiving_shows_what_changed(demo):

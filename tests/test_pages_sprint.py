@@ -8,9 +8,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data.store import get_engine
 from metrics.sprint import sprint_report
-from pages_support import APP, TIMEOUT, clear_streamlit_caches
+from pages_support import APP, TIMEOUT, page_database
 from tests.metrics_rows import change, item, load, sprint, utc
 from ui.widgets import format_value
 
@@ -49,16 +48,9 @@ def _seed(engine) -> None:
 
 @pytest.fixture
 def seeded(tmp_path, monkeypatch):
-    clear_streamlit_caches()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("READINESS_CONFIG", raising=False)
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    engine = get_engine(url)
-    _seed(engine)
-    yield engine
-    engine.dispose()
-    clear_streamlit_caches()
+    with page_database(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, monkeypatch) as engine:
+        _seed(engine)
+        yield engine
 
 
 def _metrics(at) -> dict[str, str]:
@@ -101,13 +93,3 @@ def test_default_is_the_last_closed_sprint_and_picking_another_updates_the_url(s
     assert not at.exception, at.exception
     assert _metrics(at)["Committed"] == "9 pts"
     assert at.query_params["sprint"] == "PAY 1"
-
-
-def test_empty_database_gives_guidance(tmp_path, monkeypatch):
-    clear_streamlit_caches()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite'}")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/sprint.py").run()
-    assert not at.exception, at.exception
-    assert any("python -m connectors demo" in i.value for i in at.info)

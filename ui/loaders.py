@@ -140,15 +140,10 @@ class Context:
     sprints: object  # DataFrame
 
 
-def prelude(what: str) -> Context:
-    """Checks every page makes first: database reachable, configuration valid, data present.
-
-    Anything wrong is said in one line (or as guidance for an empty database) and the page
-    stops there — never a traceback.
-    """
-    from data.config import ConfigError
+def database_or_stop() -> str:
+    """The database URL once the database is reachable (created and upgraded if need be);
+    otherwise one line on the page, which stops there."""
     from data.store import DatabaseError
-    from ui import filters, widgets
 
     try:
         url = db.database_url()
@@ -156,16 +151,45 @@ def prelude(what: str) -> Context:
     except DatabaseError as exc:
         st.error(f"Database unavailable: {exc}")
         st.stop()
+    return url
+
+
+def settings_or_stop():
+    """The configuration in force; a broken readiness.toml is one line and the page stops."""
+    from data.config import ConfigError
+
     try:
-        cfg = db.settings()
+        return db.settings()
     except ConfigError as exc:
         st.error(f"Configuration error: {exc} — fix readiness.toml and reload.")
         st.stop()
+
+
+def prelude(what: str) -> Context:
+    """Checks every metrics page makes first: database reachable, configuration valid, data
+    present. Anything wrong is said in one line (or as guidance for an empty database) and
+    the page stops there — never a traceback.
+    """
+    from ui import filters, widgets
+
+    url = database_or_stop()
+    cfg = settings_or_stop()
     counts = db.load_table_counts(url)
     if counts.empty:
         widgets.empty_guidance(what=what)
         st.stop()
     return Context(url, cfg, filters.current(), db.load_releases(url), db.load_sprints(url))
+
+
+def scope_or_stop(ctx: Context):
+    """``(cache key, resolved scope)`` for the page's filters; a filter naming something that
+    does not exist (an old link) is one line and the page stops."""
+    key = key_for(ctx.filters)
+    try:
+        return key, scope(key)
+    except ValueError as exc:
+        st.error(str(exc))
+        st.stop()
 
 
 # --- compositions: several metrics calls that share one connection ---------------------------
