@@ -13,7 +13,8 @@ Prints items/s for both and the ratio shipready / bare (target ≥ 0.5), then th
 cursor) written again with bare ``sqlite3``, 100 issues per transaction as the sync commits
 them, into an empty copy of the schema — no fetching, parsing or row building. No sync
 storing these rows can take less than bare loop + floor; the floor is also measured running
-in a thread beside the bare loop, to show what overlapping the two would gain.
+in a thread beside the bare loop, to show what overlapping the two would gain. With
+``BENCH_POSTGRES_URL`` set, the sync also runs into a fresh schema of that PostgreSQL.
 """
 
 from __future__ import annotations
@@ -236,6 +237,40 @@ def floor_beside_bare_loop(url: str, db_path: str, tmp: str) -> float:
     return time.perf_counter() - t0
 
 
+def shipready_postgres(url: str, base: str) -> float:
+    """Seconds to sync into a fresh schema of the PostgreSQL at ``base`` (dropped after)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        t0 = time.perf_counter()
+        from connectors.github.cli import sync_repos
+        from connectors.progress import Progress
+        from data.config import parse_settings
+        from data.store import get_engine
+
+        engine = get_engine(f"{base}{sep}options=-csearch_path%3D{name}")
+        try:
+            written = sync_repos(parse_settings({"github": {"repos": [REPO]}}, None), engine,
+                                 Progress("github", terminal=False), [REPO], api_url=url,
+                                 token="bench-token", token_env="GITHUB_TOKEN")
+        finally:
+            engine.dispose()
+        seconds = time.perf_counter() - t0
+        assert written.get("issues") == PAGES * PER_PAGE, written
+        return seconds
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> None:
     server = Server()
     total = PAGES * PER_PAGE
@@ -259,6 +294,8 @@ def main() -> None:
             assert written.get("issues") == total, written
             floor_s = database_floor(db_path, tmp)
             both_s = floor_beside_bare_loop(server.url, db_path, tmp)
+        pg_base = os.environ.get("BENCH_POSTGRES_URL")
+        pg_s = shipready_postgres(server.url, pg_base) if pg_base else None
     finally:
         server.close()
     bare_rate, ours_rate = total / bare_s, total / ours_s
@@ -269,6 +306,11 @@ def main() -> None:
     print(f"  best ratio for any sync storing these rows: bare / (bare + floor) = "
           f"{bare_s / (bare_s + floor_s):.2f}x; floor and bare loop in two threads: "
           f"{both_s:.2f} s, i.e. {bare_s / both_s:.2f}x")
+    if pg_s is not None:
+        print(f"shipready sync (PostgreSQL):  {pg_s:6.2f} s  {total / pg_s:9,.0f} items/s  "
+              f"ratio {bare_s / pg_s:.2f}x")
+    else:
+        print("(set BENCH_POSTGRES_URL=postgresql+psycopg://… to also sync into PostgreSQL)")
 
 
 if __name__ == "__main__":

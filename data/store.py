@@ -21,7 +21,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, inspect, select
+from sqlalchemy import (Connection, Engine, Table, bindparam, create_engine, delete, event, inspect,
+                        select)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -167,6 +168,19 @@ def insert_for(conn: Connection, table: Table):
     raise DatabaseError(f"unsupported database dialect {conn.dialect.name}")
 
 
+def in_values(column, values: Iterable[Any]):
+    """``column IN (…values)`` with the values written into the statement (safely quoted).
+
+    For the statements a sync repeats page after page on a growing table: psycopg prepares a
+    statement run five times, and PostgreSQL may then keep a generic plan made while the table
+    was small — for an IN list, a full scan on every call (5.2 of 8.7 s of a 20,000-issue
+    GitHub sync). Inline values make each statement its own, planned with its values, which
+    find the index. (An equality keeps its index in a generic plan; only lists need this.)
+    """
+    return column.in_(bindparam(f"{column.name}_in", list(values), expanding=True,
+                                literal_execute=True))
+
+
 def upsert(conn: Connection, table: Table, rows: Iterable[dict], *,
            chunk_size: int = UPSERT_CHUNK) -> int:
     """Insert ``rows`` into ``table``, updating rows whose primary key exists. Returns the count.
@@ -247,6 +261,6 @@ def utcnow() -> datetime:
 
 
 __all__: Sequence[str] = [
-    "DatabaseError", "database_url", "masked", "get_engine", "ensure_schema", "upsert",
+    "DatabaseError", "database_url", "masked", "get_engine", "ensure_schema", "upsert", "in_values",
     "replace_rows", "delete_source", "table_counts", "is_empty", "chunked", "utcnow", "MIGRATIONS",
 ]

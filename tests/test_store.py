@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from data import schema
-from data.store import DatabaseError, delete_source, get_engine, masked, table_counts, upsert
+from data.store import (DatabaseError, delete_source, get_engine, in_values, masked, table_counts,
+                        upsert)
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
 
@@ -48,6 +49,23 @@ def test_upsert_twice_leaves_one_row_and_update_wins(engine):
         rows = conn.execute(select(schema.work_items.c.id, schema.work_items.c.status)
                             .order_by(schema.work_items.c.id)).all()
     assert rows == [("jira:issue:PAY-1", "Done"), ("jira:issue:PAY-2", "Open")]
+
+
+def test_in_values_matches_exactly_the_values_given_quotes_and_all(engine):
+    odd = ["jira:issue:O'Brien-1", "jira:issue:back\\slash-2", "jira:issue:50%_off-3"]
+    with engine.begin() as conn:
+        upsert(conn, schema.work_items, [_item(1), _item(2)] + [
+            {**_item(9), "id": i, "key": i.rsplit(":", 1)[1]} for i in odd])
+    wi = schema.work_items
+    with engine.connect() as conn:
+        def ids(values):
+            return sorted(conn.execute(select(wi.c.id).where(in_values(wi.c.id, values)))
+                          .scalars())
+
+        assert ids(["jira:issue:PAY-2", "jira:issue:PAY-7"]) == ["jira:issue:PAY-2"]
+        assert ids(odd) == sorted(odd)
+        assert ids(["jira:issue:O'Brien-1' OR '1'='1"]) == []  # a value, never SQL
+        assert ids([]) == []
 
 
 def test_partial_upsert_keeps_columns_it_does_not_name(engine):

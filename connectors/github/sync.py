@@ -28,7 +28,7 @@ from connectors.http import HttpClient, NotFound
 from connectors.progress import NULL_PROGRESS, Progress
 from connectors.sync import SyncRun, get_state, save_raw, set_state
 from data import schema
-from data.store import insert_for, upsert
+from data.store import in_values, insert_for, upsert
 
 from . import fetch
 from .bulk import bulk_upsert
@@ -190,7 +190,8 @@ class RepoSync:
         bulk_upsert(conn, schema.work_items, rows)
         ids = [r["id"] for r in rows]
         conn.execute(delete(schema.release_items).where(
-            schema.release_items.c.item_id.in_(ids), schema.release_items.c.source == SOURCE))
+            in_values(schema.release_items.c.item_id, ids),
+            schema.release_items.c.source == SOURCE))
         members = [m for m in (nz.release_item(i, self.repo) for i in issues) if m]
         if members:
             bulk_upsert(conn, schema.release_items, members)
@@ -218,7 +219,7 @@ class RepoSync:
             with self.engine.begin() as conn:
                 if rows:
                     known = set(conn.execute(select(schema.work_items.c.id).where(
-                        schema.work_items.c.id.in_({r["item_id"] for r in rows}))).scalars())
+                        in_values(schema.work_items.c.id, {r["item_id"] for r in rows}))).scalars())
                     rows = [r for r in rows if r["item_id"] in known]
                     if rows:
                         upsert(conn, schema.work_item_changes, rows)

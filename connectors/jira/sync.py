@@ -32,7 +32,7 @@ from connectors.jira.normalize import (
 from connectors.progress import NULL_PROGRESS, Progress
 from connectors.sync import SyncRun, get_state, save_raw, set_state
 from data import schema
-from data.store import replace_rows, upsert
+from data.store import in_values, replace_rows, upsert
 
 OVERLAP = timedelta(minutes=5)
 UNKNOWN_ZONE_OVERLAP = timedelta(hours=14)
@@ -167,7 +167,7 @@ def store_issue_page(conn, plan: Plan, issues: list[dict], histories: dict[str, 
     # An issue retyped away from incident must not leave its incident behind.
     counts["incidents"] = replace_rows(
         conn, schema.incidents,
-        schema.incidents.c.work_item_id.in_([n.item["id"] for n in normalised]),
+        in_values(schema.incidents.c.work_item_id, [n.item["id"] for n in normalised]),
         [n.incident for n in normalised if n.incident])
     for n in normalised:
         item = n.item["id"]
@@ -245,7 +245,7 @@ def _board_membership(client: HttpClient, engine: Engine, plan: Plan) -> int:
         item_ids = [f"jira:issue:{k}" for k in keys]
         with engine.begin() as conn:
             known = {r[0] for r in conn.execute(select(schema.work_items.c.id).where(
-                schema.work_items.c.id.in_(item_ids)))} if item_ids else set()
+                in_values(schema.work_items.c.id, item_ids)))} if item_ids else set()
             added += upsert(conn, schema.sprint_items, [
                 {"sprint_id": sprint_id, "item_id": i, "source": SOURCE}
                 for i in item_ids if i in known])
