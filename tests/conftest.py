@@ -29,7 +29,8 @@ def need(kind: str, reason: str) -> None:
 
 def corpus_dir() -> Path | None:
     env = os.environ.get("SHIPREADY_CORPUS")
-    path = Path(env) if env else ROOT.parent / "shared" / "corpus"
+    # Absolute, so tests that change directory still find it from a relative setting.
+    path = Path(env).resolve() if env else ROOT.parent / "shared" / "corpus"
     return path if path.is_dir() else None
 
 
