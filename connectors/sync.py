@@ -5,23 +5,24 @@ The rules every connector follows:
   requests and (one-line, redacted) error — in its own transaction, so a failure is logged;
 - each page is written in one transaction: raw records, domain rows, then (last) the cursor, so
   the cursor never moves past data that is not committed and a rerun resumes where it stopped;
-- nothing is deleted on failure: earlier syncs' rows stay as they were.
+- nothing is deleted on failure: earlier syncs' rows stay as they were. Items are removed
+  only after a complete listing shows the source no longer has them (:func:`remove_items`).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from connectors.http import SourceError, redact
 from data import schema
-from data.store import upsert
+from data.store import chunked, in_values, upsert
 
 
 @dataclass
@@ -60,6 +61,28 @@ def save_raw(conn: Connection, source: str, resource: str, scope: str,
     return upsert(conn, schema.raw_records, (
         {"source": source, "resource": resource, "external_id": str(ext), "scope": scope,
          "fetched_at": now, "payload": payload} for ext, payload in items))
+
+
+def remove_items(conn: Connection, source: str, resource: str, gone: Mapping[str, str]) -> int:
+    """Delete work items their source no longer has — deleted there, or moved to a project or
+    repository not synced under this scope. ``gone`` maps each work item id to the external id
+    of its raw record. Its changes, sprint and release membership, incident and raw record go
+    with it; scope snapshots stay, as the record of what a scope held at the time.
+    Returns the number of work items removed."""
+    removed = 0
+    for chunk in chunked(({"id": i, "ext": e} for i, e in gone.items()), 500):
+        ids = [r["id"] for r in chunk]
+        for table, column in ((schema.work_item_changes, "item_id"),
+                              (schema.sprint_items, "item_id"),
+                              (schema.release_items, "item_id"),
+                              (schema.incidents, "work_item_id")):
+            conn.execute(delete(table).where(in_values(table.c[column], ids)))
+        raw = schema.raw_records
+        conn.execute(delete(raw).where(raw.c.source == source, raw.c.resource == resource,
+                                       in_values(raw.c.external_id, [r["ext"] for r in chunk])))
+        removed += conn.execute(delete(schema.work_items).where(
+            in_values(schema.work_items.c.id, ids))).rowcount
+    return removed
 
 
 @dataclass

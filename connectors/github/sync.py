@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select, update
 
-from connectors.http import HttpClient, NotFound
+from connectors.http import HttpClient, NotFound, SourceError
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import SyncRun, get_state, save_raw, set_state
+from connectors.sync import SyncRun, get_state, remove_items, save_raw, set_state
 from data import schema
 from data.store import in_values, insert_for, upsert
 
@@ -156,10 +156,15 @@ class RepoSync:
             params["since"] = since
         etag = None if self.full else _etag_for(st.etag, since)
         cursor = since
+        listed_all = since is None  # no `since`: every issue of the repository is listed
+        seen: set[str] = set()
         for page in fetch.prefetch(fetch.list_pages(self.client, f"/repos/{self.repo}/issues",
                                                     params=params, etag=etag)):
             if page.not_modified:
                 return
+            if listed_all:
+                seen.update(nz.issue_id(self.repo, i["number"]) for i in page.items
+                            if not nz.is_pull_request(i))
             cursor = _max_time((i.get("updated_at") for i in page.items), cursor)
             with self.engine.begin() as conn:
                 written = self._write_issues(conn, page.items)
@@ -167,6 +172,24 @@ class RepoSync:
                 set_state(conn, SOURCE, self.repo, "issues", cursor=cursor,
                           etag=_etag_key(since, page.etag) if single else None)
             self.count("issues", written)
+        if listed_all:
+            self.remove_deleted_issues(seen)
+
+    def remove_deleted_issues(self, seen: set[str]) -> None:
+        """After a complete listing (first sync, or ``--full``): remove the repository's work
+        items GitHub no longer lists — deleted, or transferred to another repository. An
+        empty listing while items are stored is refused (lost access is likelier)."""
+        wi = schema.work_items
+        with self.engine.begin() as conn:
+            stored = conn.execute(select(wi.c.id).where(
+                _prefix_range(wi.c.id, nz.issue_id(self.repo, 0)[:-1]))).scalars().all()
+            if stored and not seen:
+                raise SourceError(
+                    f"github: {self.repo} lists no issues now, but {len(stored)} are stored — "
+                    f"nothing removed; check that {self.client.token_hint} can still read it")
+            gone = {i: i.split(":", 2)[2] for i in stored if i not in seen}
+            removed = remove_items(conn, SOURCE, "issues", gone)
+        self.count("removed", removed)
 
     def _write_issues(self, conn, items: list[dict]) -> int:
         issues = [i for i in items if not nz.is_pull_request(i)]

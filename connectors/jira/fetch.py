@@ -16,6 +16,7 @@ from typing import Any
 from connectors.http import BadResponse, HttpClient, NotFound
 
 PAGE_SIZE = 100
+KEY_PAGE_SIZE = 1000  # a key-only search
 AGILE = "/rest/agile/1.0"
 
 # The fields a sync reads; the story-point and sprint fields are added per instance.
@@ -85,10 +86,13 @@ def my_time_zone(client: HttpClient, server: Server) -> str | None:
 
 
 def search(client: HttpClient, server: Server, jql: str, field_list: list[str], *,
-           page_size: int = PAGE_SIZE) -> Iterator[list[dict]]:
-    """Yield pages of issues (with their inline changelog) matching ``jql``."""
+           page_size: int = PAGE_SIZE, changelog: bool = True) -> Iterator[list[dict]]:
+    """Yield pages of issues (with their inline changelog, unless ``changelog`` is false)
+    matching ``jql``. The server may cap the page size; pages are followed regardless."""
     params: dict[str, Any] = {"jql": jql, "fields": ",".join(field_list),
-                              "expand": "changelog", "maxResults": page_size}
+                              "maxResults": page_size}
+    if changelog:
+        params["expand"] = "changelog"
     if server.cloud:
         token = None
         while True:
@@ -109,6 +113,16 @@ def search(client: HttpClient, server: Server, jql: str, field_list: list[str], 
             total = body.get("total")
             if not issues or (total is not None and start >= int(total)):
                 return
+
+
+def issue_keys(client: HttpClient, server: Server, project_key: str) -> set[str]:
+    """Every issue key the project lists now. Asking for the key alone lets Jira serve large
+    pages (Cloud: up to 1,000, per its change notice on search max results)."""
+    keys: set[str] = set()
+    for page in search(client, server, f'project = "{project_key}"', ["key"],
+                       page_size=KEY_PAGE_SIZE, changelog=False):
+        keys.update(i["key"] for i in page if i.get("key"))
+    return keys
 
 
 def full_changelog(client: HttpClient, server: Server, issue: dict) -> list[dict]:

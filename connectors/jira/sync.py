@@ -8,6 +8,10 @@ Incremental: ``project = KEY AND updated >= "<cursor − overlap>" ORDER BY upda
 reads JQL dates in the account's time zone at minute precision, so the cursor (kept in UTC) is
 converted to the zone ``/myself`` reports; when that is unknown, the overlap widens to 14 h,
 the widest UTC offset. Re-reading an issue is harmless: every write is an upsert.
+
+Deletions: a search by ``updated`` never returns a deleted issue, so once a day (and on every
+``--full`` sync) the project's keys are listed — a key-only search, a few requests even for
+large projects — and work items whose key Jira no longer lists are removed.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, select
 
-from connectors.http import HttpClient
+from connectors.http import HttpClient, SourceError
 from connectors.jira import fetch
 from connectors.jira.normalize import (
     SOURCE,
@@ -30,11 +34,12 @@ from connectors.jira.normalize import (
     status_category_map,
 )
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import SyncRun, get_state, save_raw, set_state
+from connectors.sync import SyncRun, get_state, remove_items, save_raw, set_state
 from data import schema
 from data.store import in_values, replace_rows, upsert
 
 OVERLAP = timedelta(minutes=5)
+RECONCILE_EVERY = timedelta(hours=24)
 UNKNOWN_ZONE_OVERLAP = timedelta(hours=14)
 STORY_POINT_NAMES = ("story points", "story point estimate")
 
@@ -206,9 +211,13 @@ def sync_project(client: HttpClient, engine: Engine, settings: Any, project: str
         with engine.connect() as conn:
             cursor = None if full else get_state(conn, SOURCE, project, "issues").cursor
         jql = jql_for(project, cursor, plan.time_zone)
+        listed_all = cursor is None  # a search without a cursor lists every issue
+        seen: set[str] = set()
         for issues in fetch.search(client, plan.server, jql, plan.field_list):
             if not issues:
                 continue
+            if listed_all:
+                seen.update(i["key"] for i in issues)
             histories = {}
             for issue in issues:
                 log = issue.get("changelog") or {}
@@ -226,7 +235,40 @@ def sync_project(client: HttpClient, engine: Engine, settings: Any, project: str
                 run.add(resource, count)
             progress.update("issues", len(issues))
         run.add("sprint_items", _board_membership(client, engine, plan))
+        now = datetime.fromtimestamp(client.clock.now(), timezone.utc)
+        if listed_all or _reconcile_due(engine, project, now):
+            keys = seen if listed_all else fetch.issue_keys(client, plan.server, project)
+            removed = remove_deleted(engine, plan.project, keys, now)
+            if removed:
+                run.add("removed", removed)
         return dict(run.items)
+
+
+def _reconcile_due(engine: Engine, project: str, now: datetime) -> bool:
+    with engine.connect() as conn:
+        last = get_state(conn, SOURCE, project, "reconcile").cursor
+    return not last or now - datetime.fromisoformat(last) >= RECONCILE_EVERY
+
+
+def remove_deleted(engine: Engine, project: str, keys: set[str], now: datetime) -> int:
+    """Remove the project's work items whose key is not in ``keys``, a complete listing of
+    what Jira has now (deleted issues, or moved to another project). Returns how many.
+
+    An empty listing while items are stored is refused: lost permission (or a wrong project)
+    is far likelier than every issue deleted, and removing them all would lose the history.
+    """
+    wi = schema.work_items
+    with engine.begin() as conn:
+        stored = conn.execute(select(wi.c.id, wi.c.key).where(
+            wi.c.source == SOURCE, wi.c.project == project)).all()
+        if stored and not keys:
+            raise SourceError(
+                f"jira: project {project} lists no issues now, but {len(stored)} are stored — "
+                "nothing removed; check that this account can still browse the project")
+        removed = remove_items(conn, SOURCE, "issues",
+                               {i: k for i, k in stored if k not in keys})
+        set_state(conn, SOURCE, project, "reconcile", cursor=now.isoformat())
+    return removed
 
 
 def _board_membership(client: HttpClient, engine: Engine, plan: Plan) -> int:
