@@ -1,11 +1,12 @@
 """Release completion forecast: Monte Carlo over the team's recent daily throughput.
 
-Remaining scope = items in the release (release_items, epics aside) not done at ``as_of``
-(rebuilt from history), counted as items. The sample = items delivered per working day (the
-team's zone and working days; not-delivered resolutions excluded, see ``metrics.flow``) over the
-``history_days`` calendar days before ``as_of``, across the release's project. Each of
-``trials`` trials draws a day's throughput from the sample, with replacement, for each coming
-working day until the remaining count is reached; its completion date is that working day.
+Remaining scope = items in the release at ``as_of`` (metrics.membership), epics aside, not
+done at ``as_of`` (rebuilt from history), counted as items. The sample = items delivered per
+working day (the team's zone and working days; not-delivered resolutions excluded, see
+``metrics.flow``) over the ``history_days`` calendar days before ``as_of``, across the
+release's project. Each of ``trials`` trials draws a day's throughput from the sample, with
+replacement, for each coming working day until the remaining count is reached; its completion
+date is that working day.
 P50/P85/P95 are the dates by which that share of trials finished; the probability of being on
 time is the share that finished on or before the release's target date. Seeded: the same
 inputs give the same forecast.
@@ -19,9 +20,11 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 from sqlalchemy import Connection, select
 
-from data.schema import release_items, releases, work_item_changes, work_items
+from data.schema import releases, work_item_changes, work_items
+from data.store import in_values
 from metrics.flow import daily_throughput
 from metrics.history import StatusCategories, load_histories
+from metrics.membership import release_members
 from metrics.registry import Metric, MetricValue, kpi
 
 DEFAULT_SEED = 20260101
@@ -70,11 +73,11 @@ def remaining_items(conn: Connection, release_id: str, as_of: datetime, *,
     # Items unchanged since as_of are what today's row says (done when done-category and
     # resolved by then); only items changed later need their history rebuilt.
     wi = work_items
-    members = select(release_items.c.item_id).where(release_items.c.release_id == release_id)
+    members = in_values(wi.c.id, release_members(conn, release_id, as_of))
     changed_later = (select(work_item_changes.c.id)
                      .where(work_item_changes.c.item_id == wi.c.id,
                             work_item_changes.c.at > as_of).exists())
-    base = [wi.c.id.in_(members), wi.c.type != "epic", wi.c.created_at <= as_of]
+    base = [members, wi.c.type != "epic", wi.c.created_at <= as_of]
     out = [key for key, cat, resolved in conn.execute(
         select(wi.c.key, wi.c.status_category, wi.c.resolved_at).where(*base, ~changed_later))
         if not (cat == "done" and (resolved is None or resolved <= as_of))]

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from data.schema import release_items, releases, work_items
 from metrics.flow import _week_start, percentiles
+from metrics.membership import release_members
 from metrics.history import StatusCategories, load_histories
 from metrics.registry import DEFINITIONS, MetricValue, kpi
 
@@ -111,10 +112,9 @@ def open_bugs_by_severity_at(conn: Connection, scope_or_items, moments: Sequence
 def open_bugs_in_release(conn: Connection, release_id: str, as_of: datetime,
                          severities: Iterable[str] = ("critical",), *,
                          settings=None) -> list[dict]:
-    """Bugs in the release's scope (release_items) open at ``as_of`` with one of
+    """Bugs in the release's scope at ``as_of`` (metrics.membership) open then with one of
     ``severities``: list of dict(key, title, url, severity, created_at, age_days)."""
-    ids = [r[0] for r in conn.execute(
-        select(release_items.c.item_id).where(release_items.c.release_id == release_id))]
+    ids = release_members(conn, release_id, as_of)
     if not ids:
         return []
     return open_bugs(conn, ids, as_of, settings=settings, severities=list(severities))

@@ -5,8 +5,9 @@ status rebuilt from history, runs and deployments finished by then, incidents op
 (resolved later counts as unresolved), waivers created by then and not expired.
 
 What each measure reads (``GATE_METRICS`` in metrics/gates.py has the one-line definitions):
-- bugs and scope: the release's items (``release_items``, today's membership — release
-  membership history is not rebuilt) through metrics.quality and metrics.history;
+- bugs and scope: the release's items at ``as_of`` (metrics.membership: today's
+  ``release_items`` with later Fix Version / milestone changes undone) through
+  metrics.quality and metrics.history;
 - tests and CI: runs on the release branch (``release_branch`` of the project in
   readiness.toml, default ``release/{name}``) of the project's repos and pipelines;
 - deployments: the project's services (else its repos); change failure rate over the 30 days
@@ -23,11 +24,13 @@ from typing import Callable
 from sqlalchemy import Connection, func, select
 
 from data.schema import deployments as dep
-from data.schema import release_items, releases
+from data.schema import releases
 from data.schema import work_item_changes as wic
 from data.schema import work_items as wi
+from data.store import in_values
 from metrics import dora, tests_ci
 from metrics import gates as G
+from metrics.membership import release_members
 from metrics.waivers import active_waivers
 
 CI_WINDOW = timedelta(days=30)
@@ -123,10 +126,9 @@ class Context:
         return self.release["project"]
 
     def item_ids(self) -> list[str]:
+        """The release's items at ``as_of``."""
         if "items" not in self.cache:
-            self.cache["items"] = [r[0] for r in self.conn.execute(
-                select(release_items.c.item_id)
-                .where(release_items.c.release_id == self.release["id"]))]
+            self.cache["items"] = release_members(self.conn, self.release["id"], self.as_of)
         return self.cache["items"]
 
     def latest_run(self) -> dict | None:
@@ -147,11 +149,11 @@ def _open_bugs(severity: str) -> Callable[[Context], Measured]:
         if not ctx.item_ids():
             return Measured(None, basis="the release has no items")
         if "bugs" not in ctx.cache:  # one history walk serves both severities
-            from metrics.quality import open_bugs_in_release
+            from metrics.quality import open_bugs
 
-            ctx.cache["bugs"] = open_bugs_in_release(
-                ctx.conn, ctx.release["id"], ctx.as_of, ("critical", "high"),
-                settings=ctx.settings)
+            ctx.cache["bugs"] = open_bugs(ctx.conn, ctx.item_ids(), ctx.as_of,
+                                          settings=ctx.settings,
+                                          severities=["critical", "high"])
         bugs = [b for b in ctx.cache["bugs"] if b["severity"] == severity]
         return Measured(float(len(bugs)),
                         [_item_evidence(b, f"{b['severity']}: {b.get('title') or ''}")
@@ -165,12 +167,11 @@ def _scope_done(ctx: Context) -> Measured:
     """Items changed after ``as_of`` have their status rebuilt from history; for the others
     (nearly all, when evaluating the present) today's row is what they were then: done when
     their category is done and they were resolved by ``as_of``."""
-    rid = ctx.release["id"]
-    members = select(release_items.c.item_id).where(release_items.c.release_id == rid)
+    members = ctx.item_ids()
     changed_later = (select(wic.c.id).where(wic.c.item_id == wi.c.id, wic.c.at > ctx.as_of)
                      .exists())
     cols = (wi.c.id, wi.c.key, wi.c.title, wi.c.url, wi.c.status_category, wi.c.resolved_at)
-    base = [wi.c.id.in_(members), wi.c.type != "epic", wi.c.created_at <= ctx.as_of]
+    base = [in_values(wi.c.id, members), wi.c.type != "epic", wi.c.created_at <= ctx.as_of]
     done, open_ = 0, []
     for r in ctx.conn.execute(select(*cols).where(*base, ~changed_later)).mappings():
         if r["status_category"] == "done" and (r["resolved_at"] is None

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from metrics_rows import item, load, release, utc
+from metrics_rows import change, item, load, release, utc
 
 from data.config import DEMO_CONFIG_PATH, parse_settings
 from metrics import readiness, snapshots, waivers
@@ -174,6 +174,19 @@ def test_as_of_uses_only_data_that_existed(db):
     # PAY-1 and PAY-4 done of PAY-1..PAY-4 (PAY-5 created 03-09): 2 / 4
     assert got["scope_done"][1] == pytest.approx(0.5)
     assert ev.as_of == utc(2026, 3, 8, 12) and ev.evaluated_at == NOW
+
+
+def test_as_of_counts_only_items_that_were_in_the_release_then(db):
+    # PAY-3 (critical, open) was only put into 2.4 on 03-09
+    load(db, work_item_changes=[change("PAY-3", utc(2026, 3, 9), "fix_version", None, "2.4")])
+    with db.connect() as conn:
+        before = statuses(readiness.evaluate_release(conn, SETTINGS, "t:release:pay24",
+                                                     as_of=utc(2026, 3, 8, 12), now=NOW))
+        today = statuses(readiness.evaluate_release(conn, SETTINGS, "t:release:pay24", now=NOW))
+    assert before["open_critical_bugs"] == ("PASS", 0)
+    assert today["open_critical_bugs"] == ("FAIL", 1)
+    # then: PAY-1, PAY-2, PAY-4 (PAY-5 created 03-09); done PAY-1 and PAY-4: 2 / 3
+    assert before["scope_done"][1] == pytest.approx(2 / 3)
 
 
 def test_release_without_tests_is_no_data_and_at_risk(db):
