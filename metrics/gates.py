@@ -34,10 +34,10 @@ COMPARATORS = {
 # Release-level measures a gate may read: id -> (unit, one-line definition). The functions
 # computing them live in metrics/readiness.py.
 GATE_METRICS: dict[str, tuple[str, str]] = {
-    "open_bugs_critical": ("count", "Critical bugs in the release's scope open at the moment "
-                                    "evaluated"),
-    "open_bugs_high": ("count", "High-severity bugs in the release's scope open at the moment "
-                                "evaluated"),
+    "open_bugs_critical": ("count", "Bugs in the release's scope at the moment evaluated, open "
+                                    "then and critical then"),
+    "open_bugs_high": ("count", "Bugs in the release's scope at the moment evaluated, open "
+                                "then and of high severity then"),
     "scope_done": ("fraction", "Share of the release's items (epics aside) whose status was "
                                "done-category at the moment evaluated"),
     "test_pass_rate": ("fraction", "passed / (passed + failed + error) in the latest run with "

@@ -26,6 +26,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from data.mapping import severity_for_labels, severity_for_priority
 from data.schema import work_item_changes, work_items
 
 CATEGORIES = ("todo", "in_progress", "done")
@@ -199,6 +200,30 @@ class ItemHistory:
         if self.row["created_at"] > t:
             return "todo"
         return self.category(cats).at(t)
+
+    def severity_at(self, t: datetime, mapping, labels_now: Iterable[str] | None = None
+                    ) -> str | None:
+        """Severity at ``t``: today's, unless the signal the connector derives it from changed
+        after ``t`` — the labels for GitHub items (``mapping.severity_labels``), the priority
+        for the others (Jira: ``mapping.severity_by_priority``); then the mapping applied to
+        the signal's value at ``t``, rebuilt by undoing the later changes. ``labels_now``
+        (today's labels) is needed only for a GitHub item whose labels changed after ``t``."""
+        row = self.row
+        if row.get("source") != "github":
+            later = [c for c in self.changes.get("priority", ()) if c["at"] > t]
+            if not later:
+                return row["severity"]
+            return severity_for_priority(later[0]["from_string"], mapping)
+        later = [c for c in self.changes.get("labels", ()) if c["at"] > t]
+        if not later:
+            return row["severity"]
+        labels = set(labels_now or ())
+        for c in reversed(later):  # undo the newest first: a label added later was absent
+            if c["to_string"]:
+                labels.discard(c["to_string"])
+            if c["from_string"]:
+                labels.add(c["from_string"])
+        return severity_for_labels(labels, mapping)
 
     def points(self) -> Timeline:
         """Story points over time (the current estimate when no history)."""

@@ -95,9 +95,11 @@ DEFINITIONS: dict[str, Metric] = {m.id: m for m in [
     Metric("lead_time_p50", "Lead time (median)", "hours", "lower",
            "Median hours from creation to done for items delivered in the window", "sprint"),
     Metric("open_bugs_critical", "Open critical bugs", "count", "lower",
-           "Bugs of critical severity open at the end of the window", "quality"),
+           "Bugs open at the end of the window with critical severity then (status and "
+           "severity as they were at that moment)", "quality"),
     Metric("open_bugs_high", "Open high bugs", "count", "lower",
-           "Bugs of high severity open at the end of the window", "quality"),
+           "Bugs open at the end of the window with high severity then (status and "
+           "severity as they were at that moment)", "quality"),
     Metric("bug_inflow", "Bug inflow", "count", "lower",
            "Bugs created in the window", "quality"),
     Metric("bug_outflow", "Bug outflow", "count", "higher",

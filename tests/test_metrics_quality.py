@@ -15,7 +15,8 @@ import pytest
 
 from metrics import registry
 from metrics.quality import (bug_flow_weekly, bug_trend_converging, escaped_defects,
-                             open_bug_ages, open_bugs_by_severity, open_bugs_by_severity_at,
+                             open_bug_ages, open_bugs, open_bugs_by_severity,
+                             open_bugs_by_severity_at,
                              open_bugs_in_release,
                              reopen_rate, time_to_fix)
 from metrics.scope import Scope
@@ -90,6 +91,44 @@ def test_open_bugs_at_many_moments_in_one_pass(engine):
     assert many == [dict(zero, high=1), dict(zero, critical=1, high=1), dict(zero, high=1),
                     dict(zero, critical=1, high=1), dict(zero, critical=2, low=1)]
     assert many == one_by_one
+
+
+def _severity_fixture(engine):
+    """J1 (a Jira-like bug: priority Highest on 03-02, lowered to Low on 03-06; severity now
+    low) and G1 (GitHub: labelled sev1 on 03-02, unlabelled on 03-06, labels now just "bug";
+    severity now unset). Default mapping: Highest -> critical, Low -> low, sev1 -> critical."""
+    load(engine, work_items=[
+        {**item("J1", type="bug", severity="low", created=utc(2026, 3, 1)), "priority": "Low",
+         "labels": []},
+        {**item("G1", type="bug", created=utc(2026, 3, 1)), "source": "github",
+         "priority": None, "labels": ["bug"]},
+    ], work_item_changes=[
+        change("J1", utc(2026, 3, 2), "priority", "Medium", "Highest"),
+        change("J1", utc(2026, 3, 6), "priority", "Highest", "Low"),
+        change("G1", utc(2026, 3, 2), "labels", None, "sev1"),
+        change("G1", utc(2026, 3, 6), "labels", "sev1", None),
+    ])
+
+
+def test_severity_is_the_one_a_bug_had_then(engine):
+    _severity_fixture(engine)
+    s = _scope(utc(2026, 3, 1), utc(2026, 3, 20))
+    zero = {"critical": 0, "high": 0, "medium": 0, "low": 0}
+    moments = [utc(2026, 3, 1, 12), utc(2026, 3, 4), utc(2026, 3, 8)]
+    with engine.connect() as conn:
+        counts = [open_bugs_by_severity(conn, s, t) for t in moments]
+        many = open_bugs_by_severity_at(conn, s, moments)
+        crit4 = open_bugs(conn, s, utc(2026, 3, 4), severities=["critical"])
+        crit8 = open_bugs(conn, s, utc(2026, 3, 8), severities=["critical"])
+    # 03-01 12:00: J1 priority Medium -> medium; G1 no severity label -> unset
+    # 03-04: J1 Highest -> critical; G1 labelled sev1 -> critical
+    # 03-08: J1 Low -> low; G1 unlabelled -> unset
+    assert counts == [dict(zero, medium=1, unset=1), dict(zero, critical=2),
+                      dict(zero, low=1, unset=1)]
+    assert many == counts
+    assert [(b["key"], b["severity"]) for b in crit4] == [("G1", "critical"),
+                                                           ("J1", "critical")]
+    assert crit8 == []
 
 
 def test_weekly_inflow_outflow_and_convergence(engine):

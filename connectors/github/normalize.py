@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from data.mapping import severity_for_labels
+
 SOURCE = "github"
-SEVERITY_ORDER = ("critical", "high", "medium", "low")
 TERMINAL_DEPLOY_STATES = ("success", "failure", "error")
 # "Closes #12", "fixes acme/web#3", "resolved #4" — GitHub's closing keywords.
 _CLOSING = re.compile(
@@ -90,16 +91,9 @@ def classify_type(labels: list[str], issue_type: str | None, mapping: Mapping[st
     return "other", issue_type
 
 
-@lru_cache(maxsize=64)
-def _severity_table(items: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    return {k.lower(): v for k, v in items}
-
-
 def severity_from_labels(labels: list[str], mapping: Mapping[str, Any]) -> str | None:
     """The most severe level any label maps to through ``mapping.severity_labels``."""
-    table = _severity_table(tuple(mapping["severity_labels"].items()))
-    found = {table[lab.lower()] for lab in labels if lab.lower() in table}
-    return next((s for s in SEVERITY_ORDER if s in found), None)
+    return severity_for_labels(labels, mapping)
 
 
 def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
