@@ -93,3 +93,25 @@ def sqlite_engine(sqlite_url):
     eng = get_engine(sqlite_url)
     yield eng
     eng.dispose()
+
+
+# --- the app on the demo organisation ----------------------------------------------------------
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory):
+    """One small demo organisation per test session, copied for each test that opens pages."""
+    from pages_support import load_demo_db
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    load_demo_db(path, scale=0.05)
+    return path
+
+
+@pytest.fixture
+def demo(demo_template, tmp_path, monkeypatch):
+    """The app pointed at a private copy of the demo organisation (caches cold, no stray
+    readiness.toml); yields an engine on it. tests/test_readiness.py has its own ``demo``."""
+    from pages_support import demo_copy, page_database
+
+    with page_database(demo_copy(demo_template, tmp_path / "demo.db"), tmp_path,
+                       monkeypatch) as engine:
+        yield engine

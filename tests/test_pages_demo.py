@@ -13,24 +13,9 @@ from metrics import registry
 from metrics.readiness import evaluate_release
 from metrics.scope import resolve_scope
 from metrics.sprint import sprint_report
-from pages_support import (APP, TIMEOUT, clear_streamlit_caches, demo_copy, load_demo_db,
-                           page_database)
+from pages_support import APP, TIMEOUT, clear_streamlit_caches, page_database
 from ui import theme
 from ui.widgets import format_value
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    load_demo_db(path, scale=0.05)
-    return path
-
-
-@pytest.fixture
-def demo(demo_template, tmp_path, monkeypatch):
-    with page_database(demo_copy(demo_template, tmp_path / "demo.db"), tmp_path,
-                       monkeypatch) as engine:
-        yield engine
 
 
 def _open(page: str, query: dict | None = None) -> AppTest:

@@ -14,22 +14,8 @@ from data import schema
 from data.config import load_settings
 from metrics.gates import format_value as gate_value
 from metrics.readiness import evaluate_release
-from pages_support import APP, TIMEOUT, demo_copy, load_demo_db, page_database
+from pages_support import APP, TIMEOUT
 from ui import theme
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    load_demo_db(path, scale=0.05)
-    return path
-
-
-@pytest.fixture
-def demo(demo_template, tmp_path, monkeypatch):
-    with page_database(demo_copy(demo_template, tmp_path / "demo.db"), tmp_path,
-                       monkeypatch) as engine:
-        yield engine
 
 
 def _release_id(engine, project: str, name: str) -> str:
