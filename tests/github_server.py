@@ -245,18 +245,3 @@ class FakeGitHub:
             links.append(f'<{url(1)}>; rel="first"')
         payload: Any = {"total_count": len(items), key: chunk} if key else chunk
         return self._json(200, payload, headers, {"Link": ", ".join(links)} if links else None)
-
-
-class FakeClock:
-    """Instant clock: ``sleep`` only records and advances time."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.t = now
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += max(seconds, 0)

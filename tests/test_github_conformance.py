@@ -21,7 +21,8 @@ from sqlalchemy import select
 from connectors.github.cli import sync_repos
 from connectors.progress import Progress
 from data import schema
-from tests.github_server import FakeClock, FakeGitHub
+from tests.fake_clock import FakeClock
+from tests.github_server import FakeGitHub
 from tests.test_github_sync import settings
 
 csv.field_size_limit(10**8)

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from connectors.http import AuthError, ConnectionFailed, NotFound, PermissionDenied, RateLimited
 from data import schema
-from tests.github_server import FakeClock, FakeGitHub, issue
+from tests.fake_clock import FakeClock
+from tests.github_server import FakeGitHub, issue
 from tests.test_github_sync import NOW, settings, sync
 
 

@@ -11,7 +11,8 @@ from connectors.github import fetch
 from connectors.github.cli import sync_repos
 from connectors.progress import Progress
 from data import schema
-from tests.github_server import FakeClock, FakeGitHub, issue, run
+from tests.fake_clock import FakeClock
+from tests.github_server import FakeGitHub, issue, run
 from tests.test_github_sync import NOW, settings
 
 

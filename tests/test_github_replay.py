@@ -15,7 +15,7 @@ from connectors.github.client import make_client
 from connectors.github.sync import RepoSync
 from connectors.sync import SyncRun
 from data import schema
-from tests.github_server import FakeClock
+from tests.fake_clock import FakeClock
 from tests.test_github_sync import NOW, settings
 
 API = "https://api.github.com"

@@ -12,7 +12,8 @@ from connectors.github.cli import sync_repos
 from connectors.progress import Progress
 from data import schema
 from data.config import parse_settings
-from tests.github_server import FakeClock, FakeGitHub, issue, milestone, run
+from tests.fake_clock import FakeClock
+from tests.github_server import FakeGitHub, issue, milestone, run
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp()
 

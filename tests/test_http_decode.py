@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from connectors.github.client import decode_json
 from connectors.http import BadResponse, HttpClient
-from tests.github_server import FakeClock
+from tests.fake_clock import FakeClock
 
 
 @pytest.fixture

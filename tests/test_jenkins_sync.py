@@ -24,6 +24,7 @@ from connectors.progress import NULL_PROGRESS
 from data import schema
 from data.config import parse_settings
 from data.store import get_engine
+from tests.fake_clock import FakeClock
 
 TOKEN = "11a5b3c9d0e4f6a7b8c9d0e1f2a3b4c5d6"
 USER = "ci-reader"
@@ -286,19 +287,6 @@ def test_cli_sends_basic_auth_and_never_prints_the_token(jenkins, httpserver, sq
         dump = repr([conn.execute(select(t)).all() for t in schema.metadata.sorted_tables])
     engine.dispose()
     assert TOKEN not in dump and basic.split()[1] not in dump
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1_700_000_000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
 
 
 def test_429_waits_retry_after_through_the_clock(engine, jenkins, httpserver):

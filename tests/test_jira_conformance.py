@@ -31,7 +31,7 @@ from connectors.jira.normalize import Mapping, change_field
 from data import schema
 from data.config import parse_settings
 from tests.jira_server import FakeJira
-from tests.test_jira_sync import FakeClock
+from tests.fake_clock import FakeClock
 
 CATEGORY = {"new": "todo", "indeterminate": "in_progress", "done": "done"}
 

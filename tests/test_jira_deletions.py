@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from connectors.http import SourceError
 from data import schema
 from tests.jira_server import FakeJira, history, issue, status_item
-from tests.test_jira_sync import FakeClock, run_sync
+from tests.fake_clock import FakeClock
+from tests.test_jira_sync import run_sync
 
 DAY = 24 * 3600
 

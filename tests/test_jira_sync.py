@@ -13,22 +13,8 @@ from connectors import jira
 from connectors.http import AuthError, NotFound, RateLimited
 from data import schema
 from data.config import parse_settings
+from tests.fake_clock import FakeClock
 from tests.jira_server import FakeJira, history, issue, status_item
-
-
-class FakeClock:
-    """Records waits instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.t = 1_700_000_000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
 
 
 def settings(**jira_section):
