@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from connectors.arguments import add_max_wait
 from connectors.http import Clock
 from connectors.progress import Progress
 from connectors.secrets import get_secret
@@ -25,25 +26,13 @@ def _repo(text: str) -> str:
     return "/".join(parts)
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("expected zero or more seconds")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", required=True, type=_repo, action="append",
                         help="repository OWNER/NAME (repeat for several)")
     parser.add_argument("--api-url", default=None,
                         help="API root, e.g. https://HOST/api/v3 for GitHub Enterprise Server "
                              "(default: github.api_url, https://api.github.com)")
-    parser.add_argument("--max-wait", type=_seconds, default=None,
-                        help="longest rate-limit wait in seconds before stopping "
-                             "(default: github.max_wait, 900)")
+    add_max_wait(parser, "github")
 
 
 _warned_no_token: set[str] = set()

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from connectors.arguments import add_max_wait
 from connectors.http import Clock
 from connectors.progress import Progress
 from connectors.secrets import get_secret
@@ -17,16 +18,6 @@ from data.config import ConfigError, Settings
 from . import fetch
 from . import normalize as nz
 from .sync import JobSync
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("expected zero or more seconds")
-    return value
 
 
 def _job(text: str) -> str:
@@ -43,9 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job", type=_job, action="append", default=None,
                         help="job path: folder/job, folder/multibranch/branch (repeat for "
                              "several; default: jenkins.jobs)")
-    parser.add_argument("--max-wait", type=_seconds, default=None,
-                        help="longest rate-limit wait in seconds before stopping "
-                             "(default: jenkins.max_wait, 900)")
+    add_max_wait(parser, "jenkins")
 
 
 def _credentials() -> tuple[str | None, str | None]:

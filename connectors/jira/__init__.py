@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from connectors.arguments import add_max_wait
 from connectors.http import Clock, SourceError
 from connectors.jira.client import make_client
 from connectors.jira.sync import sync_project
@@ -27,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", action="append", type=int, metavar="ID",
                         help="board id for sprints and the story-point field; repeat for "
                              "several (default: jira.boards, else the project's boards)")
-    parser.add_argument("--max-wait", type=float, default=None, metavar="SECONDS",
-                        help="longest rate-limit wait before stopping (default: jira.max_wait)")
+    add_max_wait(parser, "jira")
 
 
 def _sync(settings: Any, engine: Engine, progress: Progress, *, url: str, projects: list[str],

@@ -1,0 +1,24 @@
+"""Command-line argument types and options every connector shares."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def seconds(text: str) -> float:
+    """A number of seconds, zero or more (argparse ``type=``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected zero or more seconds")
+    return value
+
+
+def add_max_wait(parser: argparse.ArgumentParser, section: str) -> None:
+    """``--max-wait SECONDS``: the longest rate-limit wait before a sync stops (it resumes on
+    the next run); the default comes from ``[section] max_wait`` in readiness.toml."""
+    parser.add_argument("--max-wait", type=seconds, default=None, metavar="SECONDS",
+                        help="longest rate-limit wait in seconds before stopping "
+                             f"(default: {section}.max_wait, 900)")
