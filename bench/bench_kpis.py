@@ -6,7 +6,7 @@ upcoming release 2.4:
 
 - **yardstick**: one full scan of ``test_results`` (``GROUP BY status``), in the same run;
 - **kpis cold**: a fresh engine and connection, ``metrics.kpis.compute_all`` (every registered
-  KPI, including engineer B's tests/CI and DORA ones) plus the page views: burndown, burnup,
+  KPI, the tests/CI and DORA ones included) plus the page views: burndown, burnup,
   velocity, cumulative flow, weekly throughput, bug inflow/outflow, release forecast;
 - **kpis warm**: the same again on a new connection (SQLite's page cache and SQLAlchemy's
   statement cache are warm; nothing is memoised across connections).

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             from metrics.kpis import run_kpis
 
             return run_kpis(args)
-        from metrics import cli_readiness  # engineer B's module; imported only when used
+        from metrics import cli_readiness  # imported only when its commands run
 
         if args.command == "readiness":
             return cli_readiness.run_readiness(args)
