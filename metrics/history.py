@@ -28,6 +28,7 @@ from sqlalchemy import Connection, func, select
 
 from data.mapping import severity_for_labels, severity_for_priority
 from data.schema import work_item_changes, work_items
+from data.store import in_values
 
 CATEGORIES = ("todo", "in_progress", "done")
 STATUS_FIELDS = {"status"}
@@ -270,7 +271,7 @@ def load_histories(conn: Connection, item_ids: Iterable[str] | None = None, *,
         ids = list(item_ids)
         if not ids:
             return {}
-        q = q.where(work_items.c.id.in_(ids))
+        q = q.where(in_values(work_items.c.id, ids))
     if where is not None:
         q = q.where(where)
     # Plain tuples zipped with the column names once: RowMapping per row costs 3x more.
@@ -293,11 +294,12 @@ def load_histories(conn: Connection, item_ids: Iterable[str] | None = None, *,
         for aliases in (STATUS_FIELDS, CATEGORY_FIELDS, SPRINT_FIELDS, POINTS_FIELDS):
             raw |= {a for a in aliases if _norm_field(a) in fields}
         cq = cq.where(func.lower(func.trim(work_item_changes.c.field)).in_(sorted(raw)))
-    # Chunked IN lists keep the statement within every backend's parameter limit.
+    # Chunks keep each statement small; literal lists (in_values) keep PostgreSQL from
+    # reusing a generic plan across chunks.
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
         for item_id, at, fld, fv, tv, fs, ts in conn.execute(
-                cq.where(work_item_changes.c.item_id.in_(chunk))):
+                cq.where(in_values(work_item_changes.c.item_id, chunk))):
             f = _norm_field(fld)
             if fields is None or f in fields:
                 items[item_id].changes[f].append(

@@ -40,7 +40,7 @@ def _bug_filter(scope_or_items):
     cond = work_items.c.type == "bug"
     if hasattr(scope_or_items, "projects"):
         return and_(cond, work_items.c.project.in_(list(scope_or_items.projects)))
-    return and_(cond, work_items.c.id.in_(list(scope_or_items)))
+    return and_(cond, in_values(work_items.c.id, scope_or_items))
 
 
 # What open bugs need of an item's history: its status, and the signals severity comes from.
