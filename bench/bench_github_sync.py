@@ -174,7 +174,8 @@ def stored_pages(db_path: str) -> tuple[list[tuple[str, str, list]], list[list[t
                            f"({', '.join('?' * len(cols))}) ON CONFLICT ({', '.join(pk)}) "
                            f"DO UPDATE SET {updates}", cols))
         columns.append(cols)
-    raw = conn.execute("SELECT * FROM raw_records WHERE resource = 'issues' ORDER BY rowid").fetchall()
+    raw = conn.execute("SELECT * FROM raw_records WHERE resource = 'issues' "
+                       "ORDER BY rowid").fetchall()
     items = conn.execute("SELECT * FROM work_items ORDER BY rowid").fetchall()
     members = conn.execute("SELECT * FROM release_items ORDER BY rowid").fetchall()
     cursor = conn.execute("SELECT * FROM sync_state WHERE resource = 'issues'").fetchall()
