@@ -75,7 +75,7 @@ github_json = st.recursive(
     max_leaves=25)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(github_json)
 def test_github_decoder_reads_what_the_standard_decoder_reads(value):
     body = json.dumps(value, ensure_ascii=False).encode()
