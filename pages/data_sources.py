@@ -82,13 +82,18 @@ def _run(label: str, args: list[str]) -> None:
 
 
 if configured:
+    full = st.toggle("Full re-read", key="sync_full",
+                     help="Ignore the cursors and read everything again; issues deleted or moved "
+                          "at the source are then removed here too (Jira also checks daily)")
+    # The command runs from the project root: an absolute path finds the same file.
+    config = settings.path.resolve() if settings.path else None
     cols = st.columns(len(configured) + 1)
     for col, source in zip(cols, configured):
         if col.button(f"Sync {source}", key=f"sync_{source}", width="stretch"):
-            _run(f"Sync {source}", commands.sync_args(source, settings.path))
+            _run(f"Sync {source}", commands.sync_args(source, config, full=full))
     if cols[-1].button("Sync all", key="sync_all", width="stretch"):
         for source in configured:
-            _run(f"Sync {source}", commands.sync_args(source, settings.path))
+            _run(f"Sync {source}", commands.sync_args(source, config, full=full))
 else:
     st.caption("No source is configured, so there is nothing to sync — see *Connect a source* "
                "below. The demo organisation can be (re)loaded at any time.")
@@ -116,7 +121,7 @@ lines += [
     "python -m connectors sync jira --url https://ORG.atlassian.net --project KEY",
     "python -m connectors sync jenkins --url https://CI --job FOLDER/JOB",
     "python -m connectors import-junit 'reports/**/*.xml' --pipeline ci --sha SHA --branch main",
-    "# a full re-fetch, ignoring cursors",
+    "# a full re-read, ignoring cursors; also removes issues deleted at the source (weekly)",
     "python -m connectors sync --full",
 ]
 st.code("\n".join(lines), language="bash")

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from data import schema
 from data.store import get_engine
 from pages_support import APP, TIMEOUT, page_database
+from tests.github_server import FakeGitHub, issue
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 
@@ -92,6 +93,42 @@ def test_configured_sources_get_sync_buttons_and_commands(tmp_path):
     code = "\n".join(c.value for c in at.code)
     assert "python -m connectors sync --source github --config readiness.toml" in code
     assert "python -m connectors sync --source jenkins --config readiness.toml" in code
+
+
+def test_sync_now_runs_the_cli_and_a_full_reread_drops_a_deleted_issue(tmp_path, httpserver,
+                                                                         monkeypatch):
+    gh = FakeGitHub().install(httpserver)
+    gh.issues = [issue(1, "2024-03-01T00:00:00Z"), issue(2, "2024-03-02T00:00:00Z")]
+    (tmp_path / "readiness.toml").write_text(
+        f'[github]\napi_url = "{gh.base_url}"\nrepos = ["acme/web"]\n')
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "FAKEFAKEFAKEFAKEFAKEFAKE")
+
+    def sync_github(at):
+        next(b for b in at.button if b.label == "Sync github").click().run()
+        assert not at.exception, at.exception
+        labels = [e.label for e in at.main if type(e).__name__ == "Status"]
+        assert any(lb.startswith("Sync github: done") for lb in labels), labels
+        assert not any("FAKEFAKE" in lb for lb in labels)
+
+    def stored():
+        engine = get_engine()
+        with engine.connect() as conn:
+            from sqlalchemy import select
+
+            ids = sorted(conn.execute(select(schema.work_items.c.id)).scalars())
+        engine.dispose()
+        return ids
+
+    at = _open()
+    sync_github(at)  # a subprocess, run from the project root with this readiness.toml
+    assert stored() == ["github:issue:acme/web#1", "github:issue:acme/web#2"]
+
+    gh.issues = gh.issues[:1]  # #2 deleted on GitHub
+    sync_github(at)  # incremental: GitHub does not list deletions
+    assert len(stored()) == 2
+    at.toggle(key="sync_full").set_value(True).run()
+    sync_github(at)
+    assert stored() == ["github:issue:acme/web#1"]
 
 
 def test_reload_demo_runs_the_cli_and_the_page_shows_the_new_run(tmp_path):

@@ -17,11 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def sync_args(source: str, config: Path | None = None) -> list[str]:
-    """``connectors sync --source NAME [--config FILE]`` arguments (after ``python -m``)."""
+def sync_args(source: str, config: Path | None = None, *, full: bool = False) -> list[str]:
+    """``connectors sync --source NAME [--config FILE] [--full]`` arguments (after
+    ``python -m``)."""
     args = ["connectors", "sync", "--source", source]
     if config is not None:
         args += ["--config", str(config)]
+    if full:
+        args.append("--full")
     return args
 
 
