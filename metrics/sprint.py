@@ -171,7 +171,13 @@ def _contexts(conn: Connection, sprint_ids: list[str], as_of: datetime | None,
 
 
 def _context(conn: Connection, sprint_id: str, as_of: datetime | None, settings) -> _Ctx | None:
-    return _contexts(conn, [sprint_id], as_of, settings)[sprint_id]
+    """One sprint's context, read once per connection: its report and its burndown (what the
+    Sprint page shows together) read the same items' history."""
+    memo = per_connection(conn)
+    key = ("sprint_context", sprint_id, as_of, id(settings))
+    if key not in memo:
+        memo[key] = _contexts(conn, [sprint_id], as_of, settings)[sprint_id]
+    return memo[key]
 
 
 def _uses_points(ctx: _Ctx) -> bool:

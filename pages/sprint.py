@@ -30,7 +30,11 @@ key = loaders.ScopeKey(
     sprint=row["name"], since=f.since, until=f.until)
 sc = loaders.scope(key)
 
-report = loaders.call("metrics.sprint.sprint_report", sprint_id)
+ids = ("sprint_committed", "sprint_completed", "sprint_added", "sprint_removed",
+       "sprint_not_completed", "say_do_ratio")
+# Report, headline KPIs and burndown on one connection: they share what the report read.
+report, values, bd = loaders.scoped("ui.loaders.sprint_view", key, sprint_id=sprint_id,
+                                    ids=ids)
 unit = report.unit
 when = ""
 if report.start is not None:
@@ -42,9 +46,6 @@ if pd.notna(row.get("url")) and widgets.safe_url(row.get("url")):
     st.caption(f"[Open the sprint in its source ↗]({widgets.safe_url(row['url'])})")
 
 # --- headline figures ---------------------------------------------------------------------
-ids = ("sprint_committed", "sprint_completed", "sprint_added", "sprint_removed",
-       "sprint_not_completed", "say_do_ratio")
-values = loaders.kpis(ids, key)
 cols = st.columns(len(ids))
 period = f"sprint {row['name']}"
 for col, metric_id in zip(cols, ids):
@@ -52,8 +53,6 @@ for col, metric_id in zip(cols, ids):
     widgets.metric_tile(col, metric, value, period=period)
 
 # --- burndown and burnup ------------------------------------------------------------------
-bd = loaders.call("metrics.sprint.burndown", sprint_id, tz=sc.timezone,
-                  working_days=sc.working_days)
 left, right = st.columns(2)
 if bd.empty:
     widgets.no_data_note(left, "No burndown: the sprint has not started.")
@@ -66,14 +65,13 @@ else:
             f"{d:%d %b}: {widgets.md_escape(c)}" for d, c in zip(changes["day"], changes["changes"])))
 
 # --- velocity -----------------------------------------------------------------------------
-vel = loaders.call("metrics.sprint.velocity", list(sc.projects), 6)
+vel, (v_metric, v_value) = loaders.scoped("ui.loaders.sprint_velocity", key, n=6)
 left, right = st.columns(2)
 if vel.empty:
     widgets.no_data_note(left, "No closed sprints yet: committed vs completed appears after "
                                "the first sprint closes.")
 else:
     left.plotly_chart(figures.committed_vs_completed(vel), width="stretch")
-    v_metric, v_value = loaders.kpis(("velocity",), key)["velocity"]
     widgets.metric_tile(right, v_metric, v_value, period="last 6 closed sprints")
 
 # --- flow: cycle time and cumulative flow over the sprint ---------------------------------

@@ -197,6 +197,33 @@ def scope_or_stop(ctx: Context):
 # metrics functions (and list rows to feed them); every number is the metrics layer's.
 
 
+def _registry_values(conn, scope, ids) -> dict:
+    from metrics import registry
+
+    return {i: (registry.get(i).metric, registry.compute(i, conn, scope)) for i in ids}
+
+
+def sprint_view(conn, scope, sprint_id: str, ids: tuple[str, ...]):
+    """``(report, {kpi id: (Metric, MetricValue)}, burndown)`` of ``sprint_id`` (the scope's
+    sprint) on one connection, so the KPIs and the burndown reuse what the report read
+    (metrics.sprint keeps the report and its context per connection)."""
+    from metrics.sprint import burndown, cached_report
+
+    report = cached_report(conn, sprint_id)
+    values = _registry_values(conn, scope, ids)
+    return report, values, burndown(conn, sprint_id, tz=scope.timezone,
+                                     working_days=scope.working_days)
+
+
+def sprint_velocity(conn, scope, n: int = 6):
+    """``(committed vs completed of the last n closed sprints, the velocity KPI)`` on one
+    connection: the KPI averages the same sprint reports (metrics.sprint.cached_reports)."""
+    from metrics.sprint import velocity
+
+    table = velocity(conn, list(scope.projects), n)
+    return table, _registry_values(conn, scope, ("velocity",))["velocity"]
+
+
 def sample_times(since, until, points: int = 12) -> list:
     """Up to ``points`` evenly spaced moments from since to until (both included)."""
     if points < 2 or until <= since:
