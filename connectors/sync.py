@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 
 from connectors.http import SourceError, redact
 from data import schema
-from data.store import chunked, in_values, upsert
+from data.store import in_values, upsert
 
 
 @dataclass
@@ -70,8 +70,10 @@ def remove_items(conn: Connection, source: str, resource: str, gone: Mapping[str
     with it; scope snapshots stay, as the record of what a scope held at the time.
     Returns the number of work items removed."""
     removed = 0
-    for chunk in chunked(({"id": i, "ext": e} for i, e in gone.items()), 500):
-        ids = [r["id"] for r in chunk]
+    pairs = list(gone.items())
+    for start in range(0, len(pairs), 500):
+        ids = [i for i, _ in pairs[start:start + 500]]
+        external = [e for _, e in pairs[start:start + 500]]
         for table, column in ((schema.work_item_changes, "item_id"),
                               (schema.sprint_items, "item_id"),
                               (schema.release_items, "item_id"),
@@ -79,7 +81,7 @@ def remove_items(conn: Connection, source: str, resource: str, gone: Mapping[str
             conn.execute(delete(table).where(in_values(table.c[column], ids)))
         raw = schema.raw_records
         conn.execute(delete(raw).where(raw.c.source == source, raw.c.resource == resource,
-                                       in_values(raw.c.external_id, [r["ext"] for r in chunk])))
+                                       in_values(raw.c.external_id, external)))
         removed += conn.execute(delete(schema.work_items).where(
             in_values(schema.work_items.c.id, ids))).rowcount
     return removed

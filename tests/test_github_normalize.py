@@ -8,6 +8,7 @@ import pytest
 
 from connectors.github import normalize as nz
 from data.config import parse_settings
+from data.mapping import severity_for_labels
 
 MAPPING = parse_settings({}, None).mapping
 
@@ -59,8 +60,8 @@ def test_classify_type(labels, issue_type, expected):
 
 
 def test_severity_is_the_most_severe_label():
-    assert nz.severity_from_labels(["sev3", "P1", "ui"], MAPPING) == "high"
-    assert nz.severity_from_labels(["ui"], MAPPING) is None
+    assert severity_for_labels(["sev3", "P1", "ui"], MAPPING) == "high"
+    assert severity_for_labels(["ui"], MAPPING) is None
 
 
 def test_release_matching_by_name_or_tag_without_v():

@@ -59,16 +59,21 @@ def burnup(df: pd.DataFrame, unit: str, title: str = "Burnup") -> go.Figure:
     return fig
 
 
+def _grouped_bars(df: pd.DataFrame, x: str, bars: list[tuple[str, str, str]], title: str,
+                  y: str) -> go.Figure:
+    """Side-by-side bars per ``x``: one series per (column, legend name, colour)."""
+    fig = _fig(title, y=y)
+    for column, name, colour in bars:
+        fig.add_trace(go.Bar(x=df[x], y=df[column], name=name, marker_color=colour))
+    fig.update_layout(barmode="group")
+    return fig
+
+
 def committed_vs_completed(df: pd.DataFrame, title: str = "Committed vs completed") -> go.Figure:
     """Grouped bars per sprint (columns sprint, committed, completed, unit)."""
     unit = df["unit"].iloc[-1] if not df.empty else ""
-    fig = _fig(title, y=unit)
-    fig.add_trace(go.Bar(x=df["sprint"], y=df["committed"], name="Committed",
-                         marker_color=theme.NEUTRAL))
-    fig.add_trace(go.Bar(x=df["sprint"], y=df["completed"], name="Completed",
-                         marker_color=theme.GOOD))
-    fig.update_layout(barmode="group")
-    return fig
+    return _grouped_bars(df, "sprint", [("committed", "Committed", theme.NEUTRAL),
+                                        ("completed", "Completed", theme.GOOD)], title, unit)
 
 
 def cycle_scatter(df: pd.DataFrame, percentiles: dict[str, float],
@@ -114,13 +119,9 @@ def stacked_area(df: pd.DataFrame, x: str, series: Sequence[str], colours: dict[
 
 def inflow_outflow(df: pd.DataFrame, title: str = "Bug inflow vs outflow per week") -> go.Figure:
     """Bars for created and resolved per week (columns week, inflow, outflow)."""
-    fig = _fig(title, y="bugs")
-    fig.add_trace(go.Bar(x=df["week"], y=df["inflow"], name="Inflow (created)",
-                         marker_color=theme.BAD))
-    fig.add_trace(go.Bar(x=df["week"], y=df["outflow"], name="Outflow (resolved)",
-                         marker_color=theme.GOOD))
-    fig.update_layout(barmode="group")
-    return fig
+    return _grouped_bars(df, "week", [("inflow", "Inflow (created)", theme.BAD),
+                                      ("outflow", "Outflow (resolved)", theme.GOOD)],
+                         title, "bugs")
 
 
 def histogram(values: Sequence[float], title: str, x: str, bins: int = 20) -> go.Figure:

@@ -110,16 +110,11 @@ def scoped(path: str, key: ScopeKey, **kwargs):
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _kpis(url: str, token: str, ids: tuple, key: ScopeKey) -> dict:
-    from metrics import registry
     from metrics.scope import resolve_scope
 
-    out = {}
     with db.engine_for(url).connect() as conn:
         sc = resolve_scope(conn, db.settings(), **key.kwargs())
-        for metric_id in ids:
-            reg = registry.get(metric_id)
-            out[metric_id] = (reg.metric, registry.compute(metric_id, conn, sc))
-    return out
+        return _registry_values(conn, sc, ids)
 
 
 def kpis(ids: tuple[str, ...], key: ScopeKey) -> dict:
@@ -198,6 +193,8 @@ def scope_or_stop(ctx: Context):
 
 
 def _registry_values(conn, scope, ids) -> dict:
+    """``{id: (Metric, MetricValue)}`` for ``ids`` on ``conn`` (KPIs of one connection share
+    the metrics layer's per-connection memo)."""
     from metrics import registry
 
     return {i: (registry.get(i).metric, registry.compute(i, conn, scope)) for i in ids}

@@ -91,11 +91,6 @@ def classify_type(labels: list[str], issue_type: str | None, mapping: Mapping[st
     return "other", issue_type
 
 
-def severity_from_labels(labels: list[str], mapping: Mapping[str, Any]) -> str | None:
-    """The most severe level any label maps to through ``mapping.severity_labels``."""
-    return severity_for_labels(labels, mapping)
-
-
 def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
                        mapping: Mapping[str, Any]) -> dict[str, Any]:
     """One work_items row from an issue (not a pull request).
@@ -129,7 +124,7 @@ def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
         "key": f"{repo}#{number}", "title": item.get("title"), "type": kind,
         "type_name": type_name, "status": item.get("state"), "status_category": category,
         "resolution": reason, "resolution_category": res_category, "priority": None,
-        "severity": severity_from_labels(labels, mapping), "found_in": found_in,
+        "severity": severity_for_labels(labels, mapping), "found_in": found_in,
         "story_points": None, "assignee": assignee, "labels": labels, "components": None,
         "parent_key": None, "created_at": item["created_at"],
         "resolved_at": item.get("closed_at") if closed else None,

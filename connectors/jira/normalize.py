@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
 
+from data.mapping import severity_for_priority
+
 SOURCE = "jira"
 
 CATEGORY_BY_KEY = {"new": "todo", "undefined": "todo", "indeterminate": "in_progress",
@@ -455,7 +457,8 @@ def issue_rows(issue: AbcMapping, histories: Iterable[AbcMapping] | None, mappin
         "resolution": resolution,
         "resolution_category": resolution_category(resolution, mapping),
         "priority": priority,
-        "severity": mapping.severity_by_priority.get((priority or "").casefold()),
+        "severity": severity_for_priority(
+            priority, {"severity_by_priority": mapping.severity_by_priority}),
         "found_in": found_in(fields, kind, mapping),
         "story_points": sp,
         "assignee": (fields.get("assignee") or {}).get("displayName"),
