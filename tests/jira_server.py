@@ -98,6 +98,7 @@ class FakeJira:
     changelogs: dict[str, list[dict]] = field(default_factory=dict)  # verbatim endpoint values
     calls: dict[str, int] = field(default_factory=dict)
     answers: dict[str, list[Any]] = field(default_factory=dict)  # verbatim 200 answers
+    answer_on_call: dict[tuple[str, int], Any] = field(default_factory=dict)  # (path, n-th)
     approximate_count: int | None = None  # None: the matching issues, counted
     search_cut: int | None = None  # searches end after this many issues (a cut-short listing)
 
@@ -138,6 +139,8 @@ class FakeJira:
             return _json({"errorMessages": ["You are not authenticated"]}, 401)
         if self.answers.get(path):
             return _json(self.answers[path].pop(0))
+        if (path, self.calls[path]) in self.answer_on_call:
+            return _json(self.answer_on_call[(path, self.calls[path])])
         args = request.args
         api = self.api
         if path == f"{api}/search/approximate-count" and self.deployment == "Cloud" \

@@ -166,7 +166,7 @@ class RepoSync:
             if page.not_modified:
                 return
             rows = [nz.milestone_to_release(ms, self.repo, self.project)
-                    for ms in self._items(page, "number")]
+                    for ms in self._items(page, "number", "title")]
             with self.engine.begin() as conn:
                 save_raw(conn, SOURCE, "milestones", self.repo,
                          ((f"{self.repo}#{ms['number']}", ms) for ms in page.items))
@@ -194,7 +194,7 @@ class RepoSync:
                                                     params=params, etag=etag)):
             if page.not_modified:
                 return
-            self._items(page, "number", "updated_at")
+            self._items(page, "number", "created_at", "updated_at")
             complete = page.last
             if listed_all:
                 seen.update(nz.issue_id(self.repo, i["number"]) for i in page.items
@@ -321,7 +321,7 @@ class RepoSync:
                 break
             if page.first:
                 first_etag = page.etag
-            fresh = [p for p in self._items(page, "number", "updated_at")
+            fresh = [p for p in self._items(page, "number", "created_at", "updated_at")
                      if older is None or nz.parse_time(p["updated_at"]) >= older]
             newest = _max_time((p.get("updated_at") for p in fresh), newest)
             if fresh:

@@ -79,11 +79,18 @@ def _objects(value: Any, where: str) -> list[dict]:
     return value
 
 
-def _issues(body: Any, where: str) -> list[dict]:
+def _issues(body: Any, where: str, field_list: list[str]) -> list[dict]:
+    """The page's issues, each with its key — and, when the search asked for ``created``
+    (every issue has one; a work item cannot be stored without it), its fields and that."""
     issues = _object(body, where, "issues")["issues"]
     for issue in issues:
         if not isinstance(issue.get("key"), str):
             raise bad_shape("jira", where, "issues with a 'key'", issue.get("key"))
+        if "created" in field_list:
+            fields = issue.get("fields")
+            if not isinstance(fields, dict) or not isinstance(fields.get("created"), str):
+                raise bad_shape("jira", where, f"issue {issue['key']} with fields.created",
+                                fields.get("created") if isinstance(fields, dict) else fields)
     return issues
 
 
@@ -152,7 +159,7 @@ def search(client: HttpClient, server: Server, jql: str, field_list: list[str], 
             listing.where = f"search page {number} ({path})"
             page_params = dict(params, **({"nextPageToken": token} if token else {}))
             body, _ = client.get_json(path, params=page_params)
-            issues = _issues(body, listing.where)
+            issues = _issues(body, listing.where, field_list)
             token, is_last = body.get("nextPageToken"), body.get("isLast")
             if token is not None and not isinstance(token, str) or \
                     is_last is not None and not isinstance(is_last, bool):
@@ -171,7 +178,7 @@ def search(client: HttpClient, server: Server, jql: str, field_list: list[str], 
             number += 1
             listing.where = f"search page {number} ({path}, startAt {start})"
             body, _ = client.get_json(path, params=dict(params, startAt=start))
-            issues = _issues(body, listing.where)
+            issues = _issues(body, listing.where, field_list)
             total = body.get("total")
             if not isinstance(total, int) or isinstance(total, bool):
                 raise bad_shape("jira", listing.where, "a whole-number 'total'", total)
