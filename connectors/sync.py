@@ -8,9 +8,9 @@ The rules every connector follows:
 - nothing is deleted on failure: earlier syncs' rows stay as they were. Items are removed
   only after a complete listing shows the source no longer has them (:func:`remove_items`):
   complete means its last page was reached by the source's own paging and every page parsed;
-  the number listed must then agree with the count the source reports, where it reports one
-  (:func:`check_listed`), and one sync removes at most ``[app] max_delete_share`` of a scope's
-  stored items unless ``--allow-mass-delete`` is given (:func:`check_share`);
+  the number listed must then not fall short of the count the source reports, where it
+  reports one (:func:`check_listed`); and one sync removes at most ``[app] max_delete_share``
+  of a scope's stored items unless ``--allow-mass-delete`` is given (:func:`check_share`);
 - an answer of the wrong shape (``null``, a list for an object, a missing id) stops the sync
   with one line naming the resource and page (:func:`reading`); nothing of it is stored.
 """
@@ -97,12 +97,11 @@ class RemovalRefused(SourceError):
 
 def check_listed(source: str, scope: str, what: str, *, listed: int, reported: int,
                  tolerance: int = 0) -> None:
-    """Refuse a removal when a complete listing of ``listed`` items falls short of the
-    ``reported`` count by more than ``tolerance`` (an approximate count's slack), or exceeds
-    it at all when the count is exact (``tolerance`` 0) — either way the listing and the source
-    disagree about what exists."""
-    short = reported - listed
-    if short > tolerance or (tolerance == 0 and short != 0):
+    """Refuse a removal when a complete listing of ``listed`` items falls short of the count
+    the source ``reported`` by more than ``tolerance`` (an approximate count's slack; 0 for an
+    exact one): items the source has were then not listed, and would be taken for deleted.
+    A listing longer than the count is no such sign (an item deleted while it was read)."""
+    if reported - listed > tolerance:
         raise RemovalRefused(
             f"{source}: {scope}: listed {listed} {what} but {source} reports {reported} — "
             "nothing removed (the listing may have been cut short); rerun the sync")

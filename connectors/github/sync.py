@@ -15,7 +15,7 @@ Incremental rules (see DESIGN.md):
 
 Deletions: a listing of every issue (first sync, ``--full``) removes the issues GitHub no
 longer lists — only when the listing reached its last page by GitHub's own paging, every page
-parsed, and the number listed equals GraphQL's ``issues.totalCount``; and never more than
+parsed, and the number listed is not below GraphQL's ``issues.totalCount``; and never more than
 ``[app] max_delete_share`` of the repository's issues unless ``--allow-mass-delete``
 (``connectors/sync.py``). A refused removal fails the run once everything else is synced.
 """
@@ -217,10 +217,11 @@ class RepoSync:
         items GitHub no longer lists — deleted, or transferred to another repository.
 
         Refused (:class:`RemovalRefused`, nothing removed) when the listing is empty while
-        items are stored (lost access is likelier), when the number of issues listed differs
-        from GraphQL's ``issues.totalCount`` (the REST list holds pull requests too; ``seen``
-        does not), or when more than the policy's share would go. Without a count (GraphQL
-        needs a token) the run says so and the share limit alone applies."""
+        items are stored (lost access is likelier), when fewer issues were listed than
+        GraphQL's ``issues.totalCount`` (like with like: the REST list holds pull requests
+        too, ``seen`` and the count do not), or when more than the policy's share would go.
+        Without a count (GraphQL needs a token) the run says so and the share limit alone
+        applies."""
         wi = schema.work_items
         with self.engine.connect() as conn:
             stored = conn.execute(select(wi.c.id).where(

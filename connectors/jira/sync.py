@@ -12,8 +12,8 @@ the widest UTC offset. Re-reading an issue is harmless: every write is an upsert
 Deletions: a search by ``updated`` never returns a deleted issue, so once a day (and on every
 ``--full`` sync) the project's keys are listed — a key-only search, a few requests even for
 large projects — and work items whose key Jira no longer lists are removed. Only after a
-complete listing (its last page reached by Jira's paging, every page parsed) whose size agrees
-with Jira's count — Data Center: the search's own ``total``; Cloud: ``search/approximate-count``
+complete listing (its last page reached by Jira's paging, every page parsed) not shorter than
+Jira's count — Data Center: the search's own ``total``; Cloud: ``search/approximate-count``
 for the same JQL, which may lag the listing, so the listing may fall short of it by at most
 :func:`count_tolerance` — and never more than ``[app] max_delete_share`` of the project's
 items unless ``--allow-mass-delete``. A refused removal fails the run after everything else
@@ -294,7 +294,7 @@ def remove_deleted(engine: Engine, project: str, keys: set[str], now: datetime, 
 
     Refused with :class:`RemovalRefused` (nothing removed) when the listing is empty while
     items are stored — lost permission (or a wrong project) is far likelier than every issue
-    deleted — when its size disagrees with Jira's count (module doc), or when more than the
+    deleted — when it is shorter than Jira's count (module doc), or when more than the
     policy's share of the project would go.
     """
     wi = schema.work_items
