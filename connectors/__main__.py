@@ -37,6 +37,23 @@ def _scale(text: str) -> float:
     return value
 
 
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options accepted both before and after the source name (``sync --full github`` and
+    ``sync github --full``). The copy after it defaults to SUPPRESS: argparse would otherwise
+    reset, to its default, a flag given before the source name."""
+    common = argparse.ArgumentParser(add_help=False)
+    value, flag = (argparse.SUPPRESS, argparse.SUPPRESS) if suppress else (None, False)
+    common.add_argument("--config", default=value,
+                        help="configuration file (readiness.toml)")
+    common.add_argument("--full", action="store_true", default=flag,
+                        help="ignore stored cursors and fetch everything again")
+    common.add_argument("--allow-mass-delete", action="store_true", default=flag,
+                        help="let this sync remove more than [app] max_delete_share of a "
+                             "repository's or project's stored items (default 0.1), when "
+                             "the source really no longer has them")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m connectors",
                                      description="Load engineering data into ShipReady.")
@@ -52,17 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--if-empty", action="store_true",
                       help="load only into a database holding no data yet (what `make run` does)")
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=None, help="configuration file (readiness.toml)")
-    common.add_argument("--full", action="store_true",
-                        help="ignore stored cursors and fetch everything again")
+    common, per_source = _common_options(False), _common_options(True)
     sync = sub.add_parser("sync", parents=[common],
                           help="sync configured sources, or one source given on the command line")
     sync.add_argument("--source", choices=sorted(SOURCE_MODULES),
                       help="only this configured source")
     sources = sync.add_subparsers(dest="source_command", metavar="SOURCE")
     for name, module_name in SOURCE_MODULES.items():
-        p = sources.add_parser(name, parents=[common], help=f"sync {name}")
+        p = sources.add_parser(name, parents=[per_source], help=f"sync {name}")
         importlib.import_module(module_name).add_arguments(p)
 
     junit = sub.add_parser("import-junit", help="import JUnit XML files, folders, globs or zips")
@@ -112,7 +126,9 @@ def _run(args: argparse.Namespace) -> int:
         module = importlib.import_module(SOURCE_MODULES[name])
         try:
             with Progress(name) as progress:
-                _report(name, module.sync_configured(settings, engine, progress, full=args.full))
+                _report(name, module.sync_configured(
+                    settings, engine, progress, full=args.full,
+                    allow_mass_delete=args.allow_mass_delete))
         except SourceError as exc:  # one source failing does not stop the others
             print(f"error: {redact(str(exc))}", file=sys.stderr)
             failed += 1

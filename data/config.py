@@ -123,6 +123,9 @@ GATE_OVERRIDE_SPEC: dict[str, tuple[Any, Any, str]] = {
 
 APP_SPEC: dict[str, tuple[Any, Any, str]] = {
     "database_url": (str, "", "a SQLAlchemy URL (DATABASE_URL overrides it)"),
+    "max_delete_share": ((int, float), 0.1,
+                         "a number from 0 to 1: the largest share of a repository's or "
+                         "project's stored items one sync may remove"),
 }
 
 TOP_LEVEL = {"app", "mapping", "github", "jira", "jenkins", "projects", "teams", "gates"}
@@ -292,6 +295,9 @@ def parse_settings(data: dict[str, Any], path: Path | None) -> Settings:
     jira = _validate_table(data.get("jira", {}), JIRA_SPEC, "jira", shown)
     jenkins = _validate_table(data.get("jenkins", {}), JENKINS_SPEC, "jenkins", shown)
     app = _validate_table(data.get("app", {}), APP_SPEC, "app", shown)
+    if not 0 <= app["max_delete_share"] <= 1:  # also refuses nan
+        raise ConfigError(f"{shown}: 'app.max_delete_share' should be a number from 0 to 1, "
+                          f"got {app['max_delete_share']!r}")
 
     projects = {}
     raw_projects = data.get("projects", {})

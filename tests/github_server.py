@@ -5,6 +5,10 @@ to ``/repositories/{id}/…`` URLs, ``since``/``sort``/``direction`` on issues, 
 filters and the ``{total_count, workflow_runs}`` wrapper on runs, weak ETags with 304 answers,
 and ``x-ratelimit-*`` headers. Faults are queued with :meth:`FakeGitHub.fail_next`. Every
 request is logged (path, query, headers) so tests can assert exactly what was asked.
+
+GraphQL (``POST /graphql``; ``/api/graphql`` beside a GHES ``/api/v3``) answers the one query
+the connector asks, ``repository.issues.totalCount`` — issues without pull requests, as GitHub
+counts them — and, like GitHub, 401 to a request without a token.
 """
 
 from __future__ import annotations
@@ -87,6 +91,12 @@ class FakeGitHub:
         self.log: list[tuple[str, dict, dict]] = []
         self.remaining = 4999
         self.reset_epoch = 2_000_000_000
+        self.issue_count: int | None = None  # GraphQL's count; None: counted from ``issues``
+        self.graphql_answer: Any = None  # served verbatim instead, when set
+        self.graphql: list[dict] = []  # the GraphQL request bodies received
+        # A cut-short issues listing: no next link from this page on / [] from this page on.
+        self.issues_last_page: int | None = None
+        self.issues_empty_from: int | None = None
 
     # --- setup -------------------------------------------------------------------------
     def install(self, httpserver) -> "FakeGitHub":
@@ -109,11 +119,36 @@ class FakeGitHub:
 
     # --- serving -----------------------------------------------------------------------
     def _werkzeug(self, request: Request) -> Response:
+        graphql_path = (self.prefix[: -len("/v3")] if self.prefix else "") + "/graphql"
+        if request.method == "POST" and request.path == graphql_path:
+            return self._graphql(request)
         query = {k: v for k, v in request.args.items()}
         headers = {k.lower(): v for k, v in request.headers.items()}
         status, out_headers, body = self.handle(request.path, query, headers,
                                                 request.host_url.rstrip("/"))
         return Response(body, status=status, headers=out_headers)
+
+    def _graphql(self, request: Request) -> Response:
+        body = json.loads(request.get_data() or b"{}")
+        self.graphql.append(body)
+        self.log.append((request.path, {}, {k.lower(): v for k, v in request.headers.items()}))
+        if not request.headers.get("Authorization"):
+            return Response(json.dumps({"message": "This endpoint requires you to be "
+                                                   "authenticated."}), status=401,
+                            content_type="application/json")
+        if self.graphql_answer is not None:
+            return Response(json.dumps(self.graphql_answer), content_type="application/json")
+        owner, name = self.repo.split("/")
+        wanted = body.get("variables") or {}
+        if (wanted.get("owner"), wanted.get("name")) != (owner, name) or \
+                "issues { totalCount }" not in body.get("query", ""):
+            answer: dict = {"data": {"repository": None}, "errors": [
+                {"type": "NOT_FOUND", "message": "Could not resolve to a Repository"}]}
+        else:
+            count = self.issue_count if self.issue_count is not None else sum(
+                1 for i in self.issues if "pull_request" not in i)
+            answer = {"data": {"repository": {"issues": {"totalCount": count}}}}
+        return Response(json.dumps(answer), content_type="application/json")
 
     def rate_headers(self) -> dict[str, str]:
         return {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": str(self.remaining),
@@ -229,6 +264,11 @@ class FakeGitHub:
         page = int(q.get("page", 1))
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page: page * per_page]
+        if rest == "/issues":
+            if self.issues_last_page is not None:
+                last = min(last, self.issues_last_page)
+            if self.issues_empty_from is not None and page >= self.issues_empty_from:
+                chunk, last = [], page
         links = []
 
         def url(p: int) -> str:

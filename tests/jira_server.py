@@ -5,7 +5,10 @@ It serves the endpoints the connector reads, with the paging each really uses: C
 ``/rest/api/2/search`` by ``startAt``/``total``, the Agile API by ``startAt``/``isLast``, and the
 changelog endpoint by ``startAt``/``isLast``. Search responses embed the changelog as Jira does:
 newest first, capped at 100, with the real ``total``. ``fail_next`` queues error answers
-(429 with Retry-After, 503, 401…) in front of a path. Every request is in ``httpserver.log``.
+(429 with Retry-After, 503, 401…) in front of a path; ``answer_next`` queues a verbatim 200
+answer (a ``null``, a list for an object…). Cloud also answers ``POST search/approximate-count``
+with the number of issues the JQL matches (or ``approximate_count`` when set). Every request
+is in ``httpserver.log``.
 """
 
 from __future__ import annotations
@@ -94,6 +97,10 @@ class FakeJira:
     statuses: list[dict] | None = None  # /status; default: STATUSES
     changelogs: dict[str, list[dict]] = field(default_factory=dict)  # verbatim endpoint values
     calls: dict[str, int] = field(default_factory=dict)
+    answers: dict[str, list[Any]] = field(default_factory=dict)  # verbatim 200 answers
+    answer_on_call: dict[tuple[str, int], Any] = field(default_factory=dict)  # (path, n-th)
+    approximate_count: int | None = None  # None: the matching issues, counted
+    search_cut: int | None = None  # searches end after this many issues (a cut-short listing)
 
     def __post_init__(self) -> None:
         self.httpserver.expect_request(re.compile(".*")).respond_with_handler(self.handle)
@@ -109,6 +116,10 @@ class FakeJira:
     def fail_next(self, path: str, status_code: int, headers: dict | None = None,
                   times: int = 1) -> None:
         self.failures.setdefault(path, []).extend([(status_code, headers or {})] * times)
+
+    def answer_next(self, path: str, body: Any, times: int = 1) -> None:
+        """Answer the next ``times`` requests to ``path`` with ``body`` (200, as JSON)."""
+        self.answers.setdefault(path, []).extend([body] * times)
 
     def requests(self, path_prefix: str = "") -> list[Request]:
         return [req for req, _ in self.httpserver.log if req.path.startswith(path_prefix)]
@@ -126,8 +137,18 @@ class FakeJira:
             return _json({"errorMessages": [f"HTTP {code}"]}, code, headers)
         if self.require_auth and request.headers.get("Authorization") != self.require_auth:
             return _json({"errorMessages": ["You are not authenticated"]}, 401)
+        if self.answers.get(path):
+            return _json(self.answers[path].pop(0))
+        if (path, self.calls[path]) in self.answer_on_call:
+            return _json(self.answer_on_call[(path, self.calls[path])])
         args = request.args
         api = self.api
+        if path == f"{api}/search/approximate-count" and self.deployment == "Cloud" \
+                and request.method == "POST":
+            jql = (json.loads(request.get_data() or b"{}") or {}).get("jql", "")
+            count = (self.approximate_count if self.approximate_count is not None
+                     else len(self._matching(jql)))
+            return _json({"count": count})
         if path == "/rest/api/2/serverInfo":
             return _json({"deploymentType": self.deployment, "version": "9.12.0"})
         if path == f"{api}/project/{self.project}":
@@ -208,6 +229,8 @@ class FakeJira:
                 body["nextPageToken"] = f"page-{n + 1}"
             return _json(body)
         found = self._matching(args.get("jql", ""))
+        if self.search_cut is not None:  # ends early, saying it is the last page
+            found = found[:self.search_cut]
         token = args.get("nextPageToken")
         start = int(token.removeprefix("tok-")) if token else 0
         size = self._page_size(args)
@@ -227,9 +250,10 @@ class FakeJira:
         start = int(args.get("startAt", 0))
         size = self._page_size(args)
         field_list = args.get("fields", "*navigable").split(",")
+        listed = found if self.search_cut is None else found[:self.search_cut]
         return _json({"startAt": start, "maxResults": size, "total": len(found),
                       "issues": [self._render(i, field_list, args.get("expand", ""))
-                                 for i in found[start:start + size]]})
+                                 for i in listed[start:start + size]]})
 
     def _issue(self, key: str) -> dict:
         for i in self.issues:

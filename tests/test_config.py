@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from data.config import ConfigError, load_settings
+from data.config import ConfigError, load_settings, parse_settings
 
 
 def _write(tmp_path, text: str):
@@ -82,3 +82,14 @@ def test_invalid_toml_is_one_line(tmp_path):
 def test_named_missing_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "a lot", float("nan")])
+def test_max_delete_share_is_a_number_from_0_to_1(value):
+    with pytest.raises(ConfigError, match="app.max_delete_share' should be"):
+        parse_settings({"app": {"max_delete_share": value}}, None)
+
+
+def test_max_delete_share_defaults_to_a_tenth():
+    assert parse_settings({}, None).app["max_delete_share"] == 0.1
+    assert parse_settings({"app": {"max_delete_share": 1}}, None).app["max_delete_share"] == 1

@@ -99,7 +99,9 @@ def test_sync_now_runs_the_cli_and_a_full_reread_drops_a_deleted_issue(tmp_path,
                                                                          monkeypatch):
     gh = FakeGitHub().install(httpserver)
     gh.issues = [issue(1, "2024-03-01T00:00:00Z"), issue(2, "2024-03-02T00:00:00Z")]
+    # one of two issues is half the repository: over the default max_delete_share of 0.1
     (tmp_path / "readiness.toml").write_text(
+        f'[app]\nmax_delete_share = 0.5\n'
         f'[github]\napi_url = "{gh.base_url}"\nrepos = ["acme/web"]\n')
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "FAKEFAKEFAKEFAKEFAKEFAKE")
 

@@ -12,7 +12,7 @@ from connectors.arguments import add_max_wait
 from connectors.http import Clock
 from connectors.progress import Progress
 from connectors.secrets import get_secret
-from connectors.sync import SyncRun, sync_each
+from connectors.sync import DeletePolicy, SyncRun, sync_each
 from data.config import Settings
 
 from .client import make_client
@@ -51,24 +51,27 @@ def _token(settings: Settings) -> tuple[str | None, str]:
 def sync_repos(settings: Settings, engine: Engine, progress: Progress, repos: list[str], *,
                api_url: str | None = None, max_wait: float | None = None, full: bool = False,
                clock: Clock | None = None, token: str | None = None,
-               token_env: str | None = None) -> dict[str, int]:
+               token_env: str | None = None, allow_mass_delete: bool = False) -> dict[str, int]:
     """Sync each repository in turn; one ``sync_runs`` row per repository. A failing repo does
-    not stop the others; the first failure is raised at the end."""
+    not stop the others; the first failure is raised at the end. ``allow_mass_delete`` lifts
+    the ``[app] max_delete_share`` limit on removals (``--allow-mass-delete``)."""
     if token is None and token_env is None:
         token, token_env = _token(settings)
     client = make_client(api_url or settings.github["api_url"], token,
                          token_env=token_env or "GITHUB_TOKEN", clock=clock,
                          max_wait=settings.github["max_wait"] if max_wait is None else max_wait)
+    policy = DeletePolicy.from_settings(settings, allow_mass_delete)
     try:
         return sync_each(repos, lambda repo: sync_one(
             engine, client, settings, repo, settings.project_for_repo(repo) or repo, progress,
-            full))
+            full, policy))
     finally:
         client.close()
 
 
 def sync_one(engine: Engine, client, settings: Settings, repo: str, project: str,
-             progress: Progress, full: bool = False) -> dict[str, int]:
+             progress: Progress, full: bool = False,
+             delete_policy: DeletePolicy | None = None) -> dict[str, int]:
     """One repository, recorded as one ``sync_runs`` row."""
     from .artifacts import junit_importer
 
@@ -79,15 +82,19 @@ def sync_one(engine: Engine, client, settings: Settings, repo: str, project: str
         return RepoSync(engine=engine, client=client, repo=repo, project=project,
                         mapping=settings.mapping, github=settings.github, run=run,
                         progress=progress, full=full,
-                        junit_importer=junit_importer(settings)).sync()
+                        junit_importer=junit_importer(settings),
+                        delete_policy=delete_policy or DeletePolicy.from_settings(settings)
+                        ).sync()
 
 
 def run(args: argparse.Namespace, settings: Settings, engine: Engine,
         progress: Progress) -> dict[str, Any]:
     return sync_repos(settings, engine, progress, args.repo, api_url=args.api_url,
-                      max_wait=args.max_wait, full=getattr(args, "full", False))
+                      max_wait=args.max_wait, full=getattr(args, "full", False),
+                      allow_mass_delete=getattr(args, "allow_mass_delete", False))
 
 
 def sync_configured(settings: Settings, engine: Engine, progress: Progress,
-                    full: bool = False) -> dict[str, int]:
-    return sync_repos(settings, engine, progress, list(settings.github["repos"]), full=full)
+                    full: bool = False, allow_mass_delete: bool = False) -> dict[str, int]:
+    return sync_repos(settings, engine, progress, list(settings.github["repos"]), full=full,
+                      allow_mass_delete=allow_mass_delete)

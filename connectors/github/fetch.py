@@ -3,6 +3,10 @@
 Pagination follows ``Link: rel="next"`` (GitHub switches to ``/repositories/{id}/…`` URLs);
 nothing here builds a page URL. A page carries its ETag so callers can store it for the next
 conditional request, and ``not_modified`` when the server answered 304 to that ETag.
+
+Every page is checked for shape before it is handed on — a list of objects (or the object
+wrapping one) — so a ``null`` or an object where the list belongs stops the listing with one
+line naming the page, instead of ending it quietly as if it were complete.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from connectors.http import HttpClient, iter_link_pages
+from connectors.http import AuthError, HttpClient, SourceError, iter_link_pages
+from connectors.sync import bad_shape
 
 RUNS_RESULT_CAP = 1000  # the runs API returns at most 1,000 results per filtered search
 MIN_WINDOW = timedelta(minutes=1)
@@ -27,25 +32,94 @@ class Page:
     last: bool = True
     total_count: int | None = None
     window: tuple[datetime, datetime | None] | None = None  # runs only
+    number: int = 1  # 1 for the first page of a listing
+    path: str = ""  # the listing's path, for messages
+
+    @property
+    def where(self) -> str:
+        return f"page {self.number} of {self.path}"
 
 
 def list_pages(client: HttpClient, path: str, *, params: dict | None = None,
                etag: str | None = None, key: str | None = None) -> Iterator[Page]:
-    """Pages of a list endpoint. ``key`` unwraps ``{total_count, <key>: [...]}`` answers;
-    a 204 (no content) is an empty page."""
+    """Pages of a list endpoint. ``key`` unwraps ``{total_count, <key>: [...]}`` answers.
+    A page that is not a list of objects raises :class:`BadResponse` naming it."""
     headers = {"If-None-Match": etag} if etag else None
-    first = True
+    number = 0
     for body, resp in iter_link_pages(client, path, params=params, headers=headers):
+        number += 1
         if resp.status_code == 304:
-            yield Page(etag=etag, not_modified=True)
+            yield Page(etag=etag, not_modified=True, path=path)
             return
+        where = f"page {number} of {path}"
         total = None
-        if key is not None and isinstance(body, dict):
+        if key is not None:
+            if not isinstance(body, dict) or not isinstance(body.get(key), list):
+                raise bad_shape("github", where, f"an object with a '{key}' list",
+                                body if not isinstance(body, dict) else body.get(key))
             total = body.get("total_count")
-            body = body.get(key) or []
-        yield Page(items=body or [], etag=resp.headers.get("ETag"), first=first,
-                   last="next" not in resp.links, total_count=total)
-        first = False
+            body = body[key]
+        check_objects(body, where)
+        yield Page(items=body, etag=resp.headers.get("ETag"), first=number == 1,
+                   last="next" not in resp.links, total_count=total, number=number, path=path)
+
+
+def check_objects(body: Any, where: str) -> list[dict]:
+    """``body`` if it is a list of objects; else the one-line error naming ``where``."""
+    if not isinstance(body, list):
+        raise bad_shape("github", where, "a list", body)
+    for item in body:
+        if not isinstance(item, dict):
+            raise bad_shape("github", where, "a list of objects", item)
+    return body
+
+
+def check_object(body: Any, where: str, *fields: str) -> dict:
+    """``body`` if it is an object holding every one of ``fields``; else one line."""
+    if not isinstance(body, dict):
+        raise bad_shape("github", where, "an object", body)
+    for name in fields:
+        if body.get(name) is None:
+            raise bad_shape("github", where, f"an object with '{name}'", body.get(name))
+    return body
+
+
+def graphql_url(api_url: str) -> str:
+    """GitHub's GraphQL endpoint for a REST root: ``https://api.github.com/graphql``, or on a
+    GitHub Enterprise Server (REST at ``https://HOST/api/v3``) ``https://HOST/api/graphql``."""
+    root = api_url.rstrip("/")
+    if root.endswith("/api/v3"):
+        return root[: -len("/v3")] + "/graphql"
+    return root + "/graphql"
+
+
+ISSUE_COUNT_QUERY = ("query($owner: String!, $name: String!) "
+                     "{ repository(owner: $owner, name: $name) { issues { totalCount } } }")
+
+
+def issue_count(client: HttpClient, repo: str) -> tuple[int | None, str]:
+    """How many issues (pull requests excluded; every state) the repository has, from the
+    GraphQL ``repository.issues.totalCount`` — or ``(None, why not)``: GraphQL needs a token
+    (an anonymous sync gets 401), and a token may lack the scope."""
+    owner, name = repo.split("/", 1)
+    try:
+        body, _ = client.post_json(graphql_url(client.base_url),
+                                   {"query": ISSUE_COUNT_QUERY,
+                                    "variables": {"owner": owner, "name": name}})
+    except AuthError:
+        return None, "GraphQL answered 401: it needs a token, an anonymous sync cannot use it"
+    except SourceError as exc:
+        return None, "GraphQL failed: " + str(exc).removeprefix("github: ")
+    try:
+        count = body["data"]["repository"]["issues"]["totalCount"]
+    except (KeyError, TypeError):
+        errors = body.get("errors") if isinstance(body, dict) else None
+        first = errors[0] if isinstance(errors, list) and errors else {}
+        message = first.get("message") if isinstance(first, dict) else None
+        return None, f"GraphQL answered without a count{': ' + str(message) if message else ''}"
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return None, "GraphQL answered a count that is not a number"
+    return count, ""
 
 
 def iso(t: datetime) -> str:
@@ -141,3 +215,4 @@ def all_items(client: HttpClient, path: str, *, params: dict | None = None,
     for page in list_pages(client, path, params=params, key=key):
         out.extend(page.items)
     return out
+

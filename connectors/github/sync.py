@@ -12,6 +12,12 @@ Incremental rules (see DESIGN.md):
   runs (and deployments) still in progress are kept in ``pending`` and fetched again;
 - conditional requests: an ETag is reused only for the same query, and only when its answer
   was complete in one page — so a 304 means nothing in the whole list changed.
+
+Deletions: a listing of every issue (first sync, ``--full``) removes the issues GitHub no
+longer lists — only when the listing reached its last page by GitHub's own paging, every page
+parsed, and the number listed is not below GraphQL's ``issues.totalCount``; and never more than
+``[app] max_delete_share`` of the repository's issues unless ``--allow-mass-delete``
+(``connectors/sync.py``). A refused removal fails the run once everything else is synced.
 """
 
 from __future__ import annotations
@@ -24,9 +30,20 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select, update
 
-from connectors.http import HttpClient, NotFound, SourceError
+from connectors.http import HttpClient, NotFound
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import SyncRun, get_state, remove_items, save_raw, set_state
+from connectors.sync import (
+    DeletePolicy,
+    RemovalRefused,
+    SyncRun,
+    check_listed,
+    get_state,
+    note_unverified,
+    reading,
+    remove_items,
+    save_raw,
+    set_state,
+)
 from data import schema
 from data.store import in_values, insert_for, upsert
 
@@ -80,8 +97,11 @@ class RepoSync:
     progress: Progress = NULL_PROGRESS
     full: bool = False
     junit_importer: Any = None  # callable(conn, run_row, files) or None
+    delete_policy: DeletePolicy = field(default_factory=DeletePolicy)
     changed_milestones: set[str] = field(default_factory=set)
     _seen_milestones: dict[str, dict] = field(default_factory=dict)
+    _where: str = "the first answer"  # the page being read, for a malformed-answer message
+    _refused: RemovalRefused | None = None
 
     # --- helpers ------------------------------------------------------------------------
     @property
@@ -105,25 +125,35 @@ class RepoSync:
             self.run.add(resource, n)
             self.progress.update(resource, n)
 
+    def _items(self, page: fetch.Page, *fields: str) -> list[dict]:
+        """The page's items, each checked to hold the ``fields`` it is stored by."""
+        self._where = page.where
+        for item in page.items:
+            fetch.check_object(item, page.where, *fields)
+        return page.items
+
     def sync(self) -> dict[str, int]:
         """Every resource of the repository; returns the items written per resource."""
         try:
-            self.sync_milestones()
-            self.sync_issues()
-            self.sync_issue_events()
-            self.sync_pulls()
-            self.derive_started()
-            self.sync_releases()
-            self.sync_runs()
-            self.sync_deployments()
-            self.sync_deployment_commits()
-            self.take_scope_snapshots()
+            with reading(SOURCE, lambda: f"{self.repo}, {self._where}"):
+                self.sync_milestones()
+                self.sync_issues()
+                self.sync_issue_events()
+                self.sync_pulls()
+                self.derive_started()
+                self.sync_releases()
+                self.sync_runs()
+                self.sync_deployments()
+                self.sync_deployment_commits()
+                self.take_scope_snapshots()
         except NotFound as exc:
             host = urlsplit(self.client.base_url).netloc
             raise NotFound(
                 f"github: repository {self.repo} not found on {host}, or not visible to this "
                 f"token (404) — check --repo and {self.client.token_hint}"
             ) from exc
+        if self._refused is not None:
+            raise self._refused  # everything else is stored; the run fails on this line
         return dict(self.run.items)
 
     # --- milestones -----------------------------------------------------------------------
@@ -135,7 +165,8 @@ class RepoSync:
                                      etag=etag):
             if page.not_modified:
                 return
-            rows = [nz.milestone_to_release(ms, self.repo, self.project) for ms in page.items]
+            rows = [nz.milestone_to_release(ms, self.repo, self.project)
+                    for ms in self._items(page, "number", "title")]
             with self.engine.begin() as conn:
                 save_raw(conn, SOURCE, "milestones", self.repo,
                          ((f"{self.repo}#{ms['number']}", ms) for ms in page.items))
@@ -157,11 +188,14 @@ class RepoSync:
         etag = None if self.full else _etag_for(st.etag, since)
         cursor = since
         listed_all = since is None  # no `since`: every issue of the repository is listed
+        complete = False  # the last page reached by GitHub's paging, every page parsed
         seen: set[str] = set()
         for page in fetch.prefetch(fetch.list_pages(self.client, f"/repos/{self.repo}/issues",
                                                     params=params, etag=etag)):
             if page.not_modified:
                 return
+            self._items(page, "number", "created_at", "updated_at")
+            complete = page.last
             if listed_all:
                 seen.update(nz.issue_id(self.repo, i["number"]) for i in page.items
                             if not nz.is_pull_request(i))
@@ -172,23 +206,41 @@ class RepoSync:
                 set_state(conn, SOURCE, self.repo, "issues", cursor=cursor,
                           etag=_etag_key(since, page.etag) if single else None)
             self.count("issues", written)
-        if listed_all:
-            self.remove_deleted_issues(seen)
+        if listed_all and complete:
+            try:
+                self.remove_deleted_issues(seen)
+            except RemovalRefused as exc:
+                self._refused = exc  # raised once the other resources are synced
 
     def remove_deleted_issues(self, seen: set[str]) -> None:
         """After a complete listing (first sync, or ``--full``): remove the repository's work
-        items GitHub no longer lists — deleted, or transferred to another repository. An
-        empty listing while items are stored is refused (lost access is likelier)."""
+        items GitHub no longer lists — deleted, or transferred to another repository.
+
+        Refused (:class:`RemovalRefused`, nothing removed) when the listing is empty while
+        items are stored (lost access is likelier), when fewer issues were listed than
+        GraphQL's ``issues.totalCount`` (like with like: the REST list holds pull requests
+        too, ``seen`` and the count do not), or when more than the policy's share would go.
+        Without a count (GraphQL needs a token) the run says so and the share limit alone
+        applies."""
         wi = schema.work_items
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             stored = conn.execute(select(wi.c.id).where(
                 _prefix_range(wi.c.id, nz.issue_id(self.repo, 0)[:-1]))).scalars().all()
-            if stored and not seen:
-                raise SourceError(
-                    f"github: {self.repo} lists no issues now, but {len(stored)} are stored — "
-                    f"nothing removed; check that {self.client.token_hint} can still read it")
-            gone = {i: i.split(":", 2)[2] for i in stored if i not in seen}
-            removed = remove_items(conn, SOURCE, "issues", gone)
+        if stored and not seen:
+            raise RemovalRefused(
+                f"github: {self.repo} lists no issues now, but {len(stored)} are stored — "
+                f"nothing removed; check that {self.client.token_hint} can still read it")
+        gone = {i: i.split(":", 2)[2] for i in stored if i not in seen}
+        if not gone:
+            return
+        reported, why_not = fetch.issue_count(self.client, self.repo)
+        if reported is None:
+            note_unverified(self.run, SOURCE, self.repo, "issues", why_not)
+        else:
+            check_listed(SOURCE, self.repo, "issues", listed=len(seen), reported=reported)
+        with self.engine.begin() as conn:
+            removed = remove_items(conn, SOURCE, "issues", gone, scope=self.repo,
+                                   stored=len(stored), policy=self.delete_policy)
         self.count("removed", removed)
 
     def _write_issues(self, conn, items: list[dict]) -> int:
@@ -232,6 +284,7 @@ class RepoSync:
                 return
             if page.first:
                 first_etag = page.etag
+            self._items(page, "created_at")
             newest = _max_time((e.get("created_at") for e in page.items), newest)
             rows = []
             for ev in page.items:
@@ -269,7 +322,7 @@ class RepoSync:
                 break
             if page.first:
                 first_etag = page.etag
-            fresh = [p for p in page.items
+            fresh = [p for p in self._items(page, "number", "created_at", "updated_at")
                      if older is None or nz.parse_time(p["updated_at"]) >= older]
             newest = _max_time((p.get("updated_at") for p in fresh), newest)
             if fresh:
@@ -296,12 +349,14 @@ class RepoSync:
                 t.c.review_count.is_(None)).order_by(t.c.number)).scalars().all()
         for number in todo:
             base = f"/repos/{self.repo}/pulls/{number}"
+            self._where = base
             pr, resp = self.client.get_json(base, allow=(404,))
             if resp.status_code == 404:  # deleted since it was listed: nothing to fetch
                 with self.engine.begin() as conn:
                     conn.execute(update(t).where(t.c.id == nz.pr_id(self.repo, number))
                                  .values(review_count=0))
                 continue
+            fetch.check_object(pr, base)
             commits = fetch.all_items(self.client, f"{base}/commits",
                                       params={"per_page": self.per_page})
             reviews = fetch.all_items(self.client, f"{base}/reviews",
@@ -372,6 +427,7 @@ class RepoSync:
                                      params={"per_page": self.per_page}, etag=etag):
             if page.not_modified:
                 break
+            self._items(page, "id")
             with self.engine.begin() as conn:
                 save_raw(conn, SOURCE, "releases", self.repo,
                          ((f"{self.repo}@{r['id']}", r) for r in page.items))
@@ -409,10 +465,12 @@ class RepoSync:
         pending: list[int] = [] if self.full else list(st.pending or [])
         still: list[int] = []
         for rid in pending:
-            body, _ = self.client.get_json(f"/repos/{self.repo}/actions/runs/{rid}",
-                                           allow=(404,))
-            if not isinstance(body, dict) or "id" not in body:
+            path = f"/repos/{self.repo}/actions/runs/{rid}"
+            self._where = path
+            body, resp = self.client.get_json(path, allow=(404,))
+            if resp.status_code == 404:
                 continue  # deleted run
+            fetch.check_object(body, path, "id")
             if self._write_runs([body]):
                 still.append(rid)
         pending_set = set(still)
@@ -424,6 +482,7 @@ class RepoSync:
                                     per_page=self.per_page, etag=etag):
             if page.not_modified:
                 break
+            self._items(page, "id", "created_at")
             window_max = _max_time((r.get("created_at") for r in page.items), window_max)
             pending_set.update(self._write_runs(page.items))
             if not page.last:
@@ -487,7 +546,7 @@ class RepoSync:
                 break
             if page.first:
                 first_etag = page.etag
-            fresh = [d for d in page.items
+            fresh = [d for d in self._items(page, "id", "created_at")
                      if older is None or nz.parse_time(d["created_at"]) >= older]
             newest = _max_time((d.get("created_at") for d in fresh), newest)
             known = self._terminal_deployments([d["id"] for d in fresh])

@@ -81,12 +81,15 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
 
 def run(args: argparse.Namespace, settings: Settings, engine: Engine,
         progress: Progress) -> dict[str, Any]:
+    # --allow-mass-delete is accepted as by every source; a Jenkins sync removes nothing.
     jobs = args.job or list(settings.jenkins["jobs"])
     return sync_jobs(settings, engine, progress, args.url, [nz.job_name(j) for j in jobs],
                      full=getattr(args, "full", False), max_wait=args.max_wait)
 
 
 def sync_configured(settings: Settings, engine: Engine, progress: Progress,
-                    full: bool = False) -> dict[str, int]:
+                    full: bool = False, allow_mass_delete: bool = False) -> dict[str, int]:
+    """Sync ``[jenkins]`` of readiness.toml. ``allow_mass_delete`` is accepted like every
+    source's; a Jenkins sync removes nothing (builds Jenkins discarded stay as history)."""
     return sync_jobs(settings, engine, progress, None,
                      [nz.job_name(j) for j in settings.jenkins["jobs"]], full=full)

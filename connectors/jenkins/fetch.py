@@ -3,6 +3,10 @@
 Builds are read newest first through ``allBuilds[…]{m,n}`` range pages (``builds`` stops at
 the newest 100); ``tree=`` names only the fields we store, which keeps Jenkins from
 serialising every action of every build.
+
+Answers are checked for shape: a ``null``, a list where an object belongs (or the reverse) or
+a build without its number raises one :class:`BadResponse` line naming the page or build — a
+``null`` test report must not pass for "no report" and wipe a build's stored results.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from connectors.http import SYSTEM_CLOCK, Clock, HttpClient, retry_after_policy
+from connectors.sync import bad_shape
 
 from .normalize import job_path
 
@@ -43,7 +48,14 @@ def iter_build_pages(client: HttpClient, job: str,
     while True:
         tree = f"allBuilds[{BUILD_FIELDS}]{{{start},{start + page_size}}}"
         body, _ = client.get_json(f"{job_path(job)}api/json", params={"tree": tree})
-        builds = [b for b in (body or {}).get("allBuilds") or [] if isinstance(b, dict)]
+        where = f"builds {start}-{start + page_size} of {job}"
+        if not isinstance(body, dict):
+            raise bad_shape("jenkins", where, "an object", body)
+        builds = body.get("allBuilds")
+        if not isinstance(builds, list):
+            raise bad_shape("jenkins", where, "an 'allBuilds' list (is it a job?)", builds)
+        for build in builds:
+            check_build(build, where)
         yield builds
         if len(builds) < page_size:
             return
@@ -56,7 +68,17 @@ def fetch_build(client: HttpClient, job: str, number: int) -> dict[str, Any] | N
                       allow=(404,))
     if resp.status_code == 404:
         return None
-    return _json(client, resp)
+    return check_build(_json(client, resp), f"build {number} of {job}")
+
+
+def check_build(build: Any, where: str) -> dict[str, Any]:
+    """``build`` if it is an object with a whole ``number``; else the one-line error."""
+    if not isinstance(build, dict):
+        raise bad_shape("jenkins", where, "a build object", build)
+    number = build.get("number")
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise bad_shape("jenkins", where, "a build with a whole 'number'", number)
+    return build
 
 
 def _json(client: HttpClient, resp) -> dict[str, Any]:
@@ -75,4 +97,18 @@ def fetch_test_report(client: HttpClient, job: str, number: int) -> dict[str, An
                       params={"tree": REPORT_TREE}, allow=(404,))
     if resp.status_code == 404:
         return None
-    return _json(client, resp)
+    where = f"the test report of build {number} of {job}"
+    report = _json(client, resp)
+    if not isinstance(report, dict):
+        raise bad_shape("jenkins", where, "an object", report)
+    suites = report.get("suites")  # asked for by tree=, so always there
+    if not isinstance(suites, list):
+        raise bad_shape("jenkins", where, "a 'suites' list", suites)
+    for suite in suites:
+        if not isinstance(suite, dict) or not isinstance(suite.get("cases", []), list):
+            raise bad_shape("jenkins", where, "suites, each an object with a 'cases' list",
+                            suite if not isinstance(suite, dict) else suite.get("cases"))
+        for case in suite.get("cases", []):
+            if not isinstance(case, dict):
+                raise bad_shape("jenkins", where, "test cases as objects", case)
+    return report

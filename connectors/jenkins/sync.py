@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from connectors.http import HttpClient
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import SyncRun, get_state, save_raw, set_state
+from connectors.sync import SyncRun, get_state, reading, save_raw, set_state
 from data import schema
 from data.store import replace_rows, upsert
 
@@ -46,6 +46,7 @@ class JobSync:
     full: bool = False
     page_size: int = fetch.PAGE_SIZE
     written: dict[str, int] = field(default_factory=dict)
+    _where: str = field(default="the first page of builds", init=False, repr=False)
 
     def _count(self, resource: str, n: int) -> None:
         if not n:
@@ -56,6 +57,12 @@ class JobSync:
         self.progress.update(resource, n)
 
     def sync(self) -> dict[str, int]:
+        """Read new builds (and those still running) and store them; a build of the wrong
+        shape stops the sync with one line naming it (what is stored stays)."""
+        with reading(nz.SOURCE, lambda: f"{self.job}, {self._where}"):
+            return self._sync()
+
+    def _sync(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             state = get_state(conn, SOURCE, self.job, RESOURCE)
         cursor = None if self.full or not state.cursor else int(state.cursor)
@@ -68,6 +75,7 @@ class JobSync:
             reached = False
             for build in page:
                 number = int(build["number"])
+                self._where = f"build {number}"
                 seen.add(number)
                 newest = max(newest, number)
                 if cursor is not None and number <= cursor:
@@ -79,6 +87,7 @@ class JobSync:
             if reached:
                 break
         for number in sorted(pending - seen):
+            self._where = f"build {number}"
             build = fetch.fetch_build(self.client, self.job, number)
             if build is not None and self._store(build):  # None: deleted since
                 running.add(number)

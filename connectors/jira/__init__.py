@@ -18,6 +18,7 @@ from connectors.http import Clock, SourceError
 from connectors.jira.client import make_client
 from connectors.jira.sync import sync_project
 from connectors.progress import NULL_PROGRESS, Progress
+from connectors.sync import DeletePolicy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _sync(settings: Any, engine: Engine, progress: Progress, *, url: str, projects: list[str],
           boards: list[str], full: bool, max_wait: float | None,
-          clock: Clock | None = None) -> dict[str, int]:
+          clock: Clock | None = None, allow_mass_delete: bool = False) -> dict[str, int]:
     if not url:
         raise SourceError("jira: no Jira URL — pass --url https://YOUR-SITE.atlassian.net or "
                           "set jira.url in readiness.toml")
@@ -45,10 +46,11 @@ def _sync(settings: Any, engine: Engine, progress: Progress, *, url: str, projec
     client = make_client(url, clock=clock,
                          max_wait=max_wait if max_wait is not None else settings.jira["max_wait"])
     totals: dict[str, int] = {}
+    policy = DeletePolicy.from_settings(settings, allow_mass_delete)
     try:
         for project in projects:
             written = sync_project(client, engine, settings, project, board_ids=boards,
-                                   full=full, progress=progress)
+                                   full=full, progress=progress, delete_policy=policy)
             for resource, count in written.items():
                 totals[resource] = totals.get(resource, 0) + count
     finally:
@@ -63,13 +65,15 @@ def run(args: argparse.Namespace, settings: Any, engine: Engine,
                  url=args.url or settings.jira["url"],
                  projects=args.project or list(settings.jira["projects"]),
                  boards=[str(b) for b in (args.board or settings.jira["boards"])],
-                 full=bool(getattr(args, "full", False)), max_wait=args.max_wait, clock=clock)
+                 full=bool(getattr(args, "full", False)), max_wait=args.max_wait, clock=clock,
+                 allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)))
 
 
 def sync_configured(settings: Any, engine: Engine, progress: Progress = NULL_PROGRESS,
-                    full: bool = False, *, clock: Clock | None = None) -> dict[str, int]:
+                    full: bool = False, *, clock: Clock | None = None,
+                    allow_mass_delete: bool = False) -> dict[str, int]:
     """Sync ``[jira]`` of readiness.toml: its url, projects and boards."""
     return _sync(settings, engine, progress, url=settings.jira["url"],
                  projects=list(settings.jira["projects"]),
                  boards=[str(b) for b in settings.jira["boards"]], full=full,
-                 max_wait=None, clock=clock)
+                 max_wait=None, clock=clock, allow_mass_delete=allow_mass_delete)

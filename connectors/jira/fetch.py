@@ -5,6 +5,11 @@ Cloud and Data Center differ (told apart by ``serverInfo.deploymentType``):
   the last page; there is no ``total``) and must name its ``fields``;
 - Data Center has no v3 API and searches ``/rest/api/2/search`` with ``startAt``/``total``.
 The Agile API (``/rest/agile/1.0``) is the same on both and pages with ``startAt``/``isLast``.
+
+Every answer is checked for shape before it is used: a ``null``, a list where an object
+belongs (or the reverse), or an issue without its key raises one :class:`BadResponse` line
+naming the endpoint and page — and a search that did not reach its last page by Jira's own
+paging is never marked complete (:class:`Listing`), so nothing is removed on its account.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.http import BadResponse, HttpClient, NotFound
+from connectors.http import AuthError, BadResponse, HttpClient, NotFound, SourceError
+from connectors.sync import bad_shape
 
 PAGE_SIZE = 100
 KEY_PAGE_SIZE = 1000  # a key-only search
@@ -43,6 +49,51 @@ class Server:
         return "/rest/api/3" if self.cloud else "/rest/api/2"
 
 
+@dataclass
+class Listing:
+    """How a search went. ``complete``: its last page was reached by Jira's own paging (Cloud:
+    ``isLast``, or no ``nextPageToken``; Data Center: ``startAt`` + issues reaching ``total``)
+    and every page parsed. ``total`` is Data Center's count on that last page; ``where`` names
+    the page being read, for messages."""
+
+    complete: bool = False
+    total: int | None = None
+    where: str = ""
+
+
+def _object(body: Any, where: str, *lists: str) -> dict:
+    """``body`` if it is an object whose ``lists`` fields are lists of objects; else one line."""
+    if not isinstance(body, dict):
+        raise bad_shape("jira", where, "an object", body)
+    for name in lists:
+        _objects(body.get(name), f"{where}, '{name}'")
+    return body
+
+
+def _objects(value: Any, where: str) -> list[dict]:
+    if not isinstance(value, list):
+        raise bad_shape("jira", where, "a list", value)
+    for item in value:
+        if not isinstance(item, dict):
+            raise bad_shape("jira", where, "a list of objects", item)
+    return value
+
+
+def _issues(body: Any, where: str, field_list: list[str]) -> list[dict]:
+    """The page's issues, each with its key — and, when the search asked for ``created``
+    (every issue has one; a work item cannot be stored without it), its fields and that."""
+    issues = _object(body, where, "issues")["issues"]
+    for issue in issues:
+        if not isinstance(issue.get("key"), str):
+            raise bad_shape("jira", where, "issues with a 'key'", issue.get("key"))
+        if "created" in field_list:
+            fields = issue.get("fields")
+            if not isinstance(fields, dict) or not isinstance(fields.get("created"), str):
+                raise bad_shape("jira", where, f"issue {issue['key']} with fields.created",
+                                fields.get("created") if isinstance(fields, dict) else fields)
+    return issues
+
+
 def server_info(client: HttpClient) -> Server:
     body, _ = client.get_json("/rest/api/2/serverInfo")
     if not isinstance(body, dict):
@@ -63,18 +114,21 @@ def project(client: HttpClient, server: Server, key: str) -> dict:
 
 
 def project_versions(client: HttpClient, server: Server, key: str) -> list[dict]:
-    body, _ = client.get_json(f"{server.api}/project/{key}/versions")
-    return body if isinstance(body, list) else []
+    path = f"{server.api}/project/{key}/versions"
+    body, _ = client.get_json(path)
+    return _objects(body, path)
 
 
 def fields(client: HttpClient, server: Server) -> list[dict]:
-    body, _ = client.get_json(f"{server.api}/field")
-    return body if isinstance(body, list) else []
+    path = f"{server.api}/field"
+    body, _ = client.get_json(path)
+    return _objects(body, path)
 
 
 def statuses(client: HttpClient, server: Server) -> list[dict]:
-    body, _ = client.get_json(f"{server.api}/status")
-    return body if isinstance(body, list) else []
+    path = f"{server.api}/status"
+    body, _ = client.get_json(path)
+    return _objects(body, path)
 
 
 def my_time_zone(client: HttpClient, server: Server) -> str | None:
@@ -86,43 +140,89 @@ def my_time_zone(client: HttpClient, server: Server) -> str | None:
 
 
 def search(client: HttpClient, server: Server, jql: str, field_list: list[str], *,
-           page_size: int = PAGE_SIZE, changelog: bool = True) -> Iterator[list[dict]]:
+           page_size: int = PAGE_SIZE, changelog: bool = True,
+           listing: Listing | None = None) -> Iterator[list[dict]]:
     """Yield pages of issues (with their inline changelog, unless ``changelog`` is false)
-    matching ``jql``. The server may cap the page size; pages are followed regardless."""
+    matching ``jql``. The server may cap the page size; pages are followed regardless.
+    ``listing`` (optional) is told where the search is and whether it ended complete."""
+    listing = listing if listing is not None else Listing()
     params: dict[str, Any] = {"jql": jql, "fields": ",".join(field_list),
                               "maxResults": page_size}
     if changelog:
         params["expand"] = "changelog"
+    path = f"{server.api}/search/jql" if server.cloud else f"{server.api}/search"
+    number = 0
     if server.cloud:
         token = None
         while True:
+            number += 1
+            listing.where = f"search page {number} ({path})"
             page_params = dict(params, **({"nextPageToken": token} if token else {}))
-            body, _ = client.get_json(f"{server.api}/search/jql", params=page_params)
-            issues = body.get("issues") or []
+            body, _ = client.get_json(path, params=page_params)
+            issues = _issues(body, listing.where, field_list)
+            token, is_last = body.get("nextPageToken"), body.get("isLast")
+            if token is not None and not isinstance(token, str) or \
+                    is_last is not None and not isinstance(is_last, bool):
+                raise bad_shape("jira", listing.where, "a nextPageToken text and isLast flag",
+                                token if is_last is None else is_last)
+            if is_last is False and not token:  # "more to come" with no way to ask for it
+                raise bad_shape("jira", listing.where, "a nextPageToken with isLast false",
+                                token)
             yield issues
-            token = body.get("nextPageToken")
-            if not token or body.get("isLast") is True:
+            if is_last is True or not token:
+                listing.complete = True
                 return
     else:
         start = 0
         while True:
-            body, _ = client.get_json(f"{server.api}/search", params=dict(params, startAt=start))
-            issues = body.get("issues") or []
+            number += 1
+            listing.where = f"search page {number} ({path}, startAt {start})"
+            body, _ = client.get_json(path, params=dict(params, startAt=start))
+            issues = _issues(body, listing.where, field_list)
+            total = body.get("total")
+            if not isinstance(total, int) or isinstance(total, bool):
+                raise bad_shape("jira", listing.where, "a whole-number 'total'", total)
             yield issues
             start += len(issues)
-            total = body.get("total")
-            if not issues or (total is not None and start >= int(total)):
+            if start >= total:
+                listing.complete, listing.total = True, total
                 return
+            if not issues:
+                raise BadResponse(
+                    f"jira: {listing.where} answered no issues, though its total is {total} — "
+                    "the listing was cut short; stored data is intact, rerun the sync")
 
 
-def issue_keys(client: HttpClient, server: Server, project_key: str) -> set[str]:
+def issue_keys(client: HttpClient, server: Server, project_key: str,
+               listing: Listing | None = None) -> set[str]:
     """Every issue key the project lists now. Asking for the key alone lets Jira serve large
     pages (Cloud: up to 1,000, per its change notice on search max results)."""
     keys: set[str] = set()
-    for page in search(client, server, f'project = "{project_key}"', ["key"],
-                       page_size=KEY_PAGE_SIZE, changelog=False):
-        keys.update(i["key"] for i in page if i.get("key"))
+    for page in search(client, server, key_jql(project_key), ["key"],
+                       page_size=KEY_PAGE_SIZE, changelog=False, listing=listing):
+        keys.update(i["key"] for i in page)
     return keys
+
+
+def key_jql(project_key: str) -> str:
+    """Every issue of the project (bounded by the project, as the count endpoint requires)."""
+    return f'project = "{project_key}"'
+
+
+def approximate_count(client: HttpClient, server: Server, jql: str) -> tuple[int | None, str]:
+    """Jira Cloud's count of the issues matching ``jql`` (``POST search/approximate-count``),
+    or ``(None, why not)``. Approximate: the search index is eventually consistent."""
+    path = f"{server.api}/search/approximate-count"
+    try:
+        body, _ = client.post_json(path, {"jql": jql})
+    except AuthError:
+        return None, "approximate-count answered 401"
+    except SourceError as exc:
+        return None, "approximate-count failed: " + str(exc).removeprefix("jira: ")
+    count = body.get("count") if isinstance(body, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        return None, "approximate-count answered without a count"
+    return count, ""
 
 
 def full_changelog(client: HttpClient, server: Server, issue: dict) -> list[dict]:
@@ -139,15 +239,16 @@ def full_changelog(client: HttpClient, server: Server, issue: dict) -> list[dict
     key = issue["key"]
     if not server.cloud:
         # Data Center has no paged changelog endpoint; the single-issue view carries it all.
-        body, _ = client.get_json(f"{server.api}/issue/{key}",
-                                  params={"expand": "changelog", "fields": "updated"})
-        return list(((body or {}).get("changelog") or {}).get("histories") or [])
+        path = f"{server.api}/issue/{key}"
+        body, _ = client.get_json(path, params={"expand": "changelog", "fields": "updated"})
+        log = _object(body, path).get("changelog")
+        return list(_object(log, f"{path}, 'changelog'", "histories")["histories"])
     out: list[dict] = []
     start = 0
+    path = f"{server.api}/issue/{key}/changelog"
     while True:
-        body, _ = client.get_json(f"{server.api}/issue/{key}/changelog",
-                                  params={"startAt": start, "maxResults": PAGE_SIZE})
-        values = body.get("values") or []
+        body, _ = client.get_json(path, params={"startAt": start, "maxResults": PAGE_SIZE})
+        values = _object(body, f"{path} (startAt {start})", "values")["values"]
         out.extend(values)
         start += len(values)
         if not values or body.get("isLast") is True or (
@@ -162,7 +263,7 @@ def agile_pages(client: HttpClient, path: str, params: dict | None = None,
     while True:
         body, _ = client.get_json(f"{AGILE}{path}",
                                   params={**(params or {}), "startAt": start, "maxResults": 50})
-        values = body.get(key) or []
+        values = _object(body, f"{AGILE}{path} (startAt {start})", key)[key]
         yield values
         start += len(values)
         if not values or body.get("isLast") is True:
@@ -187,7 +288,7 @@ def board_configuration(client: HttpClient, board_id: int | str) -> dict:
     except NotFound:
         raise NotFound(f"jira: board {board_id} not found (404) — check --board or jira.boards, "
                        "and that this account may see the board") from None
-    return body if isinstance(body, dict) else {}
+    return _object(body, f"{AGILE}/board/{board_id}/configuration")
 
 
 def board_sprints(client: HttpClient, board_id: int | str) -> Iterator[list[dict]]:
@@ -206,5 +307,5 @@ def sprint_issue_keys(client: HttpClient, sprint_id: int | str, project_key: str
     for page in agile_pages(client, f"/sprint/{sprint_id}/issue",
                             {"jql": f'project = "{project_key}"', "fields": "updated"},
                             key="issues"):
-        keys.extend(i["key"] for i in page if i.get("key"))
+        keys.extend(i["key"] for i in page if isinstance(i.get("key"), str))
     return keys

@@ -11,7 +11,13 @@ the widest UTC offset. Re-reading an issue is harmless: every write is an upsert
 
 Deletions: a search by ``updated`` never returns a deleted issue, so once a day (and on every
 ``--full`` sync) the project's keys are listed — a key-only search, a few requests even for
-large projects — and work items whose key Jira no longer lists are removed.
+large projects — and work items whose key Jira no longer lists are removed. Only after a
+complete listing (its last page reached by Jira's paging, every page parsed) not shorter than
+Jira's count — Data Center: the search's own ``total``; Cloud: ``search/approximate-count``
+for the same JQL, which may lag the listing, so the listing may fall short of it by at most
+:func:`count_tolerance` — and never more than ``[app] max_delete_share`` of the project's
+items unless ``--allow-mass-delete``. A refused removal fails the run after everything else
+is stored.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, select
 
-from connectors.http import HttpClient, SourceError
+from connectors.http import HttpClient
 from connectors.jira import fetch
 from connectors.jira.normalize import (
     SOURCE,
@@ -34,7 +40,18 @@ from connectors.jira.normalize import (
     status_category_map,
 )
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import SyncRun, get_state, remove_items, save_raw, set_state
+from connectors.sync import (
+    DeletePolicy,
+    RemovalRefused,
+    SyncRun,
+    check_listed,
+    get_state,
+    note_unverified,
+    reading,
+    remove_items,
+    save_raw,
+    set_state,
+)
 from data import schema
 from data.store import in_values, replace_rows, upsert
 
@@ -42,6 +59,15 @@ OVERLAP = timedelta(minutes=5)
 RECONCILE_EVERY = timedelta(hours=24)
 UNKNOWN_ZONE_OVERLAP = timedelta(hours=14)
 STORY_POINT_NAMES = ("story points", "story point estimate")
+
+
+def count_tolerance(reported: int) -> int:
+    """How far a complete Jira Cloud listing may fall short of ``search/approximate-count``
+    before it is distrusted: 5 issues, or 0.1 % of the count when that is more. The count comes
+    from an eventually consistent index, so issues created or deleted in the seconds around
+    the listing can differ; a lost page (100 or 1,000 issues) is far outside it, and the share
+    limit bounds what the slack could let through."""
+    return max(5, reported // 1000)
 
 
 @dataclass
@@ -202,9 +228,13 @@ def _with_histories(issue: dict, histories: list[dict] | None) -> dict:
 
 def sync_project(client: HttpClient, engine: Engine, settings: Any, project: str, *,
                  board_ids: list[str] | None = None, full: bool = False,
-                 progress: Progress = NULL_PROGRESS) -> dict[str, int]:
+                 progress: Progress = NULL_PROGRESS,
+                 delete_policy: DeletePolicy | None = None) -> dict[str, int]:
     """Sync one project; returns rows written per resource."""
-    with SyncRun(engine, SOURCE, project, client) as run:
+    policy = delete_policy or DeletePolicy.from_settings(settings)
+    listing = fetch.Listing(where="the project's settings")
+    with SyncRun(engine, SOURCE, project, client) as run, \
+            reading(SOURCE, lambda: f"{project}, {listing.where}"):
         plan, written = prepare(client, engine, settings, project, list(board_ids or []))
         for resource, count in written.items():
             run.add(resource, count)
@@ -213,7 +243,7 @@ def sync_project(client: HttpClient, engine: Engine, settings: Any, project: str
         jql = jql_for(project, cursor, plan.time_zone)
         listed_all = cursor is None  # a search without a cursor lists every issue
         seen: set[str] = set()
-        for issues in fetch.search(client, plan.server, jql, plan.field_list):
+        for issues in fetch.search(client, plan.server, jql, plan.field_list, listing=listing):
             if not issues:
                 continue
             if listed_all:
@@ -234,13 +264,19 @@ def sync_project(client: HttpClient, engine: Engine, settings: Any, project: str
             for resource, count in counts.items():
                 run.add(resource, count)
             progress.update("issues", len(issues))
+        listing.where = "sprint membership"
         run.add("sprint_items", _board_membership(client, engine, plan))
         now = datetime.fromtimestamp(client.clock.now(), timezone.utc)
         if listed_all or _reconcile_due(engine, project, now):
-            keys = seen if listed_all else fetch.issue_keys(client, plan.server, project)
-            removed = remove_deleted(engine, plan.project, keys, now)
-            if removed:
-                run.add("removed", removed)
+            if not listed_all:
+                listing = fetch.Listing()
+                seen = fetch.issue_keys(client, plan.server, project, listing)
+            if listing.complete:
+                removed = remove_deleted(engine, plan.project, seen, now, client=client,
+                                         server=plan.server, listing=listing, policy=policy,
+                                         run=run)
+                if removed:
+                    run.add("removed", removed)
         return dict(run.items)
 
 
@@ -250,23 +286,39 @@ def _reconcile_due(engine: Engine, project: str, now: datetime) -> bool:
     return not last or now - datetime.fromisoformat(last) >= RECONCILE_EVERY
 
 
-def remove_deleted(engine: Engine, project: str, keys: set[str], now: datetime) -> int:
-    """Remove the project's work items whose key is not in ``keys``, a complete listing of
-    what Jira has now (deleted issues, or moved to another project). Returns how many.
+def remove_deleted(engine: Engine, project: str, keys: set[str], now: datetime, *,
+                   client: HttpClient, server: fetch.Server, listing: fetch.Listing,
+                   policy: DeletePolicy, run: SyncRun | None = None) -> int:
+    """Remove the project's work items whose key is not in ``keys``, a complete ``listing``
+    of what Jira has now (deleted issues, or moved to another project). Returns how many.
 
-    An empty listing while items are stored is refused: lost permission (or a wrong project)
-    is far likelier than every issue deleted, and removing them all would lose the history.
+    Refused with :class:`RemovalRefused` (nothing removed) when the listing is empty while
+    items are stored — lost permission (or a wrong project) is far likelier than every issue
+    deleted — when it is shorter than Jira's count (module doc), or when more than the
+    policy's share of the project would go.
     """
     wi = schema.work_items
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         stored = conn.execute(select(wi.c.id, wi.c.key).where(
             wi.c.source == SOURCE, wi.c.project == project)).all()
-        if stored and not keys:
-            raise SourceError(
-                f"jira: project {project} lists no issues now, but {len(stored)} are stored — "
-                "nothing removed; check that this account can still browse the project")
-        removed = remove_items(conn, SOURCE, "issues",
-                               {i: k for i, k in stored if k not in keys})
+    if stored and not keys:
+        raise RemovalRefused(
+            f"jira: project {project} lists no issues now, but {len(stored)} are stored — "
+            "nothing removed; check that this account can still browse the project")
+    gone = {i: k for i, k in stored if k not in keys}
+    if gone:
+        if listing.total is not None:  # Data Center: the search's own total
+            check_listed(SOURCE, project, "issues", listed=len(keys), reported=listing.total)
+        else:
+            reported, why_not = fetch.approximate_count(client, server, fetch.key_jql(project))
+            if reported is None:
+                note_unverified(run, SOURCE, project, "issues", why_not)
+            else:
+                check_listed(SOURCE, project, "issues", listed=len(keys), reported=reported,
+                             tolerance=count_tolerance(reported))
+    with engine.begin() as conn:
+        removed = remove_items(conn, SOURCE, "issues", gone, scope=project,
+                               stored=len(stored), policy=policy)
         set_state(conn, SOURCE, project, "reconcile", cursor=now.isoformat())
     return removed
 
