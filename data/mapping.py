@@ -114,6 +114,23 @@ def jenkins_conclusion(result: Any) -> str:
     return JENKINS_RESULTS.get(str(result).strip().upper(), UNKNOWN)
 
 
+def github_run_outcome(run: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(status, conclusion)`` of a GitHub workflow run payload: status lower-cased (a run
+    with a conclusion is completed), conclusion as :func:`github_run_conclusion`."""
+    status = (run.get("status") or "").lower() or None
+    conclusion = github_run_conclusion(run.get("conclusion"))
+    return ("completed" if conclusion else status), conclusion
+
+
+def jenkins_build_outcome(build: Mapping[str, Any]) -> tuple[str, str | None]:
+    """``(status, conclusion)`` of a Jenkins build payload: ``in_progress`` with no conclusion
+    while ``building`` is true or ``result`` is null (Jenkins leaves it null until the build
+    ends), else ``completed`` with :func:`jenkins_conclusion`."""
+    if build.get("building") or build.get("result") is None:
+        return "in_progress", None
+    return "completed", jenkins_conclusion(build.get("result"))
+
+
 def deployment_status_for_run(status: str | None, conclusion: str | None) -> str:
     """A deploy workflow run (or deploy job build) → deployment status. ``conclusion`` is the
     stored one (see :func:`github_run_conclusion`); without one the run is still going."""

@@ -33,7 +33,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator):

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from data.mapping import (GITHUB_TERMINAL_DEPLOY_STATES, deployment_status_for_run,
-                          github_deployment_outcome, github_run_conclusion, severity_for_labels)
+                          github_deployment_outcome, github_run_outcome, severity_for_labels)
 
 SOURCE = "github"
 TERMINAL_DEPLOY_STATES = GITHUB_TERMINAL_DEPLOY_STATES
@@ -246,12 +246,8 @@ def workflow_name(run: Mapping[str, Any]) -> str:
 def run_status(run: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """``(status, conclusion)`` lower-cased; a run with a conclusion is completed. The
     conclusion is one of GitHub's documented values, else ``unknown``
-    (:func:`data.mapping.github_run_conclusion`)."""
-    status = (run.get("status") or "").lower() or None
-    conclusion = github_run_conclusion(run.get("conclusion"))
-    if conclusion:
-        status = "completed"
-    return status, conclusion
+    (:func:`data.mapping.github_run_outcome`)."""
+    return github_run_outcome(run)
 
 
 def run_to_pipeline_run(run: Mapping[str, Any], repo: str, project: str) -> dict[str, Any]:

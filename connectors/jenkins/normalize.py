@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
-from data.mapping import JENKINS_RESULTS, deployment_status_for_run, jenkins_conclusion
+from data.mapping import JENKINS_RESULTS, deployment_status_for_run, jenkins_build_outcome
 
 SOURCE = "jenkins"
 MESSAGE_LIMIT = 4096
@@ -72,7 +72,7 @@ def ms_to_datetime(ms: int | float | None) -> datetime | None:
 
 
 def is_running(build: Mapping[str, Any]) -> bool:
-    return bool(build.get("building")) or build.get("result") is None
+    return jenkins_build_outcome(build)[0] != "completed"
 
 
 def git_info(build: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -123,7 +123,8 @@ def build_to_run(build: Mapping[str, Any], job: str, *,
                  project_for_repo=lambda repo: None) -> dict[str, Any]:
     """A ``pipeline_runs`` row for one build of ``job`` (canonical ``a/b/c`` path)."""
     number = int(build["number"])
-    running = is_running(build)
+    status, conclusion = jenkins_build_outcome(build)
+    running = status != "completed"
     started = ms_to_datetime(build.get("timestamp"))
     duration_ms = build.get("duration")
     finished = duration = None
@@ -136,8 +137,7 @@ def build_to_run(build: Mapping[str, Any], job: str, *,
         "id": build_id(job, number), "source": SOURCE, "pipeline": job, "repo": repo,
         "project": project_for_repo(repo) if repo else None, "number": number,
         "branch": branch, "sha": sha, "event": None,
-        "status": "in_progress" if running else "completed",
-        "conclusion": None if running else jenkins_conclusion(build.get("result")),
+        "status": status, "conclusion": conclusion,
         "attempt": None, "created_at": started, "started_at": started, "finished_at": finished,
         "duration_s": duration, "url": build.get("url"),
     }
