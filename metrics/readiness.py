@@ -328,6 +328,8 @@ def _forecast(ctx: Context) -> Measured:
         if exc.name != "metrics.forecast":
             raise
         return Measured(None, basis="forecast not available")
+    if not ctx.item_ids():  # nothing to forecast is no data, not "nothing left to do"
+        return Measured(None, basis="the release has no items")
     fc = forecast_release(ctx.conn, ctx.release["id"], as_of=ctx.as_of, settings=ctx.settings)
     if fc.target_date is None:
         return Measured(None, basis="the release has no target date")
