@@ -136,6 +136,8 @@ def deployment_status_for_run(status: str | None, conclusion: str | None) -> str
     stored one (see :func:`github_run_conclusion`); without one the run is still going."""
     if conclusion:
         return _RUN_DEPLOY_STATUS.get(conclusion, UNKNOWN)
+    if status == "completed":  # finished without saying how: neither way
+        return UNKNOWN
     return "queued" if status in _WAITING_RUN_STATUSES else "in_progress"
 
 

@@ -63,6 +63,11 @@ def test_github_runs_without_a_conclusion_are_unfinished_deployments(status, exp
     assert gnz.workflow_run_to_deployment(payload, "acme/web")["status"] == expected
 
 
+def test_a_completed_run_without_a_conclusion_is_an_unknown_deployment():
+    payload = run(1, "2024-05-01T10:00:00Z", status="completed", conclusion=None)
+    assert gnz.workflow_run_to_deployment(payload, "acme/web")["status"] == "unknown"
+
+
 # --- GitHub deployment statuses -----------------------------------------------------------------
 def _st(i, state, minute):
     return {"id": i, "state": state, "created_at": f"2024-05-01T10:{minute:02d}:00Z"}
