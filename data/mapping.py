@@ -1,9 +1,15 @@
-"""How a source's signal becomes a severity — the ``[mapping]`` rules of readiness.toml as pure
-functions, shared by the connectors (today's severity) and the metrics (severity at a past
-moment, rebuilt from the signal's history)."""
+"""How a source's signal becomes a domain value, as pure functions shared across layers:
+
+- severity — the ``[mapping]`` rules of readiness.toml, used by the connectors (today's
+  severity) and the metrics (severity at a past moment, rebuilt from the signal's history);
+- outcomes — every source's run, build and deployment vocabulary mapped to the stored
+  conclusion and deployment status, used by the connectors and by the schema migration that
+  re-derives stored rows from their raw payloads (data/ cannot import connectors/).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -31,3 +37,137 @@ def severity_for_labels(labels: Iterable[str], mapping: Mapping[str, Any]) -> st
     table = _casefolded(tuple(mapping["severity_labels"].items()))
     found = {table[lab.casefold()] for lab in labels if lab.casefold() in table}
     return next((s for s in SEVERITY_ORDER if s in found), None)
+
+
+# --- outcomes ----------------------------------------------------------------------------------
+# Every source's outcome vocabulary, mapped explicitly. Shared by the connectors (writing rows)
+# and by migration 4 in data/store.py (re-deriving rows stored with the old mapping from their
+# raw payloads), so both give the same answer. A value no table names is stored as ``unknown``:
+# never a failure, never a success; the KPIs and gates that leave such rows out count them.
+
+UNKNOWN = "unknown"
+
+# pipeline_runs.conclusion keeps GitHub's vocabulary (other sources are mapped into it). How
+# each conclusion counts in the pipeline success rate:
+SUCCESS_CONCLUSIONS = ("success",)
+# the run ran and the code (or the workflow itself) failed
+FAILURE_CONCLUSIONS = ("failure", "timed_out", "startup_failure")
+# the run stopped or never ran to a verdict: says nothing about the code
+NOT_COUNTED_CONCLUSIONS = ("cancelled", "skipped", "neutral", "stale",
+                           "action_required")
+# GitHub's documented workflow-run conclusions (REST "workflow runs": success, failure,
+# neutral, cancelled, skipped, timed_out, action_required, stale, startup_failure).
+GITHUB_RUN_CONCLUSIONS = (SUCCESS_CONCLUSIONS + FAILURE_CONCLUSIONS
+                          + NOT_COUNTED_CONCLUSIONS)
+
+# Jenkins hudson.model.Result → conclusion. UNSTABLE (built, tests failed) is a failure: a red
+# test run is not a successful pipeline. ABORTED is a person stopping the build → cancelled.
+# NOT_BUILT → skipped (``NOT_BUILD`` is the spelling in DevLake's fixtures). The result is null
+# while the build runs; that is "no conclusion yet", not unknown.
+JENKINS_RESULTS = {"SUCCESS": "success", "UNSTABLE": "failure", "FAILURE": "failure",
+                   "ABORTED": "cancelled", "NOT_BUILT": "skipped", "NOT_BUILD": "skipped"}
+
+# deployments.status and how each counts in delivery metrics:
+DEPLOY_SUCCESS = ("success",)
+DEPLOY_FAILED = ("failure", "error")            # a failed change in production
+DEPLOY_NOT_DEPLOYED = ("cancelled", "skipped", "inactive")  # never went out: left out
+DEPLOY_UNFINISHED = ("queued", "in_progress")    # no outcome yet
+DEPLOY_FINISHED = DEPLOY_SUCCESS + DEPLOY_FAILED
+
+# A deploy workflow's run conclusion → deployment status.
+_RUN_DEPLOY_STATUS = {"success": "success", "failure": "failure", "timed_out": "failure",
+                      "startup_failure": "failure", "cancelled": "cancelled",
+                      "skipped": "skipped", "neutral": "skipped", "stale": "skipped",
+                      "action_required": "skipped"}
+# A GitHub deployment status ``state`` → deployment status (documented states: error, failure,
+# inactive, in_progress, queued, pending, success).
+GITHUB_DEPLOY_STATES = {"success": "success", "failure": "failure", "error": "error",
+                        "inactive": "inactive", "in_progress": "in_progress",
+                        "queued": "queued", "pending": "queued"}
+GITHUB_TERMINAL_DEPLOY_STATES = ("success", "failure", "error")
+_WAITING_RUN_STATUSES = ("queued", "waiting", "pending", "requested")
+
+
+def outcome_of_conclusion(conclusion: str | None) -> str:
+    """How a stored ``pipeline_runs.conclusion`` counts: ``success``, ``failure``,
+    ``not_counted`` (stopped or never ran) or ``unknown`` (none, or a value no table names)."""
+    if conclusion in SUCCESS_CONCLUSIONS:
+        return "success"
+    if conclusion in FAILURE_CONCLUSIONS:
+        return "failure"
+    if conclusion in NOT_COUNTED_CONCLUSIONS:
+        return "not_counted"
+    return UNKNOWN
+
+
+def github_run_conclusion(conclusion: str | None) -> str | None:
+    """A workflow run's conclusion as stored: the documented value (lower-cased), None while
+    the run has none, else ``unknown``."""
+    value = (conclusion or "").strip().lower()
+    if not value:
+        return None
+    return value if value in GITHUB_RUN_CONCLUSIONS else UNKNOWN
+
+
+def jenkins_conclusion(result: Any) -> str:
+    """A finished Jenkins build's ``result`` as a conclusion (``unknown`` when unmapped)."""
+    return JENKINS_RESULTS.get(str(result).strip().upper(), UNKNOWN)
+
+
+def github_run_outcome(run: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(status, conclusion)`` of a GitHub workflow run payload: status lower-cased (a run
+    with a conclusion is completed), conclusion as :func:`github_run_conclusion`."""
+    status = (run.get("status") or "").lower() or None
+    conclusion = github_run_conclusion(run.get("conclusion"))
+    return ("completed" if conclusion else status), conclusion
+
+
+def jenkins_build_outcome(build: Mapping[str, Any]) -> tuple[str, str | None]:
+    """``(status, conclusion)`` of a Jenkins build payload: ``in_progress`` with no conclusion
+    while ``building`` is true or ``result`` is null (Jenkins leaves it null until the build
+    ends), else ``completed`` with :func:`jenkins_conclusion`."""
+    if build.get("building") or build.get("result") is None:
+        return "in_progress", None
+    return "completed", jenkins_conclusion(build.get("result"))
+
+
+def deployment_status_for_run(status: str | None, conclusion: str | None) -> str:
+    """A deploy workflow run (or deploy job build) → deployment status. ``conclusion`` is the
+    stored one (see :func:`github_run_conclusion`); without one the run is still going."""
+    if conclusion:
+        return _RUN_DEPLOY_STATUS.get(conclusion, UNKNOWN)
+    if status == "completed":  # finished without saying how: neither way
+        return UNKNOWN
+    return "queued" if status in _WAITING_RUN_STATUSES else "in_progress"
+
+
+def github_deployment_outcome(statuses: Iterable[Mapping[str, Any]]
+                              ) -> tuple[str, str | None]:
+    """``(status, finished_at)`` of a GitHub deployment from its statuses (any order).
+
+    The most recent terminal status (success/failure/error) is the result — not the
+    ``inactive`` that ``auto_inactive`` adds when a later deployment replaces a successful one
+    (that one stays a success). Without a terminal status: the latest non-inactive state
+    mapped (pending → queued; an undocumented state → unknown); only inactive statuses →
+    inactive (superseded before it finished: not deployed); no status yet → queued.
+    """
+    ordered = sorted(statuses, key=lambda s: (s.get("created_at") or "", s.get("id") or 0),
+                     reverse=True)
+    for st in ordered:
+        if st.get("state") in GITHUB_TERMINAL_DEPLOY_STATES:
+            return st["state"], st.get("created_at")
+    for st in ordered:
+        state = (st.get("state") or "").lower()
+        if state and state != "inactive":
+            return GITHUB_DEPLOY_STATES.get(state, UNKNOWN), None
+    return ("inactive" if ordered else "queued"), None
+
+
+def natural_key(text: str | None) -> tuple:
+    """Sort key ordering the numbers inside an id as numbers: ``dl:3`` before ``dl:15``.
+
+    Ties between deployments finished at the same moment are broken by the source's own
+    numeric order (a deployment id or build number), never by string order. Text and digit
+    runs alternate in the key, so any two keys compare position by position."""
+    parts = re.split(r"(\d+)", text or "")
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))

@@ -33,7 +33,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator):
@@ -250,7 +250,7 @@ pipeline_runs = Table(
     Column("sha", String(64)),
     Column("event", String(64)),
     Column("status", String(32)),  # queued/in_progress/completed
-    Column("conclusion", String(32)),  # success/failure/cancelled/skipped/timed_out/null
+    Column("conclusion", String(32)),  # GitHub's conclusions, unknown, or null (data/mapping.py)
     Column("attempt", Integer),
     Column("created_at", UTCDateTime),
     Column("started_at", UTCDateTime),
@@ -290,7 +290,9 @@ deployments = Table(
     Column("environment_name", String(255)),  # as the source named it
     Column("sha", String(64)),
     Column("ref", String(255)),
-    Column("status", String(32), nullable=False),  # success/failure/error/in_progress/queued
+    # success/failure/error, cancelled/skipped/inactive (not deployed), queued/in_progress,
+    # unknown — see data/mapping.py
+    Column("status", String(32), nullable=False),
     Column("created_at", UTCDateTime),
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),

@@ -115,8 +115,64 @@ def get_engine(url: str | None = None, *, create_schema: bool = True) -> Engine:
 
 
 # --- schema evolution -------------------------------------------------------------------------
-# version -> function(connection) upgrading from version-1. Empty while we are at version 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+# version -> function(connection) upgrading from version-1.
+def _migrate_4_outcomes(conn: Connection) -> None:
+    """Version 4: re-derive the outcome of every stored GitHub Actions run and Jenkins build —
+    ``pipeline_runs.conclusion`` and, for deploy workflows and deploy jobs, the deployment's
+    ``status`` — from its raw payload with the explicit tables of :mod:`data.mapping` (before,
+    a deploy run concluding neutral, stale or action_required, or a build with an unmapped
+    result, was stored as a failed deployment).
+
+    The rules live in data/mapping.py, not in the connectors' normalisers, so this migration
+    (data/ sits below connectors/ and must not import them) and the connectors apply the same
+    tables. It reads only what version 1 has (raw_records, pipeline_runs, deployments) and
+    updates rows by id; a raw record whose row is gone updates nothing. GitHub deployments
+    from the deployments API are left as they are: their statuses are not kept raw, the old
+    rule already took the latest terminal status (so an ``inactive`` after a success stayed a
+    success), and one without a terminal status is still pending, so the next sync reads it
+    again with the new rule.
+    """
+    from data import mapping
+
+    raw, runs, deps = schema.raw_records, schema.pipeline_runs, schema.deployments
+    set_conclusion = (runs.update().where(runs.c.id == bindparam("b_id"))
+                      .values(conclusion=bindparam("b_conclusion")))
+    set_status = (deps.update().where(deps.c.id == bindparam("b_id"))
+                  .values(status=bindparam("b_status")))
+    for source, resource in (("github", "runs"), ("jenkins", "builds")):
+        last = ""
+        while True:
+            # Keyset paging: a bounded batch of payloads in memory at a time.
+            batch = conn.execute(select(raw.c.external_id, raw.c.payload).where(
+                raw.c.source == source, raw.c.resource == resource, raw.c.external_id > last)
+                .order_by(raw.c.external_id).limit(1000)).all()
+            if not batch:
+                break
+            last = batch[-1][0]
+            run_rows, dep_rows = [], []
+            for external_id, payload in batch:
+                if not isinstance(payload, dict):
+                    continue
+                if source == "github":  # external id "OWNER/NAME:run id"
+                    status, conclusion = mapping.github_run_outcome(payload)
+                    run_id = f"github:run:{external_id}"
+                    dep_id = f"github:workflow-deploy:{external_id}"
+                else:  # external id is the run id, "jenkins:build:<job>#<n>"
+                    status, conclusion = mapping.jenkins_build_outcome(payload)
+                    run_id = external_id
+                    dep_id = external_id.replace("jenkins:build:", "jenkins:deployment:", 1)
+                run_rows.append({"b_id": run_id, "b_conclusion": conclusion})
+                dep_rows.append({"b_id": dep_id, "b_status": (
+                    mapping.deployment_status_for_run(status, conclusion)
+                    if source == "github" or status == "completed" else "in_progress")})
+            if run_rows:
+                conn.execute(set_conclusion, run_rows)
+                conn.execute(set_status, dep_rows)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    4: _migrate_4_outcomes,
+}
 
 
 def current_version(conn: Connection) -> int | None:

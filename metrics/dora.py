@@ -14,6 +14,12 @@ Definitions (durations in hours, rates as fractions 0..1, frequency per day):
 - **Change failure**: a production deployment (success or failure) that (a) has an incident
   attributed to it, (b) was rolled back — the next production deployment of its service is a
   rollback — or (c) itself ended in failure/error in production and so needed remediation.
+  Deployments that never went out (cancelled, skipped — a deploy workflow concluding skipped,
+  neutral, stale or action_required —, inactive) and those with an unknown outcome are in
+  neither the failures nor the denominator; the basis says how many were left out (the
+  outcome tables are in data/mapping.py).
+- **Order**: deployments finished at the same moment are ordered by the source's own number
+  (``…:3`` before ``…:15``, :func:`data.mapping.natural_key`), never by string order.
 - **Incident attribution** (DevLake's rule): the deployment the incident names, else the latest
   successful production deployment of its service finished at or before the incident opened.
 - **Recovery time** of a failed deployment: from the first attributed incident opening (else
@@ -37,6 +43,8 @@ from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from data.mapping import DEPLOY_FAILED, DEPLOY_FINISHED, DEPLOY_NOT_DEPLOYED, DEPLOY_UNFINISHED
+from data.mapping import natural_key
 from data.schema import deployment_commits as dc
 from data.schema import deployments as dep
 from data.schema import incidents as inc
@@ -44,8 +52,8 @@ from data.schema import pull_requests as prs
 from metrics.registry import DEFINITIONS, MetricValue, kpi
 
 PRODUCTION = "production"
-FAILED_STATUSES = ("failure", "error")
-FINISHED_STATUSES = ("success",) + FAILED_STATUSES
+FAILED_STATUSES = DEPLOY_FAILED
+FINISHED_STATUSES = DEPLOY_FINISHED
 
 # Tiers from the 2024 Accelerate State of DevOps Report (DORA), software delivery performance
 # clusters, taken from the report's table. Each tier: (name, test). The report gives ranges
@@ -119,8 +127,46 @@ def _deploy_rows(conn: Connection, where, until: datetime | None) -> list[dict]:
                dep.c.sha, dep.c.started_at, _when.label("at")).where(where, _when.is_not(None))
     if until is not None:
         q = q.where(_when <= until)
-    rows = [dict(r._mapping) for r in conn.execute(q.order_by(_when, dep.c.id))]
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    # Ties on the moment go by the source's numeric order, not the ids' string order.
+    rows.sort(key=lambda r: (r["at"], natural_key(r["id"])))
     return rows
+
+
+@dataclass
+class LeftOut:
+    """Production deployments in a window that no delivery rate counts: not deployed
+    (cancelled, skipped, inactive), unfinished (queued, in progress), unknown outcome."""
+
+    not_deployed: int = 0
+    unfinished: int = 0
+    unknown: int = 0
+
+    def text(self) -> str:
+        return (f"{self.not_deployed} not deployed (cancelled/skipped) and {self.unknown} with "
+                "an unknown outcome left out")
+
+    def as_dict(self) -> dict:
+        return {"not_deployed": self.not_deployed, "unfinished": self.unfinished,
+                "unknown": self.unknown}
+
+
+def left_out_deployments(conn: Connection, *, services=(), repos=(), since: datetime,
+                         until: datetime) -> LeftOut:
+    """How many production deployments of the scope in ``since``..``until`` have no finished
+    outcome, by kind (see :class:`LeftOut`); an unmapped status counts as unknown."""
+    q = (select(dep.c.status, func.count()).where(
+        _prod_where(services, repos), _when.is_not(None), _when >= since, _when <= until,
+        dep.c.status.not_in(FINISHED_STATUSES)).group_by(dep.c.status))
+    out = LeftOut()
+    for status, n in conn.execute(q):
+        if status in DEPLOY_NOT_DEPLOYED:
+            out.not_deployed += n
+        elif status in DEPLOY_UNFINISHED:
+            out.unfinished += n
+        else:
+            out.unknown += n
+    return out
 
 
 # --- deployment frequency -------------------------------------------------------------------------
@@ -133,11 +179,14 @@ def deployment_frequency(conn: Connection, *, services=(), repos=(), since: date
     # No production deployment ever recorded for the scope means no delivery data (a team that
     # does not track deploys), not a frequency of zero.
     value = len(rows) / days if every and days > 0 else None
+    unknown = sum(1 for r in every if r["at"] >= since and r["status"] not in FINISHED_STATUSES
+                  and r["status"] not in DEPLOY_NOT_DEPLOYED + DEPLOY_UNFINISHED)
     return MetricValue(value, "per_day", n=len(rows),
-                       basis=f"{len(rows)} successful production deployments in {days:.0f} days",
+                       basis=f"{len(rows)} successful production deployments in {days:.0f} days "
+                             f"({unknown} with an unknown outcome left out)",
                        evidence=[_dep_evidence(r) for r in rows[-20:]],
                        detail={"tier": tier("deployment_frequency", value),
-                               "tier_year": TIERS_YEAR})
+                               "tier_year": TIERS_YEAR, "unknown": unknown})
 
 
 def _dep_evidence(r: dict, detail: str = "") -> dict:
@@ -192,17 +241,19 @@ def pr_deliveries(conn: Connection, *, repos=(), since: datetime | None = None,
         ship_conds.append(dep.c.finished_at >= since)
     if until is not None:
         ship_conds.append(dep.c.finished_at <= until)
-    by_sha: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    by_sha: dict[str, list[tuple[datetime, tuple, str]]] = defaultdict(list)
     for sha, dep_id, at in conn.execute(
             select(dc.c.sha, dep.c.id, dep.c.finished_at)
             .select_from(dc.join(dep, dep.c.id == dc.c.deployment_id)).where(*ship_conds)):
-        by_sha[sha].append((at, dep_id))
+        by_sha[sha].append((at, natural_key(dep_id), dep_id))
     first: dict[str, tuple[datetime, str]] = {}
     for p in pulls:
-        # The first deployment (by finish, then id) at or after the merge shipping its commit.
+        # The first deployment (by finish, then the source's numeric order) at or after the
+        # merge shipping its commit.
         shipped = [c for c in by_sha.get(p[9], ()) if c[0] >= p[8]] if p[9] is not None else ()
         if shipped:
-            first[p[0]] = min(shipped)
+            at, _, dep_id = min(shipped)
+            first[p[0]] = (at, dep_id)
     out = []
     # Plain row tuples: a mapping per PR cost a third of the time at 15 k PRs.
     for pr_id, repo, number, title, url, created, first_commit, first_review, merged, _ in pulls:
@@ -293,21 +344,24 @@ def attribute_incidents(incidents: list[dict], deployments: list[dict]) -> dict[
     Pure: ``incidents`` have id, service, opened_at, deployment_id; ``deployments`` have id,
     service, environment, status, at.
     """
-    by_service: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    by_service: dict[str, list[tuple[datetime, tuple, str]]] = defaultdict(list)
     for d in deployments:
         if d.get("environment", PRODUCTION) == PRODUCTION and d["status"] == "success" \
                 and d["at"] is not None and d.get("service"):
-            by_service[d["service"]].append((d["at"], d["id"]))
-    for lst in by_service.values():
-        lst.sort()
+            by_service[d["service"]].append((d["at"], natural_key(d["id"]), d["id"]))
+    times: dict[str, list[datetime]] = {}
+    for key, lst in by_service.items():
+        lst.sort()  # by moment, ties by the source's numeric order
+        times[key] = [t for t, _, _ in lst]
     out: dict[str, str | None] = {}
     for i in incidents:
         if i.get("deployment_id"):
             out[i["id"]] = i["deployment_id"]
             continue
-        lst = by_service.get(i.get("service") or "", [])
-        k = bisect_right(lst, (i["opened_at"], "\uffff"))
-        out[i["id"]] = lst[k - 1][1] if k else None
+        service = i.get("service") or ""
+        lst = by_service.get(service, [])
+        k = bisect_right(times.get(service, []), i["opened_at"])
+        out[i["id"]] = lst[k - 1][2] if k else None
     return out
 
 
@@ -396,23 +450,27 @@ def deploy_outcomes(conn: Connection, *, services=(), repos=(), since: datetime,
                     o.recovered_at = later[0] if later else None
                 o.recovery_hours = _hours(began, o.recovered_at)
             out.append(o)
-    out.sort(key=lambda o: (o.deployment["at"], o.deployment["id"]))
+    out.sort(key=lambda o: (o.deployment["at"], natural_key(o.deployment["id"])))
     return out
 
 
 def change_failure_rate(conn: Connection, *, services=(), repos=(), since: datetime,
                         until: datetime) -> MetricValue:
-    """Failed changes / production deployments finished in the window (fraction); None with
-    no deployments. A failed change has an attributed incident, was rolled back, or failed."""
+    """Failed changes / production deployments finished (success, failure, error) in the
+    window (fraction); None with none. A failed change has an attributed incident, was rolled
+    back, or failed. Deployments that never went out or have an unknown outcome are in
+    neither count; the basis says how many."""
     outcomes = deploy_outcomes(conn, services=services, repos=repos, since=since, until=until)
     failed = [o for o in outcomes if o.failed]
     value = len(failed) / len(outcomes) if outcomes else None
+    left = left_out_deployments(conn, services=services, repos=repos, since=since, until=until)
     return MetricValue(value, "fraction", n=len(outcomes),
-                       basis=f"{len(failed)} failed of {len(outcomes)} production deployments",
+                       basis=f"{len(failed)} failed of {len(outcomes)} production deployments "
+                             f"({left.text()})",
                        evidence=[_dep_evidence(o.deployment, ", ".join(o.reasons))
                                  for o in failed],
                        detail={"tier": tier("change_failure_rate", value),
-                               "tier_year": TIERS_YEAR})
+                               "tier_year": TIERS_YEAR, **left.as_dict()})
 
 
 def failed_deployment_recovery_time(conn: Connection, *, services=(), repos=(), since: datetime,
@@ -440,12 +498,13 @@ def deployment_rework_rate(conn: Connection, *, services=(), repos=(), since: da
     outcomes = deploy_outcomes(conn, services=services, repos=repos, since=since, until=until)
     unplanned = [o for o in outcomes if o.unplanned]
     value = len(unplanned) / len(outcomes) if outcomes else None
+    left = left_out_deployments(conn, services=services, repos=repos, since=since, until=until)
     return MetricValue(value, "fraction", n=len(outcomes),
                        basis=f"{len(unplanned)} unplanned of {len(outcomes)} production "
-                             "deployments",
+                             f"deployments ({left.text()})",
                        evidence=[_dep_evidence(o.deployment, ", ".join(o.unplanned))
                                  for o in unplanned],
-                       detail={"tier": None, "tier_year": TIERS_YEAR})
+                       detail={"tier": None, "tier_year": TIERS_YEAR, **left.as_dict()})
 
 
 def ceil_minutes(hours: float | None) -> int | None:
@@ -479,7 +538,8 @@ lead_time_for_changes_kpi = kpi(replace(DEFINITIONS["lead_time_for_changes"], de
                                               until=scope.until), "hours"))
 change_failure_rate_kpi = kpi(replace(DEFINITIONS["change_failure_rate"], definition=(
     "Production deployments in the window that caused an incident, were rolled back or failed "
-    "/ all production deployments finished in the window")))(_scoped(
+    "/ all production deployments finished (succeeded or failed) in the window; cancelled, "
+    "skipped and unknown outcomes left out")))(_scoped(
     lambda conn, scope: change_failure_rate(conn, **_delivery_scope(scope)), "fraction"))
 failed_deployment_recovery_time_kpi = kpi(replace(
     DEFINITIONS["failed_deployment_recovery_time"], definition=(

@@ -47,12 +47,15 @@ GATE_METRICS: dict[str, tuple[str, str]] = {
     "flaky_tests": ("count", "Tests on the release branch with both outcomes on one commit, a "
                              "flaky marker, or 2+ flips in the last 20 runs"),
     "pipeline_success_rate": ("fraction", "Release-branch runs in the last 30 days concluding "
-                                          "success / finished runs (cancelled/skipped left out)"),
+                                          "success / runs that succeeded or failed (cancelled, "
+                                          "skipped, not run and unknown outcomes left out)"),
     "staging_deploy_healthy": ("fraction", "Share of the release's services whose latest "
-                                           "staging deployment succeeded"),
+                                           "finished staging deployment succeeded (cancelled, "
+                                           "skipped and unknown outcomes skipped over)"),
     "change_failure_rate": ("fraction", "Production deployments of the project's services in "
                                         "the last 30 days that failed, were rolled back or "
-                                        "caused an incident / all"),
+                                        "caused an incident / all that succeeded or failed "
+                                        "(not deployed and unknown outcomes left out)"),
     "bug_trend_converging": ("count", "1 when over the last 3 weeks the project's bugs were "
                                       "resolved at least as fast as they came in, else 0"),
     "forecast_on_time": ("fraction", "Share of 10,000 Monte Carlo trials finishing the "

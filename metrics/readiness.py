@@ -23,6 +23,7 @@ from typing import Callable
 
 from sqlalchemy import Connection, func, select
 
+from data.mapping import DEPLOY_NOT_DEPLOYED, DEPLOY_UNFINISHED, natural_key
 from data.schema import deployments as dep
 from data.schema import releases
 from data.schema import work_item_changes as wic
@@ -255,31 +256,43 @@ def _ci_success(ctx: Context) -> Measured:
                               "detail": f"{r['pipeline']}: {r['conclusion']}"}
                              for r in s.failed_runs],
                     basis=f"{s.success} of {s.counted} runs on {ctx.branch} in 30 days "
-                          f"succeeded ({s.excluded} cancelled/skipped left out)")
+                          f"succeeded ({s.left_out()})",
+                    detail={"not_counted": s.excluded, "unknown": s.unknown})
 
 
 def _staging(ctx: Context) -> Measured:
+    """Each service's latest finished (succeeded or failed) staging deployment by ``as_of``;
+    at the same moment the source's higher number is the later one. Deployments that never
+    went out or whose outcome is unknown are skipped over, and the unknown ones counted."""
     when = func.coalesce(dep.c.finished_at, dep.c.started_at, dep.c.created_at)
     keys = [("service", s) for s in ctx.services] or [("repo", r) for r in ctx.repos]
-    healthy, seen, evidence = 0, 0, []
+    healthy, seen, unknown, evidence = 0, 0, 0, []
     for col, key in keys:
-        row = ctx.conn.execute(
+        base = (dep.c.environment == "staging", dep.c[col] == key, when <= ctx.as_of)
+        finished = base + (dep.c.status.in_(dora.FINISHED_STATUSES),)
+        latest = select(func.max(when)).where(*finished).scalar_subquery()
+        rows = ctx.conn.execute(
             select(dep.c.id, dep.c.status, dep.c.url, dep.c.ref, when.label("at"))
-            .where(dep.c.environment == "staging", dep.c[col] == key, when <= ctx.as_of,
-                   dep.c.status.in_(dora.FINISHED_STATUSES))
-            .order_by(when.desc(), dep.c.id.desc()).limit(1)).mappings().first()
-        if row is None:
+            .where(*finished, when == latest)).mappings().all()
+        unknown += ctx.conn.execute(select(func.count()).where(
+            *base, dep.c.status.not_in(dora.FINISHED_STATUSES + DEPLOY_NOT_DEPLOYED
+                                       + DEPLOY_UNFINISHED))).scalar()
+        if not rows:
             continue
+        row = max(rows, key=lambda r: natural_key(r["id"]))
         seen += 1
         healthy += row["status"] == "success"
         evidence.append({"label": row["id"], "url": row["url"],
                          "detail": f"{key}: latest staging deployment {row['status']} "
                                    f"{row['at']:%Y-%m-%d %H:%M}"})
+    left_out = f"{unknown} with an unknown outcome left out"
     if not seen:
-        return Measured(None, basis="no staging deployment of the release's services")
+        return Measured(None, basis=f"no finished staging deployment of the release's services "
+                                    f"({left_out})", detail={"unknown": unknown})
     evidence.sort(key=lambda e: "success" in e["detail"])  # the red ones first
     return Measured(healthy / seen, evidence,
-                    basis=f"{healthy} of {seen} services' latest staging deployment succeeded")
+                    basis=f"{healthy} of {seen} services' latest staging deployment succeeded "
+                          f"({left_out})", detail={"unknown": unknown})
 
 
 def _cfr(ctx: Context) -> Measured:
@@ -287,7 +300,8 @@ def _cfr(ctx: Context) -> Measured:
         return Measured(None, basis="the project names no services or repos")
     v = dora.change_failure_rate(ctx.conn, services=ctx.services, repos=ctx.repos,
                                  since=ctx.as_of - CI_WINDOW, until=ctx.as_of)
-    return Measured(v.value, v.evidence, basis=v.basis + " in the last 30 days")
+    return Measured(v.value, v.evidence, basis=v.basis + " in the last 30 days",
+                    detail={k: v.detail[k] for k in ("not_deployed", "unknown")})
 
 
 def _bug_trend(ctx: Context) -> Measured:
@@ -314,6 +328,8 @@ def _forecast(ctx: Context) -> Measured:
         if exc.name != "metrics.forecast":
             raise
         return Measured(None, basis="forecast not available")
+    if not ctx.item_ids():  # nothing to forecast is no data, not "nothing left to do"
+        return Measured(None, basis="the release has no items")
     fc = forecast_release(ctx.conn, ctx.release["id"], as_of=ctx.as_of, settings=ctx.settings)
     if fc.target_date is None:
         return Measured(None, basis="the release has no target date")

@@ -110,7 +110,8 @@ DEFINITIONS: dict[str, Metric] = {m.id: m for m in [
            "Tests with both outcomes on one commit, a flaky marker, or 2+ flips in the last "
            "20 runs of the same pipeline and branch", "tests"),
     Metric("pipeline_success_rate", "Pipeline success rate", "fraction", "higher",
-           "Completed pipeline runs in the window that concluded success / all that concluded",
+           "Completed pipeline runs in the window that concluded success / all that succeeded "
+           "or failed (cancelled, skipped, not run and unknown outcomes left out)",
            "tests"),
     Metric("deployment_frequency", "Deployment frequency", "per_day", "higher",
            "Successful production deployments per day in the window", "delivery"),
@@ -118,8 +119,9 @@ DEFINITIONS: dict[str, Metric] = {m.id: m for m in [
            "Median hours from a PR's first commit to the successful production deployment "
            "that first shipped its merge commit", "delivery"),
     Metric("change_failure_rate", "Change failure rate", "fraction", "lower",
-           "Production deployments in the window that caused an incident or were rolled back "
-           "/ all production deployments", "delivery"),
+           "Production deployments in the window that caused an incident, were rolled back or "
+           "failed / all production deployments that succeeded or failed (not deployed and "
+           "unknown outcomes left out)", "delivery"),
     Metric("failed_deployment_recovery_time", "Failed deployment recovery time", "hours",
            "lower", "Median hours from a failed deployment's incident opening to its "
            "resolution", "delivery"),

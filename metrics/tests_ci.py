@@ -19,13 +19,16 @@ from sqlalchemy import Connection, and_, case, func, literal, or_, select
 
 from data.schema import pipeline_runs as pr
 from data.schema import test_results as tr
+from data.mapping import FAILURE_CONCLUSIONS, NOT_COUNTED_CONCLUSIONS, SUCCESS_CONCLUSIONS
 from metrics.registry import DEFINITIONS, MetricValue, kpi
 
 FAILING = ("failed", "error")
-# Conclusions that say nothing about the code: the run was stopped or never ran. They are left
-# out of the pipeline success rate rather than counted as failures (GitHub's "cancelled",
-# "skipped", "neutral"; Jenkins ABORTED / NOT_BUILT map to cancelled/skipped).
-NOT_COUNTED_CONCLUSIONS = ("cancelled", "skipped", "neutral", "stale")
+# How a run's conclusion counts is data.mapping's table: success; a failure (failure,
+# timed_out, startup_failure); not counted — the run stopped or never ran, which says nothing
+# about the code (cancelled, skipped, neutral, stale, action_required; Jenkins ABORTED /
+# NOT_BUILT map to cancelled/skipped); anything else (``unknown``, or none on a finished run)
+# is unknown: neither a failure nor a success, left out and counted.
+COUNTED_CONCLUSIONS = SUCCESS_CONCLUSIONS + FAILURE_CONCLUSIONS
 DEFAULT_BRANCHES = ("main", "master", "trunk", "develop")
 FLIP_WINDOW = 20
 
@@ -311,12 +314,18 @@ class PipelineStats:
     """Finished pipeline runs in a window: success / counted runs, durations in minutes."""
 
     success: int
-    counted: int  # finished runs minus cancelled/skipped ones
-    excluded: int  # cancelled/skipped/neutral runs, left out of the rate
+    counted: int  # finished runs that succeeded or failed
+    excluded: int  # cancelled/skipped/neutral/stale/action_required runs, left out
     rate: float | None
     p50_minutes: float | None
     p85_minutes: float | None
     failed_runs: list[dict]
+    unknown: int = 0  # finished runs with an unknown (or no) conclusion, left out
+
+    def left_out(self) -> str:
+        """What the rate leaves out, for a basis line."""
+        return (f"{self.excluded} cancelled/skipped/not run and {self.unknown} with an unknown "
+                "outcome left out")
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -332,30 +341,34 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def pipeline_stats(conn: Connection, *, repos=(), projects=(), pipelines=(), branch=None,
                    since: datetime | None = None, until: datetime | None = None) -> PipelineStats:
-    """Pipeline success rate = runs concluding ``success`` / finished runs with a conclusion,
-    leaving out cancelled, skipped and neutral runs (a stopped run says nothing about the
-    code); None when no run counts. Durations (minutes) over the counted runs."""
+    """Pipeline success rate = runs concluding ``success`` / runs that succeeded or failed
+    (failure, timed_out, startup_failure). Runs that stopped or never ran (cancelled, skipped,
+    neutral, stale, action_required) say nothing about the code and are left out, as are runs
+    with an unknown or no conclusion (counted in ``unknown``); None when no run counts.
+    Durations (minutes) over the counted runs."""
     where = _runs_where(repos=repos, projects=projects, pipelines=pipelines, branch=branch,
                         since=since, until=until)
     concl = func.lower(func.coalesce(pr.c.conclusion, literal("")))
     q = select(concl, func.count()).where(where).group_by(concl)
-    success = counted = excluded = 0
+    success = counted = excluded = unknown = 0
     for c, n in conn.execute(q):
-        if c in NOT_COUNTED_CONCLUSIONS or c == "":
+        if c in NOT_COUNTED_CONCLUSIONS:
             excluded += n
-        else:
+        elif c in COUNTED_CONCLUSIONS:
             counted += n
-            success += n if c == "success" else 0
+            success += n if c in SUCCESS_CONCLUSIONS else 0
+        else:
+            unknown += n
     durations = [d / 60 for (d,) in conn.execute(
         select(pr.c.duration_s).where(where, pr.c.duration_s.is_not(None),
-                                      func.lower(pr.c.conclusion).not_in(NOT_COUNTED_CONCLUSIONS)))]
+                                      concl.in_(COUNTED_CONCLUSIONS)))]
     failed = conn.execute(
         select(pr.c.id, pr.c.pipeline, pr.c.branch, pr.c.conclusion, pr.c.url, pr.c.finished_at)
-        .where(where, func.lower(pr.c.conclusion).not_in(NOT_COUNTED_CONCLUSIONS + ("success",)))
+        .where(where, concl.in_(FAILURE_CONCLUSIONS))
         .order_by(pr.c.finished_at.desc()).limit(20)).mappings().all()
     return PipelineStats(success, counted, excluded, success / counted if counted else None,
                          _quantile(durations, 0.5), _quantile(durations, 0.85),
-                         [dict(r) for r in failed])
+                         [dict(r) for r in failed], unknown=unknown)
 
 
 # --- KPIs -------------------------------------------------------------------------------------------
@@ -405,17 +418,18 @@ def flaky_tests_kpi(conn: Connection, scope) -> MetricValue:
 
 
 @kpi(replace(DEFINITIONS["pipeline_success_rate"], definition=(
-    "Pipeline runs finished in the window that concluded success / all that concluded; "
-    "cancelled and skipped runs left out")))
+    "Pipeline runs finished in the window that concluded success / all that succeeded or "
+    "failed; cancelled, skipped and not-run runs and unknown outcomes left out")))
 def pipeline_success_rate_kpi(conn: Connection, scope) -> MetricValue:
-    """Runs concluding success / finished runs in the window, cancelled and skipped excluded."""
+    """Runs concluding success / runs that succeeded or failed in the window; the runs left
+    out (stopped, never run, unknown outcome) are counted in the basis."""
     s = pipeline_stats(conn, since=scope.since, until=scope.until, **_scope_filters(scope))
     return MetricValue(s.rate, "fraction", n=s.counted,
-                       basis=f"from {s.counted} finished runs ({s.excluded} cancelled/skipped "
-                             "left out)",
+                       basis=f"from {s.counted} finished runs ({s.left_out()})",
                        evidence=[{"label": f"{r['pipeline']} on {r['branch']}: {r['conclusion']}",
                                   "url": r["url"], "detail": r["id"]} for r in s.failed_runs],
-                       detail={"p50_minutes": s.p50_minutes, "p85_minutes": s.p85_minutes})
+                       detail={"p50_minutes": s.p50_minutes, "p85_minutes": s.p85_minutes,
+                               "not_counted": s.excluded, "unknown": s.unknown})
 
 
 __all__ = ["RunCounts", "run_counts", "latest_run", "latest_runs_per_pipeline", "previous_run",

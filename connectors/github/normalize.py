@@ -13,10 +13,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from data.mapping import severity_for_labels
+from data.mapping import (GITHUB_TERMINAL_DEPLOY_STATES, deployment_status_for_run,
+                          github_deployment_outcome, github_run_outcome, severity_for_labels)
 
 SOURCE = "github"
-TERMINAL_DEPLOY_STATES = ("success", "failure", "error")
+TERMINAL_DEPLOY_STATES = GITHUB_TERMINAL_DEPLOY_STATES
 # "Closes #12", "fixes acme/web#3", "resolved #4" — GitHub's closing keywords.
 _CLOSING = re.compile(
     r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+(?:([\w.-]+/[\w.-]+))?#(\d+)", re.I)
@@ -243,12 +244,10 @@ def workflow_name(run: Mapping[str, Any]) -> str:
 
 
 def run_status(run: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """``(status, conclusion)`` lower-cased; a run with a conclusion is completed."""
-    status = (run.get("status") or "").lower() or None
-    conclusion = (run.get("conclusion") or "").lower() or None
-    if conclusion:
-        status = "completed"
-    return status, conclusion
+    """``(status, conclusion)`` lower-cased; a run with a conclusion is completed. The
+    conclusion is one of GitHub's documented values, else ``unknown``
+    (:func:`data.mapping.github_run_outcome`)."""
+    return github_run_outcome(run)
 
 
 def run_to_pipeline_run(run: Mapping[str, Any], repo: str, project: str) -> dict[str, Any]:
@@ -281,22 +280,10 @@ def environment_category(name: str | None, mapping: Mapping[str, Any]) -> str:
 
 
 def deployment_outcome(statuses: list[Mapping[str, Any]]) -> tuple[str, str | None]:
-    """``(status, finished_at)`` of a deployment from its statuses (any order).
-
-    The most recent terminal status (success/failure/error) is the result — not the
-    ``inactive`` that ``auto_inactive`` adds when a later deployment replaces it. Without a
-    terminal status: the latest other non-inactive state (pending counts as queued).
-    """
-    ordered = sorted(statuses, key=lambda s: (s.get("created_at") or "", s.get("id") or 0),
-                     reverse=True)
-    for st in ordered:
-        if st.get("state") in TERMINAL_DEPLOY_STATES:
-            return st["state"], st.get("created_at")
-    for st in ordered:
-        state = st.get("state")
-        if state and state != "inactive":
-            return ("queued" if state == "pending" else state), None
-    return ("inactive" if ordered else "queued"), None
+    """``(status, finished_at)`` of a deployment from its statuses (any order); the rule is
+    :func:`data.mapping.github_deployment_outcome` (the latest terminal status wins, so an
+    ``inactive`` added after a success leaves it a success)."""
+    return github_deployment_outcome(statuses)
 
 
 def deployment_to_row(dep: Mapping[str, Any], statuses: list[Mapping[str, Any]], repo: str,
@@ -323,19 +310,13 @@ def is_deploy_workflow(run: Mapping[str, Any], deploy_workflows: Iterable[str]) 
             or path.rsplit("/", 1)[-1] in wanted)
 
 
-_RUN_DEPLOY_STATUS = {"success": "success", "failure": "failure", "timed_out": "failure",
-                      "startup_failure": "failure", "cancelled": "cancelled",
-                      "skipped": "cancelled"}
-
-
 def workflow_run_to_deployment(run: Mapping[str, Any], repo: str) -> dict[str, Any]:
-    """A deployments row for a run of a deploy workflow (counted as a production deploy)."""
+    """A deployments row for a run of a deploy workflow (counted as a production deploy).
+    Status by :func:`data.mapping.deployment_status_for_run`: failure/timed_out/
+    startup_failure fail; cancelled is cancelled; skipped/neutral/stale/action_required did
+    not deploy (skipped); an undocumented conclusion is unknown."""
     pr = run_to_pipeline_run(run, repo, repo)
-    if pr["conclusion"]:
-        status = _RUN_DEPLOY_STATUS.get(pr["conclusion"], "error")
-    else:
-        status = "queued" if pr["status"] in ("queued", "waiting", "pending", "requested") \
-            else "in_progress"
+    status = deployment_status_for_run(pr["status"], pr["conclusion"])
     return {
         "id": f"{SOURCE}:workflow-deploy:{repo}:{run['id']}", "source": SOURCE,
         "service": repo, "repo": repo, "environment": "production",

@@ -586,43 +586,61 @@ class RepoSync:
         return row["status"]
 
     def sync_deployment_commits(self) -> None:
-        """For each successful production deployment without commits yet: the commits between
-        the previous successful production deployment's sha and its own (compare API). The
-        first one, a redeploy of the same sha, or a sha the compare cannot find ship their own
-        sha only — nothing is guessed."""
+        """For each successful production deployment from this repository without commits
+        yet: the commits between the previous successful production deployment of the same
+        service from this repository and its own sha (compare API). In a monorepo deployed by
+        several services (several Jenkins deploy jobs, say), one service's deploy does not cut
+        another's change set. Deployments go by finish (else creation) time; ties by the
+        source's own numeric order (``…:3`` before ``…:15``), never by the ids' string order.
+        The first of a service, a redeploy of the same sha, or a sha the compare cannot find
+        ship their own sha only — nothing is guessed."""
+        from data.mapping import natural_key
+
         d, dc = schema.deployments, schema.deployment_commits
         with self.engine.connect() as conn:
-            deps = conn.execute(select(d.c.id, d.c.sha, d.c.finished_at, d.c.created_at).where(
+            deps = conn.execute(select(d.c.id, d.c.service, d.c.sha, d.c.finished_at,
+                                       d.c.created_at).where(
                 d.c.repo == self.repo, d.c.environment == "production",
                 d.c.status == "success")).all()
             done = set(conn.execute(select(dc.c.deployment_id).where(
-                dc.c.deployment_id.in_([x.id for x in deps]))).scalars()) if deps else set()
+                in_values(dc.c.deployment_id, [x.id for x in deps])))
+                       .scalars()) if deps else set()
         far = datetime.min.replace(tzinfo=timezone.utc)
-        deps = sorted(deps, key=lambda x: (x.finished_at or x.created_at or far, x.id))
-        prev = None
-        for dep in deps:
-            if dep.id not in done and dep.sha:
-                commits: list[dict] = []
-                if prev is not None and prev.sha and prev.sha != dep.sha:
-                    commits = self._compare(prev.sha, dep.sha)
-                rows = nz.commits_to_rows(dep.id, commits)
-                if dep.sha not in {r["sha"] for r in rows}:
-                    rows.append({"deployment_id": dep.id, "sha": dep.sha, "source": SOURCE,
-                                 "committed_at": None})
-                with self.engine.begin() as conn:
-                    upsert(conn, dc, rows)
-                self.count("deployment_commits", len(rows))
-            prev = dep
+        chains: dict[str, list] = {}
+        for dep in sorted(deps, key=lambda x: (x.finished_at or x.created_at or far,
+                                               natural_key(x.id))):
+            chains.setdefault(dep.service or self.repo, []).append(dep)
+        for chain in chains.values():
+            prev = None
+            for dep in chain:
+                if dep.id not in done and dep.sha:
+                    commits: list[dict] = []
+                    if prev is not None and prev.sha and prev.sha != dep.sha:
+                        commits = self._compare(prev.sha, dep.sha)
+                    rows = nz.commits_to_rows(dep.id, commits)
+                    if dep.sha not in {r["sha"] for r in rows}:
+                        rows.append({"deployment_id": dep.id, "sha": dep.sha,
+                                     "source": SOURCE, "committed_at": None})
+                    with self.engine.begin() as conn:
+                        upsert(conn, dc, rows)
+                    self.count("deployment_commits", len(rows))
+                prev = dep
 
     def _compare(self, base: str, head: str) -> list[dict]:
-        out: list[dict] = []
-        path = f"/repos/{self.repo}/compare/{base}...{head}"
+        """The commits in ``head`` and not in ``base`` (every page of the compare API); none
+        when GitHub cannot compare them (404: a sha it does not know)."""
         from connectors.http import iter_link_pages
 
-        for body, resp in iter_link_pages(self.client, path, params={"per_page": 100}):
-            if resp.status_code == 404 or not isinstance(body, dict):
-                return []
-            out.extend(body.get("commits") or [])
+        out: list[dict] = []
+        path = f"/repos/{self.repo}/compare/{base}...{head}"
+        try:
+            for body, _resp in iter_link_pages(self.client, path, params={"per_page": 100}):
+                if not isinstance(body, dict):
+                    return []
+                out.extend(c for c in body.get("commits") or []
+                           if isinstance(c, dict) and c.get("sha"))
+        except NotFound:  # a sha GitHub no longer has (force-pushed away): nothing guessed
+            return []
         return out
 
     # --- scope snapshots ------------------------------------------------------------------

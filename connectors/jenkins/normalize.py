@@ -3,11 +3,14 @@
 Mapping decisions (DevLake's differ where noted; tests/test_jenkins_sync.py checks both):
 - ``status``: ``in_progress`` while ``building`` is true or ``result`` is null (Jenkins leaves
   the result null until the build ends), else ``completed``;
-- ``conclusion`` follows the GitHub vocabulary the metrics read: SUCCESS → success;
-  FAILURE → failure; UNSTABLE (built, but tests failed) → failure, because a red test run is not
-  a successful pipeline (DevLake leaves it without a result); ABORTED → cancelled (DevLake:
-  FAILURE — an abort is a person stopping a build, not the change failing); NOT_BUILT (and
-  DevLake's fixture spelling NOT_BUILD) → skipped (DevLake: no result);
+- ``conclusion`` follows the GitHub vocabulary the metrics read (table in data/mapping.py):
+  SUCCESS → success; FAILURE → failure; UNSTABLE (built, but tests failed) → failure, because a
+  red test run is not a successful pipeline (DevLake leaves it without a result); ABORTED →
+  cancelled (DevLake: FAILURE — an abort is a person stopping a build, not the change
+  failing); NOT_BUILT (and DevLake's fixture spelling NOT_BUILD) → skipped (DevLake: no
+  result); any other result → ``unknown``, neither a failure nor a success;
+- a deploy job's build: success → success, failure → failure, cancelled → cancelled, skipped
+  → skipped (not deployed), unknown → unknown, running → in_progress;
 - times: ``timestamp`` and ``duration`` are milliseconds; started = timestamp (kept to the
   millisecond — DevLake truncates to the second), finished = started + duration, only once the
   build has finished (a running build's duration is 0 or partial);
@@ -26,15 +29,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
+from data.mapping import JENKINS_RESULTS, deployment_status_for_run, jenkins_build_outcome
+
 SOURCE = "jenkins"
 MESSAGE_LIMIT = 4096
 
-CONCLUSIONS = {"SUCCESS": "success", "FAILURE": "failure", "UNSTABLE": "failure",
-               "ABORTED": "cancelled", "NOT_BUILT": "skipped", "NOT_BUILD": "skipped"}
+CONCLUSIONS = JENKINS_RESULTS
 CASE_STATUS = {"PASSED": "passed", "FIXED": "passed", "FAILED": "failed",
                "REGRESSION": "failed", "SKIPPED": "skipped"}
-DEPLOY_STATUS = {"success": "success", "failure": "failure", "cancelled": "cancelled",
-                 "skipped": "cancelled"}
 BUILD_DATA = "hudson.plugins.git.util.BuildData"
 
 
@@ -70,7 +72,7 @@ def ms_to_datetime(ms: int | float | None) -> datetime | None:
 
 
 def is_running(build: Mapping[str, Any]) -> bool:
-    return bool(build.get("building")) or build.get("result") is None
+    return jenkins_build_outcome(build)[0] != "completed"
 
 
 def git_info(build: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
@@ -121,7 +123,8 @@ def build_to_run(build: Mapping[str, Any], job: str, *,
                  project_for_repo=lambda repo: None) -> dict[str, Any]:
     """A ``pipeline_runs`` row for one build of ``job`` (canonical ``a/b/c`` path)."""
     number = int(build["number"])
-    running = is_running(build)
+    status, conclusion = jenkins_build_outcome(build)
+    running = status != "completed"
     started = ms_to_datetime(build.get("timestamp"))
     duration_ms = build.get("duration")
     finished = duration = None
@@ -134,8 +137,7 @@ def build_to_run(build: Mapping[str, Any], job: str, *,
         "id": build_id(job, number), "source": SOURCE, "pipeline": job, "repo": repo,
         "project": project_for_repo(repo) if repo else None, "number": number,
         "branch": branch, "sha": sha, "event": None,
-        "status": "in_progress" if running else "completed",
-        "conclusion": None if running else CONCLUSIONS.get(str(build.get("result")).upper()),
+        "status": status, "conclusion": conclusion,
         "attempt": None, "created_at": started, "started_at": started, "finished_at": finished,
         "duration_s": duration, "url": build.get("url"),
     }
@@ -194,10 +196,8 @@ def build_to_deployment(run: Mapping[str, Any], job: str,
                         mapping: Mapping[str, Any]) -> dict[str, Any]:
     """A ``deployments`` row for a build of a deploy job (from its ``pipeline_runs`` row)."""
     category, name = environment_of(job, mapping)
-    if run["status"] != "completed":
-        status = "in_progress"
-    else:
-        status = DEPLOY_STATUS.get(run["conclusion"] or "", "error")
+    status = ("in_progress" if run["status"] != "completed"
+              else deployment_status_for_run(run["status"], run["conclusion"] or "unknown"))
     return {
         "id": f"{SOURCE}:deployment:{job}#{run['number']}", "source": SOURCE,
         "service": job, "repo": run["repo"], "environment": category,
