@@ -26,13 +26,15 @@ TOKEN_HINT = "JENKINS_USER and JENKINS_TOKEN (a Jenkins API token)"
 def make_client(url: str, user: str | None, token: str | None, *, clock: Clock | None = None,
                 max_wait: float = 900.0) -> HttpClient:
     """A session for one Jenkins; basic auth when both user and token are given."""
-    headers = {"Accept": "application/json"}
+    auth = {}
     if user and token:
         pair = base64.b64encode(f"{user}:{token}".encode("utf-8")).decode("ascii")
-        headers["Authorization"] = f"Basic {pair}"
-    return HttpClient(base_url=url, source="jenkins", auth_headers=headers,
-                      token_hint=TOKEN_HINT, clock=clock or SYSTEM_CLOCK, max_wait=max_wait,
-                      rate_limit_policy=retry_after_policy)
+        auth["Authorization"] = f"Basic {pair}"
+    client = HttpClient(base_url=url, source="jenkins", auth_headers=auth,
+                        token_hint=TOKEN_HINT, clock=clock or SYSTEM_CLOCK, max_wait=max_wait,
+                        rate_limit_policy=retry_after_policy)
+    client.session.headers["Accept"] = "application/json"
+    return client
 
 
 def iter_build_pages(client: HttpClient, job: str,
@@ -52,27 +54,24 @@ def iter_build_pages(client: HttpClient, job: str,
 
 def fetch_build(client: HttpClient, job: str, number: int) -> dict[str, Any] | None:
     """One build (to refetch one still running at the last sync); None if it was deleted."""
-    resp = client.get(f"{job_path(job)}{number}/api/json", params={"tree": BUILD_FIELDS},
-                      allow=(404,))
-    if resp.status_code == 404:
-        return None
-    return _json(client, resp)
-
-
-def _json(client: HttpClient, resp) -> dict[str, Any]:
-    """The body of a response fetched with ``allow=``; a cut-off body is fetched again through
-    ``get_json``, which retries and then reports it."""
-    try:
-        return resp.json()
-    except ValueError:
-        body, _ = client.get_json(resp.url)
-        return body
+    return _json_or_none(client, f"{job_path(job)}{number}/api/json", {"tree": BUILD_FIELDS})
 
 
 def fetch_test_report(client: HttpClient, job: str, number: int) -> dict[str, Any] | None:
     """The build's JUnit report; None when it published none (Jenkins answers 404)."""
-    resp = client.get(f"{job_path(job)}{number}/testReport/api/json",
-                      params={"tree": REPORT_TREE}, allow=(404,))
+    return _json_or_none(client, f"{job_path(job)}{number}/testReport/api/json",
+                         {"tree": REPORT_TREE})
+
+
+def _json_or_none(client: HttpClient, path: str, params: dict[str, str]) -> Any:
+    """The JSON at ``path``, None on a 404. A body that is not JSON is fetched again through
+    ``get_json`` — by the same path on the configured host (never a redirect's target), which
+    retries and then reports it."""
+    resp = client.get(path, params=params, allow=(404,))
     if resp.status_code == 404:
         return None
-    return _json(client, resp)
+    try:
+        return client.decode(resp)
+    except ValueError:
+        body, _ = client.get_json(path, params=params)
+        return body
