@@ -602,10 +602,11 @@ def iter_link_pages(client: HttpClient, path_or_url: str, *, params: dict | None
 
 
 def _secs(value: float) -> str:
-    """Seconds for a message: whole when whole (or large), else one decimal."""
-    if value >= 100 or float(value).is_integer():
-        return str(int(math.ceil(value)))
-    return f"{value:.1f}"
+    """Seconds for a message: whole when whole, else one decimal (never rounded to a value
+    that misstates a limit by a whole second)."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}".removesuffix(".0") if value < 1e6 else str(int(math.ceil(value)))
 
 
 def _host(url: str) -> str:

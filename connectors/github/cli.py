@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.arguments import add_max_wait
-from connectors.http import Clock
+from connectors.http import Clock, check_base_url
 from connectors.progress import Progress
 from connectors.secrets import get_secret
 from connectors.sync import SyncRun, sync_each
@@ -54,9 +54,12 @@ def sync_repos(settings: Settings, engine: Engine, progress: Progress, repos: li
                token_env: str | None = None) -> dict[str, int]:
     """Sync each repository in turn; one ``sync_runs`` row per repository. A failing repo does
     not stop the others; the first failure is raised at the end."""
+    api_url = api_url or settings.github["api_url"]
+    env = token_env or settings.github.get("token_env") or "GITHUB_TOKEN"
+    check_base_url(api_url, "github", env)  # before any warning about the token
     if token is None and token_env is None:
         token, token_env = _token(settings)
-    client = make_client(api_url or settings.github["api_url"], token,
+    client = make_client(api_url, token,
                          token_env=token_env or "GITHUB_TOKEN", clock=clock,
                          max_wait=settings.github["max_wait"] if max_wait is None else max_wait)
     try:
