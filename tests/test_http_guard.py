@@ -9,6 +9,7 @@ import base64
 import json
 import re
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -390,3 +391,39 @@ def test_post_json_redirect_to_another_host_is_refused(httpserver, other):
     with pytest.raises(OffHost):
         _client(httpserver.url_for("/")).post_json("/graphql", {})
     assert other.seen == []
+
+
+def test_ctrl_c_stops_a_sync_stuck_on_a_trickling_server_within_seconds(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    def trickle(conn, n):
+        conn.sendall(head(Content_Type="application/json", Content_Length="100000") + b"{")
+        for _ in range(1200):
+            time.sleep(0.1)
+            conn.sendall(b" ")
+
+    server = RawServer(trickle)
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "connectors", "sync", "jenkins", "--url",
+                             server.url, "--job", "app"], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        waited = 0.0
+        while not server.requests and waited < 30:
+            time.sleep(0.1)
+            waited += 0.1
+        time.sleep(0.5)  # well inside the body
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        _out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+        server.close()
+    assert server.requests and took < 5
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
