@@ -292,6 +292,10 @@ class HttpClient:
 
     def __post_init__(self) -> None:
         check_base_url(self.base_url, self.source, self.token_hint)
+        if not (math.isfinite(self.max_wait) and self.max_wait >= 0):
+            # from readiness.toml; --max-wait is checked by argparse already
+            raise ConfigError(f"{self.source}: max_wait must be zero or more seconds "
+                              f"(got {self.max_wait})")
         for name, value in self.auth_headers.items():
             if any(ord(c) < 32 or ord(c) == 127 for c in value):
                 raise ConfigError(f"{self.source}: the credential for the {name} header holds "

@@ -427,3 +427,15 @@ def test_ctrl_c_stops_a_sync_stuck_on_a_trickling_server_within_seconds(tmp_path
     assert server.requests and took < 5
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_configured_max_wait_must_be_a_finite_number_of_seconds(value, sqlite_url, tmp_path,
+                                                                monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    config = tmp_path / "readiness.toml"
+    config.write_text(f'[jenkins]\nurl = "http://127.0.0.1:9/"\njobs = ["app"]\n'
+                      f"max_wait = {value}\n")
+    code = main(["sync", "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "max_wait" in err
