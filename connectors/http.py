@@ -25,9 +25,11 @@ Credentials — the rules every connector gets from this module, present and fut
   base64 at any alignment (so inside a Basic ``user:token`` pair too) — from any text that
   reaches the user or the database.
 
-Limits: every exchange has a total deadline (:data:`REQUEST_DEADLINE_S`; the ``timeout`` of
-requests is per socket read, so a server trickling bytes would otherwise never time out), and an
-answer read into memory is capped at :data:`MAX_ANSWER_BYTES`.
+Limits: every round trip (connect, headers, whole body) has a total deadline,
+:data:`REQUEST_DEADLINE_S` — the ``timeout`` of requests is per socket read, so a server
+trickling bytes would otherwise never time out; a timer shuts the socket when it passes. A
+streamed download (artifact archives) has :data:`DOWNLOAD_DEADLINE_S` for its body. An answer
+read into memory is capped at :data:`MAX_ANSWER_BYTES` (counted after decompression).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ import http.client
 import json
 import math
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +50,7 @@ from urllib.parse import quote, quote_plus, urljoin, urlsplit
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from data.config import ConfigError
@@ -232,6 +237,9 @@ class ClockRetry(Retry):
         return super().is_retry(method, status_code, has_retry_after)
 
     def sleep(self, response=None) -> None:  # noqa: D401 - urllib3 hook
+        watch = getattr(_CURRENT, "watch", None)
+        if watch is not None:
+            watch.pause()  # a backoff is not the server being slow
         wait = None
         if self.respect_retry_after_header and response is not None:
             wait = self.get_retry_after(response)
@@ -251,6 +259,91 @@ def retry_after_policy(response: requests.Response, attempt: int) -> float | Non
     if header and header.strip().isdigit():
         return float(header)
     return min(60.0 * (2 ** attempt), 900.0)
+
+
+class _DeadlinePassed(Exception):
+    """Raised into urllib3 when a retry would start after the deadline; not one of the
+    errors urllib3 retries, so it ends the exchange."""
+
+
+class _Watch:
+    """The deadline of one round trip. ``requests``' timeout bounds each socket read, so a
+    server trickling its headers or body would never time out; when the deadline passes, a
+    timer shuts the round trip's socket down, which ends any blocked read at once. Each
+    attempt urllib3 makes (after a 5xx or a refused connection) gets the full deadline; its
+    backoff sleeps are not counted."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.conn: Any = None
+        self.expired = False
+        self.armed_at = time.monotonic()
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, conn: Any) -> None:
+        """A round trip starts on ``conn``: (re)start the full deadline."""
+        with self._lock:
+            if self.expired:
+                raise _DeadlinePassed()
+            self._cancel()
+            self.conn = conn
+            self.armed_at = time.monotonic()
+            self._timer = threading.Timer(self.seconds, self.expire)
+            self._timer.args = (self._timer,)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def pause(self) -> None:
+        """Between round trips (a backoff sleep) and at the end: no deadline, no socket."""
+        with self._lock:
+            self._cancel()
+            self.conn = None
+
+    def _cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def expire(self, timer: threading.Timer | None = None) -> None:
+        with self._lock:
+            if timer is not self._timer:
+                return  # paused, finished or re-armed meanwhile
+            self.expired = True
+            sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+_CURRENT = threading.local()  # the _Watch of the exchange running in this thread
+
+
+class _WatchedPool:
+    """Mixin for urllib3 pools: hands each connection to the current exchange's watch."""
+
+    def _make_request(self, conn, *args: Any, **kwargs: Any):
+        watch = getattr(_CURRENT, "watch", None)
+        if watch is not None:
+            watch.attach(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _WatchedHTTPPool(_WatchedPool, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPool, HTTPSConnectionPool):
+    pass
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool,
+                                                   "https": _WatchedHTTPSPool}
 
 
 class _CutOff(Exception):
@@ -309,7 +402,7 @@ class HttpClient:
             allowed_methods=frozenset({"GET", "HEAD", "POST"}), respect_retry_after_header=True,
             raise_on_status=False, clock=self.clock,
         )
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = _WatchedAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
@@ -436,25 +529,48 @@ class HttpClient:
         if credentials and self.on_host(url):
             send_headers.update(self.auth_headers)
         for attempt in range(self.retries + 1):
-            started = time.monotonic()
             self.requests_made += 1
-            resp = self._send(method, url, params, send_headers, json_body)
-            resp._shipready_started = started  # type: ignore[attr-defined]
-            if stream:
-                return resp
+            watch = _CURRENT.watch = _Watch(self.deadline)
             try:
-                resp._content = b"".join(self._chunks(resp, started + self.deadline,
-                                                      self.max_answer_bytes, url))
-                return resp
-            except _CutOff:
-                resp.close()
-                if attempt == self.retries:
-                    raise ConnectionFailed(
-                        f"{self.source}: the answer from {_host(url)} was cut off "
-                        f"{attempt + 1} times — try again later (stored data is intact, a "
-                        "rerun resumes)") from None
-                self.clock.sleep(min(2.0 ** attempt, 60.0))
+                try:
+                    resp = self._send(method, url, params, send_headers, json_body)
+                except (SourceError, _DeadlinePassed):
+                    if watch.expired:
+                        raise self._too_slow(url, self.deadline) from None
+                    raise
+                resp._shipready_started = watch.armed_at  # type: ignore[attr-defined]
+                if stream:
+                    return resp  # iter_body keeps its own deadline
+                try:
+                    resp._content = b"".join(self._chunks(resp, watch.armed_at + self.deadline,
+                                                          self.max_answer_bytes, url))
+                except _CutOff:
+                    resp.close()
+                    if watch.expired:
+                        raise self._too_slow(url, self.deadline) from None
+                    if attempt == self.retries:
+                        raise ConnectionFailed(
+                            f"{self.source}: the answer from {_host(url)} was cut off "
+                            f"{attempt + 1} times — try again later (stored data is intact, a "
+                            "rerun resumes)") from None
+                except ConnectionFailed:
+                    if watch.expired:
+                        raise self._too_slow(url, self.deadline) from None
+                    raise
+                else:
+                    if watch.expired:  # a socket shut at a chunk boundary looks like the end
+                        raise self._too_slow(url, self.deadline)
+                    return resp
+            finally:
+                watch.pause()
+                _CURRENT.watch = None
+            self.clock.sleep(min(2.0 ** attempt, 60.0))  # the body was cut off: try again
         raise AssertionError("unreachable")
+
+    def _too_slow(self, url: str, seconds: float) -> ConnectionFailed:
+        return ConnectionFailed(
+            f"{self.source}: {_host(url)} sent {_path(url)} too slowly (over {_secs(seconds)} s) "
+            "— try again later; stored data is intact, a rerun resumes")
 
     def _send(self, method: str, url: str, params: dict | None, headers: dict,
               json_body: Any) -> requests.Response:
@@ -499,10 +615,7 @@ class HttpClient:
             while True:
                 if time.monotonic() > deadline:
                     resp.close()
-                    raise ConnectionFailed(
-                        f"{self.source}: {_host(url)} sent {_path(url)} too slowly (over "
-                        f"{_secs(deadline - resp._shipready_started)} s) — try again later; "
-                        "stored data is intact, a rerun resumes")
+                    raise self._too_slow(url, deadline - resp._shipready_started)
                 try:
                     data = resp.raw.read1(CHUNK, decode_content=True)
                 except urllib3.exceptions.ReadTimeoutError:

@@ -439,3 +439,36 @@ def test_configured_max_wait_must_be_a_finite_number_of_seconds(value, sqlite_ur
     code = main(["sync", "--config", str(config)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "max_wait" in err
+
+
+def test_a_server_trickling_its_headers_is_stopped_by_the_deadline():
+    def trickle_head(conn, n):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(300):  # 15 s of one byte every 50 ms
+            time.sleep(0.05)
+            conn.sendall(b"a")
+
+    server = RawServer(trickle_head)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectionFailed) as err:
+            _client(server.url, deadline=1.0).get_json("/slow-head")
+    finally:
+        server.close()
+    assert time.monotonic() - started < 5
+    assert "too slowly" in str(err.value) and "/slow-head" in str(err.value)
+    assert len(server.requests) == 1  # urllib3 did not try again after the deadline
+
+
+def test_backoff_between_server_errors_does_not_count_against_the_deadline(httpserver):
+    answers = iter([Response("", status=503), Response("", status=503),
+                    Response("[1]", content_type="application/json")])
+    httpserver.expect_request("/flaky").respond_with_handler(lambda r: next(answers))
+
+    class SlowClock(FakeClock):
+        def sleep(self, seconds):  # really sleeps: 0.6 s per backoff, 1.2 s in all
+            super().sleep(seconds)
+            time.sleep(0.6)
+
+    body, _ = _client(httpserver.url_for("/"), clock=SlowClock(), deadline=1.0).get_json("/flaky")
+    assert body == [1]
