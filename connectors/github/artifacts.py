@@ -18,12 +18,12 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
+from connectors.http import TooLarge
 from connectors.sync import save_raw
 from data import schema
 
 from . import fetch
 
-CHUNK = 1 << 20
 MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB downloaded
 MAX_MEMBER_BYTES = 512 << 20  # 512 MiB uncompressed per report file
 # GitHub keeps artifacts 90 days by default; listing older runs' artifacts would spend a
@@ -93,18 +93,16 @@ def fetch_time(text: str | None):
 
 def _download(client, url: str, out: BinaryIO) -> bool:
     """Stream ``url`` into ``out``; False (and nothing usable) when it exceeds the cap.
-    GitHub answers with a redirect to blob storage; requests drops our Authorization header
-    when the redirect leaves the API host, so the token is not sent there."""
-    resp = client.get(url, stream=True)
-    total = 0
+
+    ``url`` must be on the configured API host (else :class:`~connectors.http.OffHost`): the
+    token goes there only. GitHub answers with a redirect to signed blob storage, which is
+    followed without any credential."""
+    resp = client.get(url, stream=True, anonymous_redirects=True)
     try:
-        for chunk in resp.iter_content(CHUNK):
-            total += len(chunk)
-            if total > MAX_ARCHIVE_BYTES:
-                return False
+        for chunk in client.iter_body(resp, MAX_ARCHIVE_BYTES):
             out.write(chunk)
-    finally:
-        resp.close()
+    except TooLarge:  # past the cap: skipped, not fatal
+        return False
     out.seek(0)
     return True
 

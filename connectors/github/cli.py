@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.arguments import add_max_wait
-from connectors.http import Clock
+from connectors.http import Clock, check_base_url
 from connectors.progress import Progress
 from connectors.secrets import get_secret
 from connectors.sync import DeletePolicy, SyncRun, sync_each
@@ -55,9 +55,12 @@ def sync_repos(settings: Settings, engine: Engine, progress: Progress, repos: li
     """Sync each repository in turn; one ``sync_runs`` row per repository. A failing repo does
     not stop the others; the first failure is raised at the end. ``allow_mass_delete`` lifts
     the ``[app] max_delete_share`` limit on removals (``--allow-mass-delete``)."""
+    api_url = api_url or settings.github["api_url"]
+    env = token_env or settings.github.get("token_env") or "GITHUB_TOKEN"
+    check_base_url(api_url, "github", env)  # before any warning about the token
     if token is None and token_env is None:
         token, token_env = _token(settings)
-    client = make_client(api_url or settings.github["api_url"], token,
+    client = make_client(api_url, token,
                          token_env=token_env or "GITHUB_TOKEN", clock=clock,
                          max_wait=settings.github["max_wait"] if max_wait is None else max_wait)
     policy = DeletePolicy.from_settings(settings, allow_mass_delete)

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import requests
 
-from connectors.http import SYSTEM_CLOCK, Clock, HttpClient
+from connectors.http import SYSTEM_CLOCK, Clock, HttpClient, RateLimited, _secs
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -52,17 +52,9 @@ class GitHubRateLimitPolicy:
     """``HttpClient`` rate-limit policy: seconds to wait before retrying, or None."""
 
     clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
-    max_wait: float = 900.0
-    notify: Any = None  # callable(str): told about a wait it is going to take
+    max_wait: float = 900.0  # kept for callers; the client enforces --max-wait
 
     def __call__(self, resp: requests.Response, attempt: int) -> float | None:
-        wait = self._wait(resp, attempt)
-        if wait is not None and wait <= self.max_wait and wait >= 5 and self.notify:
-            # A long silent pause looks like a hang; say why and for how long.
-            self.notify(f"github: rate limited — waiting {int(wait)} s, then resuming")
-        return wait
-
-    def _wait(self, resp: requests.Response, attempt: int) -> float | None:
         if resp.status_code not in (403, 429):
             return None
         retry_after = _header(resp, "retry-after")
@@ -86,27 +78,26 @@ class GitHubClient(HttpClient):
 
     _not_before: float = 0.0
 
-    def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
-        if self._not_before:
-            wait = self._not_before - self.clock.now()
-            self._not_before = 0.0
-            if wait > 0:
-                if wait > self.max_wait:
-                    from connectors.http import RateLimited
+    def _before_request(self) -> None:
+        if not self._not_before:
+            return
+        wait = self._not_before - self.clock.now()
+        self._not_before = 0.0
+        if wait <= 0:
+            return
+        if wait > self.max_wait:
+            raise RateLimited(
+                f"{self.source}: rate limit used up; it resets in {_secs(wait)} s, more "
+                f"than --max-wait {_secs(self.max_wait)} s — rerun later, it resumes")
+        if wait >= 5:
+            _stderr(f"github: rate limit used up — waiting {_secs(wait)} s for the reset")
+        self.clock.sleep(wait)
 
-                    raise RateLimited(
-                        f"{self.source}: rate limit used up; it resets in {int(wait)} s, more "
-                        f"than --max-wait {int(self.max_wait)} s — rerun later, it resumes")
-                if wait >= 5:
-                    _stderr(f"github: rate limit used up — waiting {int(wait)} s for the reset")
-                self.clock.sleep(wait)
-        resp = super().get(path_or_url, **kwargs)
-        if resp.ok and _header(resp, "x-ratelimit-remaining") == "0":
+    def _after_response(self, resp: requests.Response) -> None:
+        if _header(resp, "x-ratelimit-remaining") == "0":
             wait = seconds_until_reset(resp, self.clock.now())
             if wait:
                 self._not_before = self.clock.now() + wait
-        return resp
-
 
     def decode(self, resp: requests.Response) -> Any:
         return decode_json(resp)
@@ -144,6 +135,7 @@ def make_client(api_url: str | None = None, token: str | None = None, *,
     client = GitHubClient(base_url=(api_url or DEFAULT_API_URL).rstrip("/"), source="github",
                           auth_headers=auth, token_hint=token_env, clock=clock,
                           max_wait=max_wait, retries=retries,
-                          rate_limit_policy=GitHubRateLimitPolicy(clock, max_wait, _stderr))
+                          rate_limit_policy=GitHubRateLimitPolicy(clock, max_wait),
+                          notify=_stderr)
     client.session.headers.update(headers)
     return client

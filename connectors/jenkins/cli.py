@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _credentials() -> tuple[str | None, str | None]:
-    user, token = get_secret("JENKINS_USER"), get_secret("JENKINS_TOKEN")
+    user, token = get_secret("JENKINS_USER", secret=False), get_secret("JENKINS_TOKEN")
     if bool(user) != bool(token):
         print("jenkins: set both JENKINS_USER and JENKINS_TOKEN for basic auth; "
               "syncing anonymously", file=sys.stderr)

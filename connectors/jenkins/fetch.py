@@ -31,13 +31,15 @@ TOKEN_HINT = "JENKINS_USER and JENKINS_TOKEN (a Jenkins API token)"
 def make_client(url: str, user: str | None, token: str | None, *, clock: Clock | None = None,
                 max_wait: float = 900.0) -> HttpClient:
     """A session for one Jenkins; basic auth when both user and token are given."""
-    headers = {"Accept": "application/json"}
+    auth = {}
     if user and token:
         pair = base64.b64encode(f"{user}:{token}".encode("utf-8")).decode("ascii")
-        headers["Authorization"] = f"Basic {pair}"
-    return HttpClient(base_url=url, source="jenkins", auth_headers=headers,
-                      token_hint=TOKEN_HINT, clock=clock or SYSTEM_CLOCK, max_wait=max_wait,
-                      rate_limit_policy=retry_after_policy)
+        auth["Authorization"] = f"Basic {pair}"
+    client = HttpClient(base_url=url, source="jenkins", auth_headers=auth,
+                        token_hint=TOKEN_HINT, clock=clock or SYSTEM_CLOCK, max_wait=max_wait,
+                        rate_limit_policy=retry_after_policy)
+    client.session.headers["Accept"] = "application/json"
+    return client
 
 
 def iter_build_pages(client: HttpClient, job: str,
@@ -64,11 +66,10 @@ def iter_build_pages(client: HttpClient, job: str,
 
 def fetch_build(client: HttpClient, job: str, number: int) -> dict[str, Any] | None:
     """One build (to refetch one still running at the last sync); None if it was deleted."""
-    resp = client.get(f"{job_path(job)}{number}/api/json", params={"tree": BUILD_FIELDS},
-                      allow=(404,))
-    if resp.status_code == 404:
-        return None
-    return check_build(_json(client, resp), f"build {number} of {job}")
+    where = f"build {number} of {job}"
+    build = _json_or_none(client, f"{job_path(job)}{number}/api/json", {"tree": BUILD_FIELDS},
+                          where, "a build object")
+    return None if build is None else check_build(build, where)
 
 
 def check_build(build: Any, where: str) -> dict[str, Any]:
@@ -81,24 +82,13 @@ def check_build(build: Any, where: str) -> dict[str, Any]:
     return build
 
 
-def _json(client: HttpClient, resp) -> dict[str, Any]:
-    """The body of a response fetched with ``allow=``; a cut-off body is fetched again through
-    ``get_json``, which retries and then reports it."""
-    try:
-        return resp.json()
-    except ValueError:
-        body, _ = client.get_json(resp.url)
-        return body
-
-
 def fetch_test_report(client: HttpClient, job: str, number: int) -> dict[str, Any] | None:
     """The build's JUnit report; None when it published none (Jenkins answers 404)."""
-    resp = client.get(f"{job_path(job)}{number}/testReport/api/json",
-                      params={"tree": REPORT_TREE}, allow=(404,))
-    if resp.status_code == 404:
-        return None
     where = f"the test report of build {number} of {job}"
-    report = _json(client, resp)
+    report = _json_or_none(client, f"{job_path(job)}{number}/testReport/api/json",
+                           {"tree": REPORT_TREE}, where, "an object")
+    if report is None:
+        return None
     if not isinstance(report, dict):
         raise bad_shape("jenkins", where, "an object", report)
     suites = report.get("suites")  # asked for by tree=, so always there
@@ -112,3 +102,21 @@ def fetch_test_report(client: HttpClient, job: str, number: int) -> dict[str, An
             if not isinstance(case, dict):
                 raise bad_shape("jenkins", where, "test cases as objects", case)
     return report
+
+
+def _json_or_none(client: HttpClient, path: str, params: dict[str, str], where: str,
+                  expected: str) -> Any:
+    """The JSON at ``path``, None on a 404 — and a body of JSON ``null`` raises instead (it must
+    not pass for "no report" and wipe a build's stored results). A body that is not JSON is
+    fetched again through ``get_json`` — by the same path on the configured host (never a
+    redirect's target), which retries and then reports it."""
+    resp = client.get(path, params=params, allow=(404,))
+    if resp.status_code == 404:
+        return None
+    try:
+        body = client.decode(resp)
+    except ValueError:
+        body, _ = client.get_json(path, params=params)
+    if body is None:
+        raise bad_shape("jenkins", where, expected, body)
+    return body

@@ -38,8 +38,6 @@ def _sync(settings: Any, engine: Engine, progress: Progress, *, url: str, projec
     if not url:
         raise SourceError("jira: no Jira URL — pass --url https://YOUR-SITE.atlassian.net or "
                           "set jira.url in readiness.toml")
-    if not url.startswith(("http://", "https://")):
-        raise SourceError(f"jira: --url should start with https:// (got {url!r})")
     if not projects:
         raise SourceError("jira: no project — pass --project KEY or set jira.projects in "
                           "readiness.toml")

@@ -25,10 +25,13 @@ TOKEN_HINT = "JIRA_EMAIL and JIRA_API_TOKEN (Jira Cloud) or JIRA_TOKEN (Data Cen
 def auth_headers(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The Authorization header (empty when no credentials are set). ``env`` replaces the
     environment and secrets file, for tests."""
-    def lookup(name: str) -> str | None:
-        return env.get(name) if env is not None else get_secret(name)
+    def lookup(name: str, secret: bool = True) -> str | None:
+        if env is not None:
+            return (env.get(name) or "").strip() or None
+        return get_secret(name, secret=secret)
 
-    email, api_token, pat = lookup("JIRA_EMAIL"), lookup("JIRA_API_TOKEN"), lookup("JIRA_TOKEN")
+    email, api_token = lookup("JIRA_EMAIL", secret=False), lookup("JIRA_API_TOKEN")
+    pat = lookup("JIRA_TOKEN")
     if email and api_token:
         register_secret(api_token)
         pair = base64.b64encode(f"{email}:{api_token}".encode()).decode("ascii")
