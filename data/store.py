@@ -336,6 +336,7 @@ def utcnow() -> datetime:
 
 
 __all__: Sequence[str] = [
-    "DatabaseError", "database_error", "database_url", "masked", "get_engine", "ensure_schema", "upsert", "in_values",
+    "DatabaseError", "database_error", "database_url", "masked", "get_engine", "ensure_schema",
+    "upsert", "in_values",
     "replace_rows", "delete_source", "table_counts", "is_empty", "chunked", "utcnow", "MIGRATIONS",
 ]
