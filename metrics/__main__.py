@@ -16,6 +16,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 
+MAX_BY = 255  # characters of gate_waivers.waived_by
 DATE_OPTIONS = {"as_of": "--as-of", "since": "--since", "until": "--until",
                 "expires": "--expires"}
 
@@ -95,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"error: {option}: {problem}", file=sys.stderr)
             return 2
+    by = getattr(args, "by", None)
+    if by is not None and len(by) > MAX_BY:
+        # stored in a 255-character column: past it PostgreSQL refuses the waiver
+        print(f"error: --by is {len(by):,} characters long; at most {MAX_BY} are accepted "
+              "(a name or an email address)", file=sys.stderr)
+        return 2
     try:
         if args.command == "kpis":
             from metrics.kpis import run_kpis

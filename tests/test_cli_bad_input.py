@@ -266,3 +266,20 @@ def test_the_longest_accepted_identifiers_are_stored_whole(db_url, report, tmp_p
                                 ).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_an_overlong_waiver_author_is_one_line_and_stores_nothing(demo_template, tmp_path):
+    path = tmp_path / "demo.db"
+    shutil.copyfile(demo_template, path)
+    args = ["waive", "--release", "2.4", "--project", "PAY", "--gate", "open_critical_bugs",
+            "--reason", "known issue", "--by"]
+    _one_line(_run("metrics", [*args, "x" * 256], db=f"sqlite:///{path}"), "at most 255")
+    engine = get_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(schema.gate_waivers)
+                                ).scalar() == 0
+    finally:
+        engine.dispose()
+    done = _run("metrics", [*args, "x" * 255], db=f"sqlite:///{path}")  # the longest accepted
+    assert done.returncode == 0, done.stderr

@@ -162,3 +162,63 @@ def test_home_shows_a_killed_sync_as_abandoned(aged):
     assert any(c.startswith("✅ success · ") for c in captions), captions
     assert any("stopped without finishing" in c for c in captions)
     assert _stored_outcomes(aged)["github"] == "running"
+
+
+# --- a real killed sync ---------------------------------------------------------------------
+KILLED_CHILD = """
+import sys, time
+from connectors.sync import SyncRun
+from data.store import get_engine
+run = SyncRun(get_engine(sys.argv[1]), "github", "acme/web", heartbeat_every=0.05).__enter__()
+print(run.run_id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_sync_stays_running_and_reads_as_abandoned_once_its_heartbeat_is_old(db_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import update
+
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, db_url], cwd=root,
+                             env=dict(os.environ, PYTHONPATH=str(root)), text=True,
+                             stdout=subprocess.PIPE)
+    runs = schema.sync_runs
+    engine = get_engine(db_url)
+    try:
+        run_id = int(child.stdout.readline())
+        with engine.connect() as conn:
+            first = conn.execute(select(runs.c.heartbeat_at).where(runs.c.id == run_id)).scalar()
+        beat, deadline = first, time.monotonic() + 30
+        while beat == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with engine.connect() as conn:
+                beat = conn.execute(select(runs.c.heartbeat_at)
+                                    .where(runs.c.id == run_id)).scalar()
+        assert beat > first  # alive: it beats
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        with engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+        # killed: nobody closed the row, and it still reads as running while the beat is fresh
+        assert row["outcome"] == "running" and row["finished_at"] is None
+        assert run_outcome(row["outcome"], row["started_at"], row["heartbeat_at"],
+                           row["heartbeat_at"] + timedelta(minutes=4)) == "running"
+        # aged by hand: its last beat 6 minutes ago
+        old = datetime.now(timezone.utc) - timedelta(minutes=6)
+        with engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id)
+                         .values(started_at=old - timedelta(minutes=1), heartbeat_at=old))
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+        assert run_outcome(row["outcome"], row["started_at"], row["heartbeat_at"]) == "abandoned"
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+        engine.dispose()
