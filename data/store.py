@@ -85,6 +85,9 @@ def get_engine(url: str | None = None, *, create_schema: bool = True) -> Engine:
             f"DATABASE_URL is not a valid SQLAlchemy URL ({shown}); "
             "expected e.g. sqlite:///data/readiness.db or postgresql+psycopg://user@host/db"
         ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseError(f"cannot use database {shown}: ShipReady runs on SQLite or "
+                            "PostgreSQL (sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)")
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         _check_sqlite_folder(parsed.database, shown)
@@ -114,6 +117,9 @@ def _check_sqlite_folder(database: str | None, shown: str) -> None:
     data/readiness.db, lives in the repository's data/ folder, which always exists."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return
+    if Path(database).is_dir():
+        raise DatabaseError(f"cannot open database {shown}: {database} is a folder; name a "
+                            "file in it, e.g. sqlite:///data/readiness.db")
     folder = Path(database).parent
     if not folder.is_dir():
         raise DatabaseError(
@@ -135,6 +141,8 @@ def database_error(exc: SQLAlchemyError, url: str | None = None, *,
                 "fix their permissions or point DATABASE_URL elsewhere")
     elif "locked" in low or "busy" in low:
         hint = "another process holds the database; try again when it has finished"
+    elif "not a database" in low:
+        hint = "the file is not a SQLite database; point DATABASE_URL at a .db file"
     elif "disk" in low and "full" in low:
         hint = "the disk is full; free some space"
     elif isinstance(exc, OperationalError):

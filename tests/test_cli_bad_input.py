@@ -283,3 +283,21 @@ def test_an_overlong_waiver_author_is_one_line_and_stores_nothing(demo_template,
         engine.dispose()
     done = _run("metrics", [*args, "x" * 255], db=f"sqlite:///{path}")  # the longest accepted
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("kind, needle", [
+    ("folder", "is a folder; name a file in it"),
+    ("not_sqlite", "not a SQLite database"),
+    ("mysql", "runs on SQLite or PostgreSQL"),
+])
+def test_a_database_url_naming_the_wrong_thing_is_one_line(tmp_path, kind, needle):
+    if kind == "folder":
+        url = f"sqlite:///{tmp_path}"
+    elif kind == "not_sqlite":
+        (tmp_path / "notes.txt").write_text("not a database, just text\n" * 100)
+        url = f"sqlite:///{tmp_path / 'notes.txt'}"
+    else:
+        url = "mysql://user:s3cret@db.example/shipready"
+    for module, args in (("connectors", ["demo", "--remove"]), ("metrics", ["kpis"])):
+        line = _one_line(_run(module, args, db=url), needle)
+        assert "s3cret" not in line

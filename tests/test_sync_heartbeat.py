@@ -104,28 +104,29 @@ def test_migration_2_adds_the_heartbeat_to_a_version_1_database(db_url):
 @pytest.fixture
 def aged(tmp_path, monkeypatch):
     """A database holding a killed sync aged by hand, a live one and an old finished one."""
+    now = datetime.now(timezone.utc)  # not the module's NOW: the ages are relative to the test
     with page_database(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, monkeypatch) as engine:
         with engine.begin() as conn:
             conn.execute(schema.work_items.insert(), [
                 {"id": f"{s}:issue:1", "source": s, "project": "P", "key": "P-1", "title": "t",
                  "type": "task", "status": "Open", "status_category": "todo",
-                 "created_at": NOW - timedelta(days=3), "updated_at": NOW - timedelta(days=3)}
+                 "created_at": now - timedelta(days=3), "updated_at": now - timedelta(days=3)}
                 for s in ("github", "jira", "jenkins")])
             conn.execute(schema.sync_runs.insert(), [
                 # killed: still `running`, last heartbeat 20 minutes ago
                 {"source": "github", "scope": "acme/web", "outcome": "running",
-                 "started_at": NOW - timedelta(minutes=50),
-                 "heartbeat_at": NOW - timedelta(minutes=20), "items": {}, "requests": 40,
+                 "started_at": now - timedelta(minutes=50),
+                 "heartbeat_at": now - timedelta(minutes=20), "items": {}, "requests": 40,
                  "not_modified": 0},
                 # alive: started an hour ago, beat a minute ago
                 {"source": "jira", "scope": "PAY", "outcome": "running",
-                 "started_at": NOW - timedelta(hours=1),
-                 "heartbeat_at": NOW - timedelta(minutes=1), "items": {}, "requests": 9,
+                 "started_at": now - timedelta(hours=1),
+                 "heartbeat_at": now - timedelta(minutes=1), "items": {}, "requests": 9,
                  "not_modified": 0},
                 # finished long ago: stays a success
                 {"source": "jenkins", "scope": "app", "outcome": "success",
-                 "started_at": NOW - timedelta(days=2), "finished_at": NOW - timedelta(days=2),
-                 "heartbeat_at": NOW - timedelta(days=2), "items": {"runs": 1}, "requests": 2,
+                 "started_at": now - timedelta(days=2), "finished_at": now - timedelta(days=2),
+                 "heartbeat_at": now - timedelta(days=2), "items": {"runs": 1}, "requests": 2,
                  "not_modified": 0},
             ])
         yield engine
