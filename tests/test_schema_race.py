@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -61,5 +62,31 @@ def test_processes_starting_at_once_create_one_schema(db_url, attempt):
             # and the schema is whole: every table is there and usable
             for table in schema.metadata.sorted_tables:
                 conn.execute(select(func.count()).select_from(table)).scalar()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_processes_starting_at_once_on_an_old_database_upgrade_it_once(db_url, attempt):
+    from test_sync_heartbeat import _version_1_metadata
+
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:  # a database as schema version 1 left it
+            _version_1_metadata().create_all(conn)
+            conn.execute(schema.schema_version.insert().values(
+                version=1, applied_at=datetime.now(timezone.utc)))
+    finally:
+        engine.dispose()
+    results = _start_together(db_url)
+    failures = [r.stderr.strip().splitlines()[-1] for r in results if r.returncode != 0]
+    assert failures == [], failures
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            versions = conn.execute(select(schema.schema_version.c.version)
+                                    .order_by(schema.schema_version.c.version)).scalars().all()
+            assert versions == list(range(1, schema.SCHEMA_VERSION + 1))
+            conn.execute(select(schema.sync_runs.c.heartbeat_at)).all()  # migration 2 ran
     finally:
         engine.dispose()
