@@ -63,8 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # are capped so that it always fits (a CI variable gone wrong can be any length).
     parser.add_argument("--pipeline", required=True, type=bounded_text("pipeline name", 100),
                         help="pipeline (job, workflow) these results belong to")
-    parser.add_argument("--run-id", default=None,
-                        type=_run_id,
+    parser.add_argument("--run-id", default=None, type=_run_id,
                         help="run identifier, e.g. the CI build number (default: derived from "
                              "pipeline, sha, branch and file names, so a re-import replaces)")
     parser.add_argument("--sha", default=None, type=bounded_text("commit sha", 64),
