@@ -13,18 +13,26 @@ import importlib
 import sys
 from datetime import date
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from connectors import SOURCE_MODULES
 from connectors.http import SourceError, redact
 from connectors.progress import Progress
 from data.config import ConfigError, load_settings
-from data.store import DatabaseError, get_engine, is_empty, masked
+from data.store import (DatabaseError, database_error, database_url, get_engine, is_empty,
+                        masked)
 
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+    # The demo lays out years around this day: near the ends of the calendar that overflows.
+    if not date(1970, 1, 1) <= value <= date(2100, 12, 31):
+        raise argparse.ArgumentTypeError(
+            f"expected a date from 1970-01-01 to 2100-12-31, got {text!r}")
+    return value
 
 
 def _scale(text: str) -> float:
@@ -146,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except (ConfigError, DatabaseError) as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:  # e.g. a read-only database file, a full disk
+        print(f"error: {redact(str(database_error(exc, database_url())))}", file=sys.stderr)
         return 2
     except SourceError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)

@@ -12,6 +12,7 @@ metrics layer, which owns the gate catalogue.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ GITHUB_SPEC: dict[str, tuple[Any, Any, str]] = {
     "lookback_days": (int, 180, "a whole number of days"),
     "artifact_pattern": (str, "*junit*", "a glob matched against artifact names"),
     "deploy_workflows": (list, [], "a list of workflow names or file names that deploy"),
-    "max_wait": (int, 900, "a whole number of seconds"),
+    "max_wait": ((int, float), 900, "a number of seconds, 0 or more"),
     "per_page": (int, 100, "a whole number from 1 to 100"),
 }
 
@@ -87,14 +88,14 @@ JIRA_SPEC: dict[str, tuple[Any, Any, str]] = {
     "projects": (list, [], "a list of project keys"),
     "boards": (list, [], "a list of board ids"),
     "status_names": (dict, {}, "a table of status name = todo|in_progress|done"),
-    "max_wait": (int, 900, "a whole number of seconds"),
+    "max_wait": ((int, float), 900, "a number of seconds, 0 or more"),
 }
 
 JENKINS_SPEC: dict[str, tuple[Any, Any, str]] = {
     "url": (str, "", "the Jenkins base URL"),
     "jobs": (list, [], "a list of job paths such as folder/job or app/main"),
     "deploy_job_pattern": (str, "", "a glob matched against job paths that deploy"),
-    "max_wait": (int, 900, "a whole number of seconds"),
+    "max_wait": ((int, float), 900, "a number of seconds, 0 or more"),
 }
 
 PROJECT_SPEC: dict[str, tuple[Any, Any, str]] = {
@@ -287,13 +288,16 @@ def parse_settings(data: dict[str, Any], path: Path | None) -> Settings:
             _validate_str_list(mapping[key], f"mapping.{key}", shown)
 
     github = _validate_table(data.get("github", {}), GITHUB_SPEC, "github", shown)
+    _check_seconds(github, "github", shown)
     if not 1 <= github["per_page"] <= 100:
         raise ConfigError(f"{shown}: 'github.per_page' should be a whole number from 1 to 100")
     for repo in github["repos"]:
         if not isinstance(repo, str) or repo.count("/") != 1:
             raise ConfigError(f"{shown}: 'github.repos' should list OWNER/NAME, got {repo!r}")
     jira = _validate_table(data.get("jira", {}), JIRA_SPEC, "jira", shown)
+    _check_seconds(jira, "jira", shown)
     jenkins = _validate_table(data.get("jenkins", {}), JENKINS_SPEC, "jenkins", shown)
+    _check_seconds(jenkins, "jenkins", shown)
     app = _validate_table(data.get("app", {}), APP_SPEC, "app", shown)
     if not 0 <= app["max_delete_share"] <= 1:  # also refuses nan
         raise ConfigError(f"{shown}: 'app.max_delete_share' should be a number from 0 to 1, "
@@ -340,6 +344,15 @@ def parse_settings(data: dict[str, Any], path: Path | None) -> Settings:
                     jenkins=jenkins, projects=projects, teams=teams, gates=gates)
 
 
+def _check_seconds(table: dict[str, Any], where: str, path: Path) -> None:
+    """``max_wait`` is a finite number of seconds >= 0: a negative wait or ``nan``/``inf``
+    (both valid TOML floats) would make the rate-limit logic wait never or forever."""
+    value = table["max_wait"]
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{path}: '{where}.max_wait' should be a number of seconds, "
+                          f"0 or more, got {value!r}")
+
+
 def _check_timezone(name: str, where: str, path: Path) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -362,6 +375,9 @@ def load_settings(path: str | Path | None = None) -> Settings:
         if explicit:
             raise ConfigError(f"{chosen}: no such configuration file")
         return parse_settings(_read_toml(DEMO_CONFIG_PATH), None)
+    if chosen.is_dir():
+        raise ConfigError(f"{chosen}: is a folder, not a configuration file; name the "
+                          "readiness.toml file itself")
     return parse_settings(_read_toml(chosen), chosen)
 
 
@@ -371,3 +387,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        # tomllib decodes after reading; TOML files are UTF-8 by definition.
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as "
+                          "UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc.__class__.__name__})") \
+            from None

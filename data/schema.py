@@ -357,6 +357,8 @@ sync_runs = Table(
     Column("not_modified", Integer, nullable=False, default=0),
     Column("duration_s", Float),
     Column("error", Text),  # one line, never a token
+    # Renewed while the run is alive: a `running` row whose heartbeat stopped was killed.
+    Column("heartbeat_at", UTCDateTime),
     Index("ix_sync_runs_source_started", "source", "started_at"),
 )
 

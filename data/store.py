@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (Connection, Engine, Table, bindparam, create_engine, delete, event, inspect,
-                        select)
+                        select, text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -84,10 +85,12 @@ def get_engine(url: str | None = None, *, create_schema: bool = True) -> Engine:
             f"DATABASE_URL is not a valid SQLAlchemy URL ({shown}); "
             "expected e.g. sqlite:///data/readiness.db or postgresql+psycopg://user@host/db"
         ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseError(f"cannot use database {shown}: ShipReady runs on SQLite or "
+                            "PostgreSQL (sqlite:///FILE or postgresql+psycopg://USER@HOST/DB)")
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _check_sqlite_folder(parsed.database, shown)
         kwargs["connect_args"] = {"timeout": 30}
     elif parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":  # psycopg 3 is what we install
@@ -103,19 +106,54 @@ def get_engine(url: str | None = None, *, create_schema: bool = True) -> Engine:
     if create_schema:
         try:
             ensure_schema(engine)
-        except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-            raise DatabaseError(
-                f"cannot open database {shown}: {reason} — check DATABASE_URL, that the server "
-                "is running and that the user may connect"
-            ) from None
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot prepare database {shown}: {exc.__class__.__name__}") from None
+            raise database_error(exc, url, doing="open") from None
     return engine
 
 
+def _check_sqlite_folder(database: str | None, shown: str) -> None:
+    """A SQLite file must go into a folder that exists: a mistyped DATABASE_URL should not
+    quietly create folders (and an empty database) somewhere unexpected. The default,
+    data/readiness.db, lives in the repository's data/ folder, which always exists."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if Path(database).is_dir():
+        raise DatabaseError(f"cannot open database {shown}: {database} is a folder; name a "
+                            "file in it, e.g. sqlite:///data/readiness.db")
+    folder = Path(database).parent
+    if not folder.is_dir():
+        raise DatabaseError(
+            f"cannot open database {shown}: the folder {folder} does not exist — create it "
+            "(mkdir -p) or point DATABASE_URL at an existing folder")
+
+
+def database_error(exc: SQLAlchemyError, url: str | None = None, *,
+                   doing: str = "use") -> DatabaseError:
+    """One line for a database failure: the database (password masked), the driver's reason
+    (first line only: never the statement or its parameters) and what to do."""
+    orig = getattr(exc, "orig", None)
+    reason = (str(orig).strip().splitlines() or [""])[0] if orig is not None else ""
+    reason = reason or exc.__class__.__name__
+    where = masked(url) if url else "the database"
+    low = reason.lower()
+    if "readonly" in low or "read-only" in low or "unable to open database file" in low:
+        hint = ("this user cannot write the database file or its folder (SQLite needs both): "
+                "fix their permissions or point DATABASE_URL elsewhere")
+    elif "locked" in low or "busy" in low:
+        hint = "another process holds the database; try again when it has finished"
+    elif "not a database" in low:
+        hint = "the file is not a SQLite database; point DATABASE_URL at a .db file"
+    elif "disk" in low and "full" in low:
+        hint = "the disk is full; free some space"
+    elif isinstance(exc, OperationalError):
+        hint = ("check DATABASE_URL, that the server is running and that the user may "
+                "connect")
+    else:
+        hint = "check DATABASE_URL and the database's state"
+    return DatabaseError(f"cannot {doing} database {where}: {reason} — {hint}")
+
+
 # --- schema evolution -------------------------------------------------------------------------
-# version -> function(connection) upgrading from version-1.
 def _migrate_4_outcomes(conn: Connection) -> None:
     """Version 4: re-derive the outcome of every stored GitHub Actions run and Jenkins build —
     ``pipeline_runs.conclusion`` and, for deploy workflows and deploy jobs, the deployment's
@@ -170,9 +208,22 @@ def _migrate_4_outcomes(conn: Connection) -> None:
                 conn.execute(set_status, dep_rows)
 
 
+def _add_sync_heartbeat(conn: Connection) -> None:
+    """2: ``sync_runs.heartbeat_at``, renewed while a sync runs (see connectors.sync.SyncRun),
+    so a run whose process was killed can be told from one still going."""
+    column = schema.sync_runs.c.heartbeat_at
+    conn.execute(text(f"ALTER TABLE sync_runs ADD COLUMN heartbeat_at "
+                      f"{column.type.compile(dialect=conn.dialect)}"))
+
+
+# version -> function(connection) upgrading from version-1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _add_sync_heartbeat,
     4: _migrate_4_outcomes,
 }
+
+# Any constant works: it only has to be the same in every ShipReady process on one server.
+SCHEMA_LOCK_KEY = 0x5348_4950_5245_4459  # "SHIPREDY"
 
 
 def current_version(conn: Connection) -> int | None:
@@ -183,8 +234,18 @@ def current_version(conn: Connection) -> int | None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create every table on a new database, or run the migrations an older one needs."""
-    with engine.begin() as conn:
+    """Create every table on a new database, or run the migrations an older one needs.
+
+    Several processes may start at once on an empty database (cron and the app, CI jobs in
+    parallel): the version is checked and the schema changed under a database-wide lock, so
+    exactly one of them creates or upgrades and the others then find it done. An up-to-date
+    database is recognised first without the lock, so reading a read-only file still works
+    and everyday starts never wait for one another.
+    """
+    with engine.connect() as conn:
+        if current_version(conn) == schema.SCHEMA_VERSION:
+            return
+    with _schema_lock(engine) as conn:
         version = current_version(conn)
         if version is None:
             schema.metadata.create_all(conn)
@@ -200,6 +261,27 @@ def ensure_schema(engine: Engine) -> None:
             _record_version(conn, target)
         # Tables added since (without altering old ones) are created here too.
         schema.metadata.create_all(conn, checkfirst=True)
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that holds the schema lock until it commits.
+
+    PostgreSQL: a transaction-level advisory lock, released by the commit or rollback (DDL is
+    transactional there, so a failed upgrade leaves nothing half done). SQLite: the database's
+    write lock, taken by ``BEGIN IMMEDIATE`` before the version is read. pysqlite would only
+    begin a transaction at the first INSERT — the version check and the CREATE TABLEs would
+    run outside it, which is the race — but an explicit BEGIN is honoured, and its COMMIT is
+    what the connection's commit() sends (the transactional-DDL recipe of the sqlite3 and
+    SQLAlchemy docs, for this one transaction only).
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        yield conn
+        conn.commit()
 
 
 def _record_version(conn: Connection, version: int) -> None:
@@ -317,6 +399,7 @@ def utcnow() -> datetime:
 
 
 __all__: Sequence[str] = [
-    "DatabaseError", "database_url", "masked", "get_engine", "ensure_schema", "upsert", "in_values",
+    "DatabaseError", "database_error", "database_url", "masked", "get_engine", "ensure_schema",
+    "upsert", "in_values",
     "replace_rows", "delete_source", "table_counts", "is_empty", "chunked", "utcnow", "MIGRATIONS",
 ]

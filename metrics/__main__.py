@@ -8,6 +8,34 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime, timezone
+
+# Dates outside this range are typing mistakes (a year 0001 or 9999), and near the ends of
+# Python's calendar a window's arithmetic overflows; refuse them in one line up front.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+MAX_BY = 255  # characters of gate_waivers.waived_by
+DATE_OPTIONS = {"as_of": "--as-of", "since": "--since", "until": "--until",
+                "expires": "--expires"}
+
+
+def check_moment(text: str) -> str | None:
+    """Why ``text`` is not a usable --as-of/--since/--until/--expires (a date or ISO datetime
+    from 1970 to 2100), or None when it is. The commands parse the text themselves."""
+    from metrics.scope import ScopeError, to_utc
+
+    try:
+        value = to_utc(text)
+    except ScopeError as exc:
+        return str(exc)
+    except OverflowError:
+        value = None
+    if value is None or not EARLIEST <= value <= LATEST:
+        return (f"date {text.strip()!r} is out of range: use a date from "
+                f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}")
+    return None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["text", "json", "markdown", "html"], default="text")
     r.add_argument("--output", help="write the report to FILE instead of stdout")
     r.add_argument("--strict", action="store_true", help="exit 1 for AT RISK too")
-    r.add_argument("--as-of", dest="as_of", help="evaluate as of DATETIME (only data then)")
+    r.add_argument("--as-of", dest="as_of",
+                   help="evaluate as of DATETIME (only data then)")
     r.add_argument("--no-snapshot", dest="no_snapshot", action="store_true",
                    help="do not store this evaluation")
     r.add_argument("--config", help="readiness.toml path")
@@ -45,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--team")
     k.add_argument("--sprint", help="sprint name (default: the last closed sprint)")
     k.add_argument("--release")
-    k.add_argument("--since", help="DATE or DATETIME (default: 30 days before --until)")
+    k.add_argument("--since",
+                   help="DATE or DATETIME (default: 30 days before --until)")
     k.add_argument("--until", help="DATE or DATETIME (default: now)")
     k.add_argument("--format", choices=["text", "json", "csv"], default="text")
     k.add_argument("--config", help="readiness.toml path")
@@ -54,10 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from sqlalchemy.exc import SQLAlchemyError
+
     from data.config import ConfigError
-    from data.store import DatabaseError
+    from data.store import DatabaseError, database_error, database_url
     from metrics.scope import ScopeError
 
+    for attr, option in DATE_OPTIONS.items():
+        text = getattr(args, attr, None)
+        problem = check_moment(text) if text is not None else None
+        if problem:
+            print(f"error: {option}: {problem}", file=sys.stderr)
+            return 2
+    by = getattr(args, "by", None)
+    if by is not None and len(by) > MAX_BY:
+        # stored in a 255-character column: past it PostgreSQL refuses the waiver
+        print(f"error: --by is {len(by):,} characters long; at most {MAX_BY} are accepted "
+              "(a name or an email address)", file=sys.stderr)
+        return 2
     try:
         if args.command == "kpis":
             from metrics.kpis import run_kpis
@@ -70,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         return cli_readiness.run_waive(args)
     except (ScopeError, ConfigError, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:  # e.g. a read-only database file (readiness stores a snapshot)
+        print(f"error: {database_error(exc, database_url())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

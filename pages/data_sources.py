@@ -37,7 +37,7 @@ else:
         "Rows": last["rows"],
         "Requests": last["requests"],
         "Not modified (304)": last["not_modified"],
-        "Duration (s)": last["duration_s"].round(1),
+        "Duration (s)": pd.to_numeric(last["duration_s"], errors="coerce").round(1),
         "Error": last["error"].fillna(""),
     })
     st.dataframe(table, hide_index=True, width="stretch", column_config={
@@ -49,11 +49,18 @@ else:
     failed = last[last["outcome"] == "failed"]
     for row in failed.itertuples():
         st.error(f"{row.source}: {row.error or 'failed without a message'}", icon="❌")
+    for row in last[last["outcome"] == "abandoned"].itertuples():
+        beat = row.heartbeat_at if not pd.isna(row.heartbeat_at) else row.started_at
+        st.warning(f"{row.source}: the sync started {row.started_at:%Y-%m-%d %H:%M} UTC stopped "
+                   f"without finishing — no sign of life since {beat:%Y-%m-%d %H:%M} UTC (the "
+                   "process was probably killed). What it committed is kept; run the sync "
+                   "again to resume.", icon="⚠️")
     with st.expander(f"Recent runs ({len(runs)})"):
         recent = runs.assign(outcome=runs["outcome"].map(theme.outcome_label),
                              items=runs["items"].map(lambda d: ", ".join(
                                  f"{k} {v}" for k, v in (d or {}).items())))
-        st.dataframe(recent.drop(columns=["id"]), hide_index=True, width="stretch")
+        st.dataframe(recent.drop(columns=["id", "heartbeat_at"]), hide_index=True,
+                     width="stretch")
 
 # --- sync now -----------------------------------------------------------------------------
 st.subheader("Sync now")

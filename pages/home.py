@@ -2,7 +2,18 @@
 
 import streamlit as st
 
-from ui import db, loaders
+import pandas as pd
+
+from ui import db, loaders, theme
+
+# The Data sources page says the same about an abandoned run.
+ABANDONED_NOTE = ("The last sync stopped without finishing (its process no longer reports): "
+                  "what it committed is kept; run the sync again to resume.")
+
+
+def _stamp(value):
+    return None if value is None or pd.isna(value) else value
+
 
 st.title("🚦 ShipReady")
 st.caption("Can this release ship? Bugs, tests, CI and deploys in one verdict.")
@@ -32,13 +43,14 @@ for col, source in zip(cols, sources):
         when = "no sync recorded"
     else:
         row = last.iloc[0]
-        icon = {"success": "✅", "failed": "❌", "running": "⏳"}.get(row["outcome"], "❔")
-        stamp = row["finished_at"] or row["started_at"]
-        when = f"{icon} {row['outcome']} · {stamp:%Y-%m-%d %H:%M} UTC"
+        stamp = _stamp(row["finished_at"]) or _stamp(row["started_at"])
+        when = f"{theme.outcome_label(row['outcome'])} · {stamp:%Y-%m-%d %H:%M} UTC"
     col.metric(source, f"{total:,} rows", help="All rows this source wrote, every table.")
     col.caption(when)
     if not last.empty and last.iloc[0]["outcome"] == "failed" and last.iloc[0]["error"]:
         col.caption(f"Last error: {last.iloc[0]['error']}")
+    if not last.empty and last.iloc[0]["outcome"] == "abandoned":
+        col.caption(ABANDONED_NOTE)
 
 st.subheader("Rows per source and table")
 pivot = counts.pivot_table(index="table", columns="source", values="rows", fill_value=0,

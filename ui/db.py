@@ -38,12 +38,21 @@ def load_last_syncs(url: str) -> pd.DataFrame:
     latest = (select(runs.c.source, func.max(runs.c.id).label("id"))
               .group_by(runs.c.source).subquery())
     q = (select(runs.c.source, runs.c.scope, runs.c.started_at, runs.c.finished_at,
-                runs.c.outcome, runs.c.error)
+                runs.c.outcome, runs.c.error, runs.c.heartbeat_at)
          .join(latest, runs.c.id == latest.c.id).order_by(runs.c.source))
     with engine_for(url).connect() as conn:
-        return pd.DataFrame(conn.execute(q).mappings().all(),
-                            columns=["source", "scope", "started_at", "finished_at",
-                                     "outcome", "error"])
+        rows = [_live_outcome(dict(r)) for r in conn.execute(q).mappings()]
+    return pd.DataFrame(rows, columns=["source", "scope", "started_at", "finished_at",
+                                       "outcome", "error", "heartbeat_at"])
+
+
+def _live_outcome(row: dict) -> dict:
+    """A `running` row whose process stopped beating reads as `abandoned` (see
+    connectors.sync.run_outcome); the stored row is left as it is."""
+    from connectors.sync import run_outcome
+
+    row["outcome"] = run_outcome(row["outcome"], row["started_at"], row["heartbeat_at"])
+    return row
 
 
 # --- pickers and the data page --------------------------------------------------------------
@@ -94,16 +103,16 @@ def load_sync_runs(url: str, limit: int = 200) -> pd.DataFrame:
     runs = schema.sync_runs
     q = (select(runs.c.id, runs.c.source, runs.c.scope, runs.c.started_at, runs.c.finished_at,
                 runs.c.outcome, runs.c["items"], runs.c.requests, runs.c.not_modified,
-                runs.c.duration_s, runs.c.error)
+                runs.c.duration_s, runs.c.error, runs.c.heartbeat_at)
          .order_by(runs.c.id.desc()).limit(limit))
     with engine_for(url).connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
+        rows = [_live_outcome(dict(r)) for r in conn.execute(q).mappings()]
     for row in rows:
         items = row["items"] or {}
         row["rows"] = int(sum(v for v in items.values() if isinstance(v, (int, float))))
     return pd.DataFrame(rows, columns=["id", "source", "scope", "started_at", "finished_at",
                                        "outcome", "items", "requests", "not_modified",
-                                       "duration_s", "error", "rows"])
+                                       "duration_s", "error", "heartbeat_at", "rows"])
 
 
 def clear_caches() -> None:

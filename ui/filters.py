@@ -24,6 +24,10 @@ NAMES = ("team", "project", "release", "sprint", "since", "until")
 # A selectbox shows None as an empty placeholder; "all" needs a real option.
 ALL = "*"
 DEFAULT_DAYS = 30
+# Dates a link or the picker may set: beyond these no data exists, and near the ends of
+# Python's calendar (year 1, year 9999) the window's arithmetic overflows.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,48 @@ def _set(name: str, value) -> None:
     st.session_state[f"sel_{name}"] = value
 
 
-def _parse_date(text: str | None) -> date | None:
+def _parse_date(name: str, text: str | None, notes: list[str]) -> date | None:
+    """The date a link gives for ``name``, or None (the default) with a note saying why it
+    was ignored: a mangled link, or a year no data can have (near the ends of the calendar
+    the window's arithmetic overflows)."""
+    if not text:
+        return None
     try:
-        return date.fromisoformat(text) if text else None
+        value = date.fromisoformat(text)
     except ValueError:
-        return None  # a mangled link falls back to the default window, not a traceback
+        notes.append(f"The link's {name}={text[:40]!r} is not a date (YYYY-MM-DD); it was "
+                     "ignored.")
+        return None
+    if not EARLIEST <= value <= LATEST:
+        notes.append(f"The link's {name}={value.isoformat()} is outside {EARLIEST.year}–"
+                     f"{LATEST.year}; it was ignored.")
+        return None
+    return value
+
+
+def dates_from_query(since_text: str | None, until_text: str | None,
+                     today: date | None = None) -> tuple[date | None, date | None, list[str]]:
+    """``(since, until, notes)`` from a link's ``since``/``until``: what cannot be used is
+    dropped (the default window applies) and each note says what and why, in one sentence."""
+    notes: list[str] = []
+    since = _parse_date("since", since_text, notes)
+    until = _parse_date("until", until_text, notes)
+    end = until or today or datetime.now(timezone.utc).date()
+    if since is not None and since > end:
+        if until is not None:
+            notes.append(f"The link's since={since.isoformat()} is after its "
+                         f"until={until.isoformat()}; both were ignored.")
+        else:
+            notes.append(f"The link's since={since.isoformat()} is after today "
+                         f"({end.isoformat()}); it was ignored.")
+        since, until = None, None
+    return since, until, notes
+
+
+def date_notes() -> list[str]:
+    """What was ignored in the link's dates (each page shows it, see ui.loaders.prelude);
+    cleared when the user picks a range."""
+    return list(st.session_state.get("_date_notes", []))
 
 
 def init_from_query(releases: pd.DataFrame, sprints: pd.DataFrame) -> None:
@@ -67,8 +108,10 @@ def init_from_query(releases: pd.DataFrame, sprints: pd.DataFrame) -> None:
     qp = st.query_params
     _set("team", qp.get("team") or None)
     _set("project", qp.get("project") or None)
-    _set("since", _parse_date(qp.get("since")))
-    _set("until", _parse_date(qp.get("until")))
+    since, until, notes = dates_from_query(qp.get("since"), qp.get("until"))
+    _set("since", since)
+    _set("until", until)
+    st.session_state["_date_notes"] = notes
     _set("release", find_release(releases, qp.get("release"), qp.get("project")))
     _set("sprint", find_sprint(sprints, qp.get("sprint"), qp.get("project")))
 
@@ -178,15 +221,18 @@ def sidebar(settings, projects: list[str]) -> Filters:
         if isinstance(picked, (tuple, list)) and len(picked) == 2:
             _set("since", picked[0])
             _set("until", picked[1])
+            st.session_state["_date_notes"] = []
 
     st.session_state["w_dates"] = (since, until)
     sb.date_input("Date range", key="w_dates", on_change=copy_dates,
+                  min_value=EARLIEST, max_value=LATEST,
                   help="The window that counts, rates and trends cover (default: the last "
                        f"{DEFAULT_DAYS} days).")
     if _sel("since") or _sel("until"):
         if sb.button("Last 30 days", help="Back to the rolling default window"):
             _set("since", None)
             _set("until", None)
+            st.session_state["_date_notes"] = []
             st.rerun()
     return current()
 

@@ -173,7 +173,11 @@ def prelude(what: str) -> Context:
     if counts.empty:
         widgets.empty_guidance(what=what)
         st.stop()
-    return Context(url, cfg, filters.current(), db.load_releases(url), db.load_sprints(url))
+    current = filters.current()
+    since, until = current.window()
+    for note in filters.date_notes():  # a deep link's dates that could not be used
+        st.info(f"{note} Showing {since:%d %b %Y} – {until:%d %b %Y}.", icon="ℹ️")
+    return Context(url, cfg, current, db.load_releases(url), db.load_sprints(url))
 
 
 def scope_or_stop(ctx: Context):

@@ -40,6 +40,7 @@ SYNC_OUTCOME = {
     "success": ("✅", "success", GOOD),
     "failed": ("❌", "failed", BAD),
     "running": ("⏳", "running", INFO),
+    "abandoned": ("⚠️", "abandoned", WARN),
 }
 
 TIERS = {"elite": "🏆 elite", "high": "🟢 high", "medium": "🟡 medium", "low": "🔴 low"}

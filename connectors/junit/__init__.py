@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 from sqlalchemy import Engine, select, update
 
+from connectors.arguments import bounded_text
 from connectors.http import SourceError
 from connectors.junit.importer import ImportResult, import_streams, run_conclusion
 from connectors.junit.parse import JUnitError, TestCase, iter_cases
@@ -36,6 +37,7 @@ __all__ = ["add_arguments", "run", "import_paths", "derive_run_id", "expand_path
            "import_streams", "iter_cases", "JUnitError", "TestCase", "ImportResult"]
 
 SOURCE = "junit"
+MAX_RUN_ID = 100  # characters
 Opener = Callable[[], AbstractContextManager[BinaryIO]]
 
 
@@ -43,16 +45,31 @@ class ImportFailed(SourceError):
     """Some files were refused (the others were imported)."""
 
 
+def _run_id(text: str) -> str:
+    """``--run-id``: capped like any stored name; one made of digits is also the run's build
+    number, an integer column, so it must fit one."""
+    text = bounded_text("run id", MAX_RUN_ID, allow_empty=True)(text)
+    if text.isdigit() and (not text.isascii() or int(text) >= 2**31):
+        raise argparse.ArgumentTypeError(
+            f"a run id made of digits is a build number and must be below 2,147,483,648, "
+            f"got {text[:20]!r}{'…' if len(text) > 20 else ''}")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="report file, folder (recursive *.xml), glob or .zip")
-    parser.add_argument("--pipeline", required=True,
+    # The run's id is junit:run:<pipeline>:<run id>, in a 255-character column: both parts
+    # are capped so that it always fits (a CI variable gone wrong can be any length).
+    parser.add_argument("--pipeline", required=True, type=bounded_text("pipeline name", 100),
                         help="pipeline (job, workflow) these results belong to")
-    parser.add_argument("--run-id", default=None,
+    parser.add_argument("--run-id", default=None, type=_run_id,
                         help="run identifier, e.g. the CI build number (default: derived from "
                              "pipeline, sha, branch and file names, so a re-import replaces)")
-    parser.add_argument("--sha", default=None, help="commit the tests ran on")
-    parser.add_argument("--branch", default=None, help="branch the tests ran on")
+    parser.add_argument("--sha", default=None, type=bounded_text("commit sha", 64),
+                        help="commit the tests ran on")
+    parser.add_argument("--branch", default=None, type=bounded_text("branch name", 255),
+                        help="branch the tests ran on")
 
 
 def derive_run_id(pipeline: str, sha: str | None, branch: str | None, names: list[str],
