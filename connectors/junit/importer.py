@@ -5,8 +5,19 @@ import of the same (run, file) stored, so re-importing replaces, and a file that
 malformed halfway rolls back to exactly what was there before. Rows of other files of the same
 run are left alone, so a run's reports may arrive in several imports (one per CI artifact).
 
-Rows go in with the driver's ``executemany`` in chunks, as tuples through the raw DBAPI cursor:
-the SQLAlchemy per-row parameter processing would otherwise dominate a million-row import.
+Folding — what one file's rows are, whatever the order of its test cases: records with the
+same identity (suite, class name — a missing one is the empty one — and a non-empty name, taken
+from the full texts before any cap) are attempts of one test, wherever they sit in the file.
+The test passed when any attempt passed (flaky when another attempt failed or errored, or an
+attempt carries a flaky marker), otherwise it takes the worst outcome, error > failure > skipped;
+its duration is the sum of the attempts' and its message the first attempt's that has one. A
+record with no name is a test of its own, never folded with another.
+
+Folding happens in the database, so memory stays flat however many tests a file holds: every
+record goes first into a temporary table (``junit_attempts``) with its identity hash, then one
+set-based ``INSERT … SELECT … GROUP BY`` per file writes the folded rows to ``test_results``.
+Records go in with the driver's ``executemany`` in chunks, as tuples through the raw DBAPI
+cursor: the SQLAlchemy per-row parameter processing would otherwise dominate a million-row import.
 """
 
 from __future__ import annotations
@@ -17,15 +28,33 @@ from datetime import datetime
 from itertools import islice
 from typing import BinaryIO
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import (Boolean, Column, Connection, Float, Integer, MetaData, String, Table,
+                        Text, case, delete, func, insert, literal, select, text)
 
-from connectors.junit.parse import ERROR, FAILED, JUnitError, ParseInfo, TestCase, iter_cases
+from connectors.junit.parse import (_RANK, ERROR, FAILED, PASSED, SKIPPED, JUnitError, ParseInfo,
+                                    TestCase, iter_cases)
 from data import schema
 from data.store import upsert
 
 CHUNK_ROWS = 5000
-_COLUMNS = ("run_id", "suite", "classname", "name", "status", "duration_s", "message", "flaky",
-            "file")
+
+# One file's records before folding; lives only inside that file's savepoint.
+attempts = Table(
+    "junit_attempts", MetaData(),
+    Column("seq", Integer, primary_key=True, autoincrement=False),  # order in the file
+    Column("fold", String(40), nullable=False),  # record_key, or "#<seq>" for a nameless record
+    Column("suite", Text),
+    Column("classname", Text),
+    Column("name", Text, nullable=False),
+    Column("test_key", String(32), nullable=False),
+    Column("rank", Integer, nullable=False),  # parse._RANK of its outcome
+    Column("duration_s", Float),
+    Column("message", Text),
+    Column("flaky", Boolean, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+_COLUMNS = ("seq", "fold", "suite", "classname", "name", "test_key", "rank", "duration_s",
+            "message", "flaky")
 
 
 @dataclass
@@ -49,17 +78,43 @@ class ImportResult:
 
 
 def _insert_sql(conn: Connection) -> str:
-    t = schema.test_results
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(t)} "
+    return (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(attempts)} "
             f"({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})")
 
 
-def _rows(run_id: str, cases: Iterable[TestCase], counts: dict[str, int]) -> Iterator[tuple]:
-    for c in cases:
-        counts[c.status] = counts.get(c.status, 0) + 1
-        yield (run_id, c.suite, c.classname, c.name, c.status, c.duration_s, c.message,
-               c.flaky, c.file)
+def _rows(cases: Iterable[TestCase]) -> Iterator[tuple]:
+    for seq, c in enumerate(cases):
+        yield (seq, c.key or f"#{seq}", c.suite, c.classname, c.name, c.test_key,
+               _RANK[c.status], c.duration_s, c.message, c.flaky)
+
+
+def _fold(conn: Connection, run_id: str, name: str) -> None:
+    """Write the file's folded tests from ``junit_attempts`` to ``test_results`` (the rule in
+    the module docstring), in the order of each test's first record."""
+    a = attempts
+    g = (select(func.min(a.c.seq).label("first"),
+                func.min(case((a.c.message.is_not(None), a.c.seq))).label("with_message"),
+                func.max(case((a.c.rank == _RANK[PASSED], 1), else_=0)).label("passed"),
+                func.max(case((a.c.rank >= _RANK[FAILED], 1), else_=0)).label("failing"),
+                func.max(case((a.c.flaky, 1), else_=0)).label("marked"),
+                func.max(a.c.rank).label("worst"),
+                func.sum(a.c.duration_s).label("duration"))
+         .group_by(a.c.fold).subquery("g"))
+    first, msg = a.alias("f"), a.alias("m")
+    status = case((g.c.passed == 1, literal(PASSED)), (g.c.worst == _RANK[ERROR], literal(ERROR)),
+                  (g.c.worst == _RANK[FAILED], literal(FAILED)), else_=literal(SKIPPED))
+    flaky = case(((g.c.marked == 1) | ((g.c.passed == 1) & (g.c.failing == 1)), True),
+                 else_=False)
+    rows = (select(literal(run_id), first.c.suite, first.c.classname, first.c.name,
+                   first.c.test_key, status, g.c.duration, msg.c.message, flaky, literal(name))
+            .select_from(g.join(first, first.c.seq == g.c.first)
+                         .outerjoin(msg, msg.c.seq == g.c.with_message))
+            .order_by(g.c.first))
+    t = schema.test_results
+    conn.execute(insert(t).from_select(
+        ["run_id", "suite", "classname", "name", "test_key", "status", "duration_s", "message",
+         "flaky", "file"], rows))
 
 
 def stored_files(conn: Connection, run_id: str) -> dict[str, tuple[int, int]]:
@@ -77,12 +132,12 @@ def import_file(conn: Connection, run_id: str, name: str, stream: BinaryIO,
 
     ``stored`` is the id range of the rows an earlier import of this file left (from
     :func:`stored_files`), None when there are none. Runs in a savepoint: on
-    :class:`JUnitError` nothing of this file is stored and the error propagates. Returns the
-    rows stored per status and what the file said about itself.
+    :class:`JUnitError` nothing of this file is stored and the error propagates. Records of one
+    test are folded into one row (module docstring). Returns the rows stored per status and
+    what the file said about itself.
     """
     t = schema.test_results
     info = ParseInfo()
-    counts: dict[str, int] = {}
     sql = _insert_sql(conn)
     with conn.begin_nested():
         if stored is not None:
@@ -91,15 +146,24 @@ def import_file(conn: Connection, run_id: str, name: str, stream: BinaryIO,
             # re-import of a 100-file run would otherwise read the whole run 100 times.
             conn.execute(delete(t).where(t.c.id.between(*stored), (t.c.run_id + "") == run_id,
                                          t.c.file == name))
+        before = conn.execute(select(func.max(t.c.id))).scalar() or 0
+        # A leftover from an import that died inside this connection would hold stale rows.
+        conn.execute(text("DROP TABLE IF EXISTS junit_attempts"))
+        attempts.create(conn)
         cursor = conn.connection.driver_connection.cursor()
         try:
-            rows = _rows(run_id, iter_cases(stream, name, info), counts)
+            rows = _rows(iter_cases(stream, name, info))
             while chunk := list(islice(rows, CHUNK_ROWS)):
                 cursor.executemany(sql, chunk)
                 if progress is not None:
                     progress.update("test_results", len(chunk))
         finally:
             cursor.close()
+        _fold(conn, run_id, name)
+        attempts.drop(conn)
+        counts = dict(conn.execute(
+            select(t.c.status, func.count()).where(t.c.id > before, (t.c.run_id + "") == run_id,
+                                                   t.c.file == name).group_by(t.c.status)).all())
     return counts, info
 
 
