@@ -10,6 +10,7 @@ the XML written in each test.
 from __future__ import annotations
 
 import io
+import random
 import json
 from collections import Counter
 
@@ -21,6 +22,11 @@ from data import schema
 from data.text import ELLIPSIS, NAME, test_key
 
 RUN = {"id": "junit:run:fold", "source": "junit", "pipeline": "ci"}
+
+
+def huge_name() -> str:
+    cjk = {b: chr(0x4E00 + b) for b in range(256)}
+    return random.Random(7).randbytes((16 << 20) // 3).decode("latin-1").translate(cjk)
 
 
 def store(engine, *files: tuple[str, bytes], run=RUN):
@@ -136,7 +142,10 @@ def test_identity_comes_from_the_full_name_before_the_cap(engine):
 def test_a_16_mb_name_is_stored_capped(engine):
     """On PostgreSQL a btree entry over the name (the old ix_test_results_name) fails past
     ~2.7 KB; the name is capped and the index is on its hash."""
-    huge = "x" * (16 << 20)
+    # 16 MB of random CJK characters (3 bytes each in UTF-8): incompressible, as PostgreSQL
+    # would otherwise compress a repetitive name's index entry below its limit, and even
+    # capped at 2,000 characters it is 6 KB, past that limit.
+    huge = huge_name()
     xml = (f'<testsuite name="S"><testcase classname="C" name="{huge}"/></testsuite>').encode()
     store(engine, ("huge.xml", xml))
     ((name, key),) = rows(engine, "name", "test_key")
