@@ -68,7 +68,7 @@ class TestCase(NamedTuple):
     name: str
     status: str  # passed/failed/error/skipped
     duration_s: float | None
-    message: str | None  # truncated to MESSAGE_LIMIT characters
+    message: str | None  # capped at MESSAGE_LIMIT characters (data.text.cap)
     flaky: bool
     file: str  # the report file it came from
     test_key: str = ""  # data.text.test_key of the full classname and name
@@ -136,7 +136,8 @@ class _Case:
         self.append(text)
 
     def append(self, text: str) -> None:
-        room = MESSAGE_LIMIT - self.size
+        # One character past the limit is kept, so _message knows the text was cut.
+        room = MESSAGE_LIMIT + 1 - self.size
         if room > 0:
             piece = text[:room]
             self.parts.append(piece)
@@ -157,8 +158,7 @@ _BY_RANK = {v: k for k, v in _RANK.items()}
 def _message(case: _Case) -> str | None:
     if not case.parts:
         return None
-    text = "".join(case.parts).strip()
-    return text[:MESSAGE_LIMIT] or None
+    return cap("".join(case.parts).strip(), MESSAGE_LIMIT) or None
 
 
 def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> Iterator[TestCase]:
