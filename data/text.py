@@ -13,7 +13,8 @@ name      2,000    test suite, class and case names
 message   4,096    failure messages and traces, release and milestone descriptions
 ========  =======  ==============================================================
 
-A capped text ends with :data:`ELLIPSIS`, so a reader sees it was cut. Limits are in characters
+A capped text ends with :data:`ELLIPSIS`, so a reader sees it was cut (:func:`cap_unique`, for
+text compared in SQL, puts a hash of the full text after it). Limits are in characters
 (Python ``str`` length), not bytes.
 
 A cap must never merge two things it truncates: wherever text is part of an identity (a test
@@ -40,6 +41,15 @@ def cap(text: str | None, limit: int) -> str | None:
     if not isinstance(text, str) or len(text) <= limit:
         return text
     return text[:limit - 1] + ELLIPSIS
+
+
+def cap_unique(text: str | None, limit: int) -> str | None:
+    """Like :func:`cap`, but two different texts stay different after it: past the limit the
+    text is cut to make room for :data:`ELLIPSIS` and a hash of the full text (32 hex digits).
+    For text compared as part of an identity in SQL (a JUnit suite name)."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return text[:limit - KEY_LENGTH - 1] + ELLIPSIS + _digest(text)
 
 
 def _digest(*parts: str) -> str:

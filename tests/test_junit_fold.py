@@ -199,3 +199,15 @@ def test_pass_then_failures_is_a_flaky_pass(engine, corpus):
     got = stored_counts(engine, corpus, "mikepenz/flaky-success-first.xml")
     assert got == {"passed": 1}
     assert rows(engine, "name", "flaky", "duration_s") == [("test_success_first", True, 3.0)]
+
+
+def test_suites_alike_up_to_the_cap_stay_two_suites(engine):
+    long = "s" * (NAME + 100)
+    xml = (f'<testsuites><testsuite name="{long}-a"><testcase classname="C" name="t"><failure/>'
+           f'</testcase></testsuite><testsuite name="{long}-b"><testcase classname="C" name="t"/>'
+           "</testsuite></testsuites>").encode()
+    store(engine, ("suites.xml", xml))
+    got = rows(engine, "suite", "status", "flaky")
+    # one failure in suite "…-a", one pass in suite "…-b": not one flaky pass
+    assert [(s, f) for _, s, f in got] == [("failed", False), ("passed", False)]
+    assert len(got[0][0]) == len(got[1][0]) == NAME and got[0][0] != got[1][0]

@@ -85,3 +85,12 @@ def test_jenkins_names_and_messages_are_capped_with_the_identity_of_the_full_nam
     run = jk.build_to_run({"number": 1, "result": "SUCCESS", "timestamp": 0, "duration": 1},
                           HUGE)
     assert capped(run["pipeline"], LABEL)
+
+
+def test_cap_unique_keeps_different_texts_different():
+    from data.text import cap_unique
+
+    a, b = "s" * 50 + "a", "s" * 50 + "b"
+    assert cap_unique("short", 40) == "short"
+    assert len(cap_unique(a, 40)) == 40 and cap_unique(a, 40).startswith("s" * 7 + ELLIPSIS)
+    assert cap_unique(a, 40) != cap_unique(b, 40) and cap(a, 40) == cap(b, 40)

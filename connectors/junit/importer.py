@@ -13,11 +13,15 @@ attempt carries a flaky marker), otherwise it takes the worst outcome, error > f
 its duration is the sum of the attempts' and its message the first attempt's that has one. A
 record with no name is a test of its own, never folded with another.
 
-Folding happens in the database, so memory stays flat however many tests a file holds: every
-record goes first into a temporary table (``junit_attempts``) with its identity hash, then one
-set-based ``INSERT … SELECT … GROUP BY`` per file writes the folded rows to ``test_results``.
-Records go in with the driver's ``executemany`` in chunks, as tuples through the raw DBAPI
-cursor: the SQLAlchemy per-row parameter processing would otherwise dominate a million-row import.
+Folding happens in the database, so memory stays flat however many tests a file holds:
+records go straight into ``test_results`` (with the driver's ``executemany`` in chunks, as
+tuples through the raw DBAPI cursor: SQLAlchemy's per-row parameter processing would otherwise
+dominate a million-row import), then one ``GROUP BY`` over the file's new rows finds the
+identities seen more than once (usually none: the file is done). Their folded outcome is written
+to each test's first row and the later rows are deleted — set-based statements through a small
+temporary table (``junit_folds``), never a Python structure per test. The identity in the
+database is (``suite``, ``test_key``): ``test_key`` hashes the full class name and name, and
+the suite is capped with :func:`data.text.cap_unique`, so capping never merges two identities.
 """
 
 from __future__ import annotations
@@ -28,33 +32,36 @@ from datetime import datetime
 from itertools import islice
 from typing import BinaryIO
 
-from sqlalchemy import (Boolean, Column, Connection, Float, Integer, MetaData, String, Table,
-                        Text, case, delete, func, insert, literal, select, text)
+from sqlalchemy import (Boolean, Column, Connection, Float, Index, Integer, MetaData, String,
+                        Table, Text, and_, case, delete, func, insert, literal, select, text,
+                        update)
 
-from connectors.junit.parse import (_RANK, ERROR, FAILED, PASSED, SKIPPED, JUnitError, ParseInfo,
+from connectors.junit.parse import (ERROR, FAILED, PASSED, SKIPPED, JUnitError, ParseInfo,
                                     TestCase, iter_cases)
 from data import schema
 from data.store import upsert
 
 CHUNK_ROWS = 5000
 
-# One file's records before folding; lives only inside that file's savepoint.
-attempts = Table(
-    "junit_attempts", MetaData(),
-    Column("seq", Integer, primary_key=True, autoincrement=False),  # order in the file
-    Column("fold", String(40), nullable=False),  # record_key, or "#<seq>" for a nameless record
-    Column("suite", Text),
-    Column("classname", Text),
-    Column("name", Text, nullable=False),
+_COLUMNS = ("run_id", "suite", "classname", "name", "test_key", "status", "duration_s",
+            "message", "flaky", "file")
+_STATUS_RANK = {PASSED: 0, SKIPPED: 1, FAILED: 2, ERROR: 3}
+
+# The identities of one file seen more than once, with their folded outcome; lives only inside
+# that file's savepoint.
+folds = Table(
+    "junit_folds", MetaData(),
+    Column("first", Integer, primary_key=True, autoincrement=False),  # row that keeps the test
+    Column("suite", Text, nullable=False),  # coalesce(suite, ''): no suite is the empty one
     Column("test_key", String(32), nullable=False),
-    Column("rank", Integer, nullable=False),  # parse._RANK of its outcome
-    Column("duration_s", Float),
-    Column("message", Text),
+    Column("status", String(16), nullable=False),
     Column("flaky", Boolean, nullable=False),
+    Column("duration_s", Float),
+    Column("with_message", Integer),  # first row of the test that has a message
+    Column("message", Text),
+    Index("ix_junit_folds_key", "test_key"),
     prefixes=["TEMPORARY"],
 )
-_COLUMNS = ("seq", "fold", "suite", "classname", "name", "test_key", "rank", "duration_s",
-            "message", "flaky")
 
 
 @dataclass
@@ -78,43 +85,59 @@ class ImportResult:
 
 
 def _insert_sql(conn: Connection) -> str:
+    t = schema.test_results
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(attempts)} "
+    return (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(t)} "
             f"({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})")
 
 
-def _rows(cases: Iterable[TestCase]) -> Iterator[tuple]:
-    for seq, c in enumerate(cases):
-        yield (seq, c.key or f"#{seq}", c.suite, c.classname, c.name, c.test_key,
-               _RANK[c.status], c.duration_s, c.message, c.flaky)
+def _rows(run_id: str, cases: Iterable[TestCase], counts: dict[str, int]) -> Iterator[tuple]:
+    for c in cases:
+        counts[c.status] = counts.get(c.status, 0) + 1
+        yield (run_id, c.suite, c.classname, c.name, c.test_key, c.status, c.duration_s,
+               c.message, c.flaky, c.file)
 
 
-def _fold(conn: Connection, run_id: str, name: str) -> None:
-    """Write the file's folded tests from ``junit_attempts`` to ``test_results`` (the rule in
-    the module docstring), in the order of each test's first record."""
-    a = attempts
-    g = (select(func.min(a.c.seq).label("first"),
-                func.min(case((a.c.message.is_not(None), a.c.seq))).label("with_message"),
-                func.max(case((a.c.rank == _RANK[PASSED], 1), else_=0)).label("passed"),
-                func.max(case((a.c.rank >= _RANK[FAILED], 1), else_=0)).label("failing"),
-                func.max(case((a.c.flaky, 1), else_=0)).label("marked"),
-                func.max(a.c.rank).label("worst"),
-                func.sum(a.c.duration_s).label("duration"))
-         .group_by(a.c.fold).subquery("g"))
-    first, msg = a.alias("f"), a.alias("m")
-    status = case((g.c.passed == 1, literal(PASSED)), (g.c.worst == _RANK[ERROR], literal(ERROR)),
-                  (g.c.worst == _RANK[FAILED], literal(FAILED)), else_=literal(SKIPPED))
-    flaky = case(((g.c.marked == 1) | ((g.c.passed == 1) & (g.c.failing == 1)), True),
-                 else_=False)
-    rows = (select(literal(run_id), first.c.suite, first.c.classname, first.c.name,
-                   first.c.test_key, status, g.c.duration, msg.c.message, flaky, literal(name))
-            .select_from(g.join(first, first.c.seq == g.c.first)
-                         .outerjoin(msg, msg.c.seq == g.c.with_message))
-            .order_by(g.c.first))
+def _fold(conn: Connection, run_id: str, name: str, after: int) -> bool:
+    """Fold the records of report ``name`` (its rows in ``run_id`` with ids above ``after``)
+    by identity, the rule in the module docstring. True when any record was folded."""
     t = schema.test_results
-    conn.execute(insert(t).from_select(
-        ["run_id", "suite", "classname", "name", "test_key", "status", "duration_s", "message",
-         "flaky", "file"], rows))
+    # run_id wrapped so SQLite walks the id range, not the whole run through its index.
+    mine = and_(t.c.id > after, (t.c.run_id + "") == run_id, t.c.file == name, t.c.name != "")
+    suite = func.coalesce(t.c.suite, "")
+    rank = case(*((t.c.status == s, r) for s, r in _STATUS_RANK.items()), else_=0)
+    passed = func.max(case((t.c.status == PASSED, 1), else_=0))
+    failing = func.max(case((t.c.status.in_((FAILED, ERROR)), 1), else_=0))
+    marked = func.max(case((t.c.flaky, 1), else_=0))
+    worst = func.max(rank)
+    status = case((passed == 1, literal(PASSED)), (worst == _STATUS_RANK[ERROR], literal(ERROR)),
+                  (worst == _STATUS_RANK[FAILED], literal(FAILED)), else_=literal(SKIPPED))
+    flaky = case(((marked == 1) | ((passed == 1) & (failing == 1)), True), else_=False)
+    groups = (select(func.min(t.c.id), suite, t.c.test_key, status, flaky,
+                     func.sum(t.c.duration_s), func.min(case((t.c.message.is_not(None), t.c.id))))
+              .where(mine).group_by(suite, t.c.test_key).having(func.count() > 1))
+    conn.execute(text("DROP TABLE IF EXISTS junit_folds"))  # a leftover of a dead import
+    folds.create(conn)
+    conn.execute(insert(folds).from_select(
+        ["first", "suite", "test_key", "status", "flaky", "duration_s", "with_message"], groups))
+    folded = conn.execute(select(folds.c.first).limit(1)).first() is not None
+    if folded:
+        m = t.alias("m")
+        conn.execute(update(folds).values(message=select(m.c.message).where(
+            m.c.id == folds.c.with_message).scalar_subquery()))
+        g = folds.alias("g")
+
+        def pick(column):
+            return select(column).where(g.c.first == t.c.id).scalar_subquery()
+
+        conn.execute(update(t).where(t.c.id.in_(select(folds.c.first))).values(
+            status=pick(g.c.status), flaky=pick(g.c.flaky), duration_s=pick(g.c.duration_s),
+            message=pick(g.c.message)))
+        conn.execute(delete(t).where(
+            mine, t.c.id.not_in(select(folds.c.first)),
+            select(g.c.first).where(g.c.test_key == t.c.test_key, g.c.suite == suite).exists()))
+    folds.drop(conn)
+    return folded
 
 
 def stored_files(conn: Connection, run_id: str) -> dict[str, tuple[int, int]]:
@@ -138,6 +161,7 @@ def import_file(conn: Connection, run_id: str, name: str, stream: BinaryIO,
     """
     t = schema.test_results
     info = ParseInfo()
+    counts: dict[str, int] = {}
     sql = _insert_sql(conn)
     with conn.begin_nested():
         if stored is not None:
@@ -146,24 +170,21 @@ def import_file(conn: Connection, run_id: str, name: str, stream: BinaryIO,
             # re-import of a 100-file run would otherwise read the whole run 100 times.
             conn.execute(delete(t).where(t.c.id.between(*stored), (t.c.run_id + "") == run_id,
                                          t.c.file == name))
-        before = conn.execute(select(func.max(t.c.id))).scalar() or 0
-        # A leftover from an import that died inside this connection would hold stale rows.
-        conn.execute(text("DROP TABLE IF EXISTS junit_attempts"))
-        attempts.create(conn)
+        after = conn.execute(select(func.max(t.c.id))).scalar() or 0
         cursor = conn.connection.driver_connection.cursor()
         try:
-            rows = _rows(iter_cases(stream, name, info))
+            rows = _rows(run_id, iter_cases(stream, name, info), counts)
             while chunk := list(islice(rows, CHUNK_ROWS)):
                 cursor.executemany(sql, chunk)
                 if progress is not None:
                     progress.update("test_results", len(chunk))
         finally:
             cursor.close()
-        _fold(conn, run_id, name)
-        attempts.drop(conn)
-        counts = dict(conn.execute(
-            select(t.c.status, func.count()).where(t.c.id > before, (t.c.run_id + "") == run_id,
-                                                   t.c.file == name).group_by(t.c.status)).all())
+        if _fold(conn, run_id, name, after):
+            counts = dict(conn.execute(
+                select(t.c.status, func.count())
+                .where(t.c.id > after, (t.c.run_id + "") == run_id, t.c.file == name)
+                .group_by(t.c.status)).all())
     return counts, info
 
 

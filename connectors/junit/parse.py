@@ -16,7 +16,8 @@ Surefire, Gradle, Jest, go-junit-report, Ant, nextest, Marathon, tst):
   test into one result (see :mod:`connectors.junit.importer`) is done by the importer, in the
   database, by the identity each record carries (:func:`data.text.record_key`: suite, class
   name and a non-empty name, hashed from the full texts); suite, class name and name are then
-  capped at :data:`data.text.NAME` characters;
+  capped at :data:`data.text.NAME` characters (the suite with a hash of its full text, as the
+  importer compares it);
 - ``time`` is seconds and may carry thousands separators (``"2,503.1"``); an unreadable time is
   None rather than a reason to drop the file;
 - counts are never taken from suite attributes (Surefire 3.0.2 counts attempts there).
@@ -37,7 +38,7 @@ from datetime import datetime, timezone
 from typing import BinaryIO, NamedTuple
 from xml.parsers import expat
 
-from data.text import MESSAGE, NAME, cap, record_key, test_key
+from data.text import MESSAGE, NAME, cap, cap_unique, record_key, test_key
 
 MESSAGE_LIMIT = MESSAGE  # characters kept of a failure message + details
 CHUNK = 1 << 16  # bytes fed to expat at a time
@@ -260,7 +261,8 @@ def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> It
         # the </testcase> itself
         state["case"] = None
         # Identities from the full texts, before the caps.
-        out.append(TestCase(cap(case.suite, NAME), cap(case.classname, NAME),
+        # The suite stays distinct when capped: the importer folds by (suite, test_key).
+        out.append(TestCase(cap_unique(case.suite, NAME), cap(case.classname, NAME),
                             cap(case.name, NAME), _status(case), case.time, _message(case),
                             case.flaky and case.rank < _RANK[FAILED], file,
                             test_key(case.classname, case.name),
