@@ -53,27 +53,19 @@ def cap_unique(text: str | None, limit: int) -> str | None:
 
 
 def _digest(*parts: str) -> str:
-    h = hashlib.blake2b(digest_size=KEY_LENGTH // 2)
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass")
-        # Length-prefixed, so ("ab", "c") and ("a", "bc") never meet.
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
+    # Each part but the last is length-prefixed, so ("ab", "c") and ("a", "bc") never meet.
+    # One string, one hash call: this runs once per test case of every import.
+    text = "".join(f"{len(p)}:{p}" for p in parts[:-1]) + parts[-1]
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+                           digest_size=KEY_LENGTH // 2).hexdigest()
 
 
 def test_key(classname: str | None, name: str | None) -> str:
     """The identity of a test across runs: a hash of its full class name and name (a missing
     class name is the empty one). Computed before any cap; ``test_results.test_key``."""
-    return _digest(classname or "", name or "")
+    classname = classname or ""
+    return hashlib.blake2b(f"{len(classname)}:{classname}{name or ''}".encode(
+        "utf-8", "surrogatepass"), digest_size=KEY_LENGTH // 2).hexdigest()
 
 
 test_key.__test__ = False  # not a pytest test, whatever its name says
-
-
-def record_key(suite: str | None, classname: str | None, name: str | None) -> str | None:
-    """The identity of a test within one report file (suite, class name, name — full texts),
-    or None when the name is empty: a test with no name is never the same as another."""
-    if not name:
-        return None
-    return _digest(suite or "", classname or "", name)

@@ -211,3 +211,20 @@ def test_suites_alike_up_to_the_cap_stay_two_suites(engine):
     # one failure in suite "…-a", one pass in suite "…-b": not one flaky pass
     assert [(s, f) for _, s, f in got] == [("failed", False), ("passed", False)]
     assert len(got[0][0]) == len(got[1][0]) == NAME and got[0][0] != got[1][0]
+
+
+def test_a_filter_that_says_yes_to_everything_changes_nothing(engine, monkeypatch):
+    """The Bloom filter only narrows what is grouped: with 8 bits nearly every identity is a
+    "maybe", and the rows are exactly those of the rule."""
+    from connectors.junit import importer
+
+    monkeypatch.setattr(importer, "FILTER_BITS", 8)
+    cases = "".join(f'<testcase classname="C" name="t{i}"/>' for i in range(40))
+    store(engine, ("many.xml", f"""<testsuite name="S">{cases}
+      <testcase classname="C" name="t3"><failure/></testcase><testcase/><testcase/>
+    </testsuite>""".encode()))
+    got = rows(engine, "name", "status", "flaky")
+    assert len(got) == 42  # 40 names (t3 twice: one flaky pass) + 2 nameless
+    assert got[3] == ("t3", "passed", True)
+    assert got[:3] + got[4:] == [(f"t{i}", "passed", False) for i in (0, 1, 2, *range(4, 40))] \
+        + [("", "passed", False)] * 2

@@ -14,7 +14,7 @@ import pytest
 
 from connectors.junit.parse import (MESSAGE_LIMIT, JUnitError, ParseInfo, iter_cases,
                                     parse_time)
-from data.text import ELLIPSIS, NAME, cap_unique, record_key, test_key
+from data.text import ELLIPSIS, NAME, cap_unique, test_key
 
 
 def parse(xml: str | bytes, name: str = "report.xml", info: ParseInfo | None = None):
@@ -86,7 +86,7 @@ def test_surefire_flaky_and_rerun_elements():
 
 def test_every_record_is_yielded_with_its_identity():
     """Repeats are not folded here (the importer folds, in the database): each record carries
-    the keys it is folded and compared by, hashed from the full texts."""
+    the key it is folded and compared by, hashed from the full class name and name."""
     cases = parse("""<testsuite name="S">
       <testcase classname="C" name="x"><failure message="later"/></testcase>
       <testcase classname="C" name="y"/>
@@ -96,16 +96,13 @@ def test_every_record_is_yielded_with_its_identity():
       <testcase/>
       <testcase/>
     </testsuite>""")
-    assert [(c.classname, c.name, c.status) for c in cases] == [
-        ("C", "x", "failed"), ("C", "y", "passed"), ("C", "x", "passed"), (None, "x", "passed"),
-        (None, "x", "passed"), (None, "", "passed"), (None, "", "passed")]
-    keys = [c.key for c in cases]
-    assert keys[0] == keys[2] == record_key("S", "C", "x")
-    assert keys[3] == keys[4] == record_key("S", "", "x") != keys[0]
-    assert keys[1] not in (keys[0], keys[3])
-    assert keys[5] is None and keys[6] is None  # nameless: never the same test as another
-    assert [c.test_key for c in cases[:3]] == [test_key("C", "x"), test_key("C", "y"),
-                                               test_key("C", "x")]
+    assert [(c.suite, c.classname, c.name, c.status) for c in cases] == [
+        ("S", "C", "x", "failed"), ("S", "C", "y", "passed"), ("S", "C", "x", "passed"),
+        ("S", None, "x", "passed"), ("S", None, "x", "passed"), ("S", None, "", "passed"),
+        ("S", None, "", "passed")]
+    keys = [c.test_key for c in cases]
+    assert keys[0] == keys[2] == test_key("C", "x") != keys[1] == test_key("C", "y")
+    assert keys[3] == keys[4] == test_key(None, "x") == test_key("", "x") != keys[0]
 
 
 def test_long_names_are_capped_after_the_identity_is_taken():
@@ -117,7 +114,6 @@ def test_long_names_are_capped_after_the_identity_is_taken():
     assert len(case.suite) == NAME and case.suite == cap_unique(long, NAME) != cap_unique(
         long + "b", NAME)
     assert case.test_key == test_key(long, long + "b")
-    assert case.key == record_key(long, long, long + "b")
 
 
 def test_nested_suites_give_the_innermost_named_suite():

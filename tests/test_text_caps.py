@@ -7,7 +7,7 @@ from connectors.github import normalize as gh
 from connectors.jenkins import normalize as jk
 from connectors.jira.normalize import Mapping, issue_rows, release_row, sprint_row
 from data.config import parse_settings
-from data.text import ELLIPSIS, LABEL, LIMITS, MESSAGE, NAME, TITLE, cap, record_key, test_key
+from data.text import ELLIPSIS, LABEL, LIMITS, MESSAGE, NAME, TITLE, cap, test_key
 
 HUGE = "é" * (16 << 20)  # a 16 MB (32 MB in UTF-8) text from a hostile or broken source
 
@@ -30,10 +30,8 @@ def test_identities_are_hashes_of_the_full_text():
     a, b = "x" * NAME + "a", "x" * NAME + "b"
     assert cap(a, NAME) == cap(b, NAME)  # the cap alone would merge them
     assert test_key("C", a) != test_key("C", b)
-    assert record_key("S", "C", a) != record_key("S", "C", b)
     # fields are delimited: moving text between class name and name is another test
     assert test_key("ab", "c") != test_key("a", "bc")
-    assert record_key("S", "C", "") is None and record_key("S", "C", None) is None
     assert len(test_key("C", HUGE)) == 32
 
 

@@ -16,8 +16,9 @@ record with no name is a test of its own, never folded with another.
 Folding happens in the database, so memory stays flat however many tests a file holds:
 records go straight into ``test_results`` (with the driver's ``executemany`` in chunks, as
 tuples through the raw DBAPI cursor: SQLAlchemy's per-row parameter processing would otherwise
-dominate a million-row import), then one ``GROUP BY`` over the file's new rows finds the
-identities seen more than once (usually none: the file is done). Their folded outcome is written
+dominate a million-row import). A fixed-size Bloom filter (8 MB) notes each identity; one it
+may have seen before goes to a temporary table (``junit_repeats``), and only rows with those
+keys are grouped afterwards (none when the file has no repeats). Their folded outcome is written
 to each test's first row and the later rows are deleted — set-based statements through a small
 temporary table (``junit_folds``), never a Python structure per test. The identity in the
 database is (``suite``, ``test_key``): ``test_key`` hashes the full class name and name, and
@@ -47,8 +48,14 @@ _COLUMNS = ("run_id", "suite", "classname", "name", "test_key", "status", "durat
             "message", "flaky", "file")
 _STATUS_RANK = {PASSED: 0, SKIPPED: 1, FAILED: 2, ERROR: 3}
 
-# The identities of one file seen more than once, with their folded outcome; lives only inside
-# that file's savepoint.
+# Identities of one file that may occur more than once (_rows' filter said so), and those that do,
+# with their folded outcome; both live only inside that file's savepoint.
+repeats = Table(
+    "junit_repeats", MetaData(),
+    Column("test_key", String(32), nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
 folds = Table(
     "junit_folds", MetaData(),
     Column("first", Integer, primary_key=True, autoincrement=False),  # row that keeps the test
@@ -91,19 +98,43 @@ def _insert_sql(conn: Connection) -> str:
             f"({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})")
 
 
-def _rows(run_id: str, cases: Iterable[TestCase], counts: dict[str, int]) -> Iterator[tuple]:
+FILTER_BITS = 1 << 26  # the Bloom filter of one file: 8 MB, whatever the file holds
+
+
+def _rows(run_id: str, cases: Iterable[TestCase], counts: dict[str, int],
+          maybe_repeated: list[str]) -> Iterator[tuple]:
+    """Row tuples for ``test_results``; the ``test_key`` of every named record whose identity
+    (suite, test_key) may have been met before in this file goes to ``maybe_repeated``.
+
+    "May": a Bloom filter of :data:`FILTER_BITS` bits, two positions per identity, answers —
+    always yes for a repeat, and by chance for about 1 in 1,000 identities of a million-test
+    file (those are grouped for nothing, which is harmless). Inlined: it runs once per record."""
+    bits = bytearray(FILTER_BITS >> 3)
+    mask = FILTER_BITS - 1
     for c in cases:
         counts[c.status] = counts.get(c.status, 0) + 1
+        if c.name:
+            # test_key is already a uniform hash: two 26-bit slices of it, mixed with the
+            # suite's hash, are the two positions.
+            h = int(c.test_key[:13], 16) ^ hash(c.suite)
+            p1, p2 = h & mask, (h >> 26) & mask
+            i1, f1, i2, f2 = p1 >> 3, 1 << (p1 & 7), p2 >> 3, 1 << (p2 & 7)
+            if bits[i1] & f1 and bits[i2] & f2:
+                maybe_repeated.append(c.test_key)
+            bits[i1] |= f1
+            bits[i2] |= f2
         yield (run_id, c.suite, c.classname, c.name, c.test_key, c.status, c.duration_s,
                c.message, c.flaky, c.file)
 
 
 def _fold(conn: Connection, run_id: str, name: str, after: int) -> bool:
     """Fold the records of report ``name`` (its rows in ``run_id`` with ids above ``after``)
-    by identity, the rule in the module docstring. True when any record was folded."""
+    whose ``test_key`` is in ``junit_repeats``, by identity (the rule in the module docstring).
+    True when any record was folded."""
     t = schema.test_results
     # run_id wrapped so SQLite walks the id range, not the whole run through its index.
-    mine = and_(t.c.id > after, (t.c.run_id + "") == run_id, t.c.file == name, t.c.name != "")
+    mine = and_(t.c.id > after, (t.c.run_id + "") == run_id, t.c.file == name, t.c.name != "",
+                t.c.test_key.in_(select(repeats.c.test_key)))
     suite = func.coalesce(t.c.suite, "")
     rank = case(*((t.c.status == s, r) for s, r in _STATUS_RANK.items()), else_=0)
     passed = func.max(case((t.c.status == PASSED, 1), else_=0))
@@ -137,6 +168,7 @@ def _fold(conn: Connection, run_id: str, name: str, after: int) -> bool:
             mine, t.c.id.not_in(select(folds.c.first)),
             select(g.c.first).where(g.c.test_key == t.c.test_key, g.c.suite == suite).exists()))
     folds.drop(conn)
+    repeats.drop(conn)
     return folded
 
 
@@ -171,16 +203,27 @@ def import_file(conn: Connection, run_id: str, name: str, stream: BinaryIO,
             conn.execute(delete(t).where(t.c.id.between(*stored), (t.c.run_id + "") == run_id,
                                          t.c.file == name))
         after = conn.execute(select(func.max(t.c.id))).scalar() or 0
+        # Identities that may repeat go to a temporary table as they are met (a chunk at a
+        # time), so only those are grouped afterwards; a file without repeats is not.
+        maybe: list[str] = []
+        flagged = False
         cursor = conn.connection.driver_connection.cursor()
         try:
-            rows = _rows(run_id, iter_cases(stream, name, info), counts)
+            rows = _rows(run_id, iter_cases(stream, name, info), counts, maybe)
             while chunk := list(islice(rows, CHUNK_ROWS)):
                 cursor.executemany(sql, chunk)
+                if maybe:
+                    if not flagged:
+                        conn.execute(text("DROP TABLE IF EXISTS junit_repeats"))  # leftover
+                        repeats.create(conn)
+                        flagged = True
+                    conn.execute(insert(repeats), [{"test_key": k} for k in maybe])
+                    maybe.clear()
                 if progress is not None:
                     progress.update("test_results", len(chunk))
         finally:
             cursor.close()
-        if _fold(conn, run_id, name, after):
+        if flagged and _fold(conn, run_id, name, after):
             counts = dict(conn.execute(
                 select(t.c.status, func.count())
                 .where(t.c.id > after, (t.c.run_id + "") == run_id, t.c.file == name)

@@ -13,11 +13,10 @@ Surefire, Gradle, Jest, go-junit-report, Ant, nextest, Marathon, tst):
   failed, was rerun and passed → passed with ``flaky=True``; ``rerunFailure``/``rerunError``
   sit beside the final ``failure``/``error`` of a test that failed every rerun → failed/error;
 - every ``<testcase>`` is yielded as it is read, repeats included: folding the records of one
-  test into one result (see :mod:`connectors.junit.importer`) is done by the importer, in the
-  database, by the identity each record carries (:func:`data.text.record_key`: suite, class
-  name and a non-empty name, hashed from the full texts); suite, class name and name are then
-  capped at :data:`data.text.NAME` characters (the suite with a hash of its full text, as the
-  importer compares it);
+  test into one result is done by the importer (:mod:`connectors.junit.importer`), in the
+  database, by suite and ``test_key`` (:func:`data.text.test_key`, a hash of the full class
+  name and name); suite, class name and name are then capped at :data:`data.text.NAME`
+  characters, the suite with a hash of its full text, so two suites stay two;
 - ``time`` is seconds and may carry thousands separators (``"2,503.1"``); an unreadable time is
   None rather than a reason to drop the file;
 - counts are never taken from suite attributes (Surefire 3.0.2 counts attempts there).
@@ -38,7 +37,7 @@ from datetime import datetime, timezone
 from typing import BinaryIO, NamedTuple
 from xml.parsers import expat
 
-from data.text import MESSAGE, NAME, cap, cap_unique, record_key, test_key
+from data.text import MESSAGE, NAME, cap, cap_unique, test_key
 
 MESSAGE_LIMIT = MESSAGE  # characters kept of a failure message + details
 CHUNK = 1 << 16  # bytes fed to expat at a time
@@ -73,7 +72,6 @@ class TestCase(NamedTuple):
     flaky: bool
     file: str  # the report file it came from
     test_key: str = ""  # data.text.test_key of the full classname and name
-    key: str | None = None  # data.text.record_key: the identity within the file; None = nameless
 
 
 @dataclass
@@ -265,8 +263,7 @@ def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> It
         out.append(TestCase(cap_unique(case.suite, NAME), cap(case.classname, NAME),
                             cap(case.name, NAME), _status(case), case.time, _message(case),
                             case.flaky and case.rank < _RANK[FAILED], file,
-                            test_key(case.classname, case.name),
-                            record_key(case.suite, case.classname, case.name)))
+                            test_key(case.classname, case.name)))
 
     parser.StartDoctypeDeclHandler = refuse_doctype
     parser.EntityDeclHandler = refuse_entity
