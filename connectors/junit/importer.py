@@ -127,14 +127,17 @@ def _rows(run_id: str, cases: Iterable[TestCase], counts: dict[str, int],
                c.message, c.flaky, c.file)
 
 
-def _fold(conn: Connection, run_id: str, name: str, after: int) -> bool:
+def _fold(conn: Connection, run_id: str, name: str, after: int, few: bool) -> bool:
     """Fold the records of report ``name`` (its rows in ``run_id`` with ids above ``after``)
     whose ``test_key`` is in ``junit_repeats``, by identity (the rule in the module docstring).
-    True when any record was folded."""
+    ``few``: those keys are few next to the file's rows, so they are looked up through the
+    ``test_key`` index rather than by reading every row of the file. True when any record was
+    folded."""
     t = schema.test_results
     # run_id wrapped so SQLite walks the id range, not the whole run through its index.
-    mine = and_(t.c.id > after, (t.c.run_id + "") == run_id, t.c.file == name, t.c.name != "",
-                t.c.test_key.in_(select(repeats.c.test_key)))
+    file_rows = and_(t.c.id > after, (t.c.run_id + "") == run_id, t.c.file == name,
+                     t.c.name != "")
+    mine = and_(file_rows, t.c.test_key.in_(select(repeats.c.test_key))) if few else file_rows
     suite = func.coalesce(t.c.suite, "")
     rank = case(*((t.c.status == s, r) for s, r in _STATUS_RANK.items()), else_=0)
     passed = func.max(case((t.c.status == PASSED, 1), else_=0))
@@ -165,7 +168,7 @@ def _fold(conn: Connection, run_id: str, name: str, after: int) -> bool:
             status=pick(g.c.status), flaky=pick(g.c.flaky), duration_s=pick(g.c.duration_s),
             message=pick(g.c.message)))
         conn.execute(delete(t).where(
-            mine, t.c.id.not_in(select(folds.c.first)),
+            file_rows, t.c.id.not_in(select(folds.c.first)),
             select(g.c.first).where(g.c.test_key == t.c.test_key, g.c.suite == suite).exists()))
     folds.drop(conn)
     repeats.drop(conn)
@@ -206,7 +209,7 @@ def import_file(conn: Connection, run_id: str, name: str, stream: BinaryIO,
         # Identities that may repeat go to a temporary table as they are met (a chunk at a
         # time), so only those are grouped afterwards; a file without repeats is not.
         maybe: list[str] = []
-        flagged = False
+        flagged = 0
         cursor = conn.connection.driver_connection.cursor()
         try:
             rows = _rows(run_id, iter_cases(stream, name, info), counts, maybe)
@@ -216,14 +219,14 @@ def import_file(conn: Connection, run_id: str, name: str, stream: BinaryIO,
                     if not flagged:
                         conn.execute(text("DROP TABLE IF EXISTS junit_repeats"))  # leftover
                         repeats.create(conn)
-                        flagged = True
+                    flagged += len(maybe)
                     conn.execute(insert(repeats), [{"test_key": k} for k in maybe])
                     maybe.clear()
                 if progress is not None:
                     progress.update("test_results", len(chunk))
         finally:
             cursor.close()
-        if flagged and _fold(conn, run_id, name, after):
+        if flagged and _fold(conn, run_id, name, after, few=flagged * 16 < sum(counts.values())):
             counts = dict(conn.execute(
                 select(t.c.status, func.count())
                 .where(t.c.id > after, (t.c.run_id + "") == run_id, t.c.file == name)
