@@ -6,9 +6,19 @@ the same files: ``xml.etree.ElementTree.iterparse`` (C accelerated, no safety ch
 same rows inserted with ``sqlite3`` ``executemany`` into the same table. Each side runs in a
 fresh child process, so its peak resident memory (``ru_maxrss``) is its own.
 
-``python -m bench junit_import``; ``BENCH_JUNIT_CASES`` and ``BENCH_JUNIT_FILES`` override the
-number of cases (1,000,000) and of files they are spread over (100; 1 gives one large file).
-A second import of the same files (which replaces the first) is timed too.
+``python -m bench junit_import``; ``BENCH_JUNIT_CASES`` overrides the number of cases
+(1,000,000). Three datasets, each against the baseline in the same run:
+
+- ``100 files``: the cases spread over 100 Surefire-like files, every name unique;
+- ``1 file, unique``: all of them in one file, every name unique;
+- ``1 file, repeated``: one file where every test appears twice, the second record half a file
+  after the first (never adjacent), 1 in 10 of them failing first and passing on the retry;
+  ShipReady folds them into half as many tests, the baseline stores every record.
+
+A second import of the same files (which replaces the first) is timed too. Peak memory is the
+child process's ``ru_maxrss`` (each side runs in a fresh interpreter). Last, one file holding a
+single test whose name is 4, 8 and 16 MB long is imported, to show the time grows linearly.
+``BENCH_JUNIT_ONLY`` (comma-separated: spread, unique, repeated, huge) picks datasets.
 """
 
 from __future__ import annotations
@@ -22,14 +32,18 @@ import time
 from pathlib import Path
 
 CASES = int(os.environ.get("BENCH_JUNIT_CASES", "1000000"))
-FILES = int(os.environ.get("BENCH_JUNIT_FILES", "100"))
+ONLY = set(filter(None, os.environ.get("BENCH_JUNIT_ONLY", "").split(",")))
 TARGET_RATIO = 2.0
 TARGET_PEAK_MB = 300
 
 
-def generate(folder: Path, cases: int, files: int) -> int:
-    """Surefire-like reports: 1 in 20 cases fails with a short trace, 1 in 50 is skipped."""
+def generate(folder: Path, cases: int, files: int, repeated: bool = False) -> int:
+    """Surefire-like reports: 1 in 20 cases fails with a short trace, 1 in 50 is skipped.
+
+    ``repeated``: record ``n`` and record ``n + half`` of a file are the same test (``half``
+    records apart); 1 in 10 of those fail the first time and pass the second."""
     per_file = cases // files
+    half = per_file // 2
     written = 0
     for f in range(files):
         path = folder / f"TEST-com.example.pkg{f}.GeneratedTest.xml"
@@ -40,6 +54,19 @@ def generate(folder: Path, cases: int, files: int) -> int:
                       "  <properties><property name=\"java.version\" value=\"21\"/></properties>\n")
             for i in range(per_file):
                 n = f * per_file + i
+                if repeated:
+                    t = i % half
+                    first = i < half
+                    n = f * per_file + t
+                    head = (f'  <testcase name="test{n}" '
+                            f'classname="com.example.pkg{f}.Class{t % 50}" '
+                            f'time="0.{n % 1000:03d}"')
+                    if t % 10 == 3 and first:
+                        out.write(f'{head}>\n    <failure message="flaked {n}"/>\n  </testcase>\n')
+                    else:
+                        out.write(f"{head}/>\n")
+                    written += 1
+                    continue
                 head = (f'  <testcase name="test{n}" classname="com.example.pkg{f}.Class{i % 50}" '
                         f'time="0.{n % 1000:03d}"')
                 if n % 20 == 0:
@@ -132,28 +159,67 @@ def _child(target, folder: str, db: str) -> dict:
     return out
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-junit-") as tmp:
-        folder = Path(tmp) / "reports"
-        folder.mkdir()
-        t0 = time.perf_counter()
-        n = generate(folder, CASES, FILES)
-        size = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
-        print(f"generated {n:,} cases in {FILES} files ({size:.0f} MB) "
-              f"in {time.perf_counter() - t0:.1f} s", flush=True)
-        base = _child(run_baseline, str(folder), str(Path(tmp) / "baseline.db"))
-        ours = _child(run_shipready, str(folder), str(Path(tmp) / "shipready.db"))
-    assert base["rows"] == ours["rows"] == n, (base["rows"], ours["rows"], n)
+def run_huge(path: str, db: str, queue) -> None:
+    from connectors.junit import import_paths
+    from data.store import get_engine
+
+    engine = get_engine(f"sqlite:///{db}")
+    t0 = time.perf_counter()
+    result, problems = import_paths(engine, [path], pipeline="bench", run_id="1")
+    queue.put({"seconds": time.perf_counter() - t0, "rows": result.tests if result else 0,
+               "problems": problems, "peak_mb": _peak_mb()})
+
+
+def _dataset(tmp: Path, label: str, files: int, repeated: bool) -> None:
+    folder = tmp / label
+    folder.mkdir()
+    t0 = time.perf_counter()
+    n = generate(folder, CASES, files, repeated)
+    size = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
+    print(f"[{label}] generated {n:,} cases in {files} file(s) ({size:.0f} MB) "
+          f"in {time.perf_counter() - t0:.1f} s", flush=True)
+    base = _child(run_baseline, str(folder), str(tmp / f"{label}-baseline.db"))
+    ours = _child(run_shipready, str(folder), str(tmp / f"{label}-shipready.db"))
+    for p in folder.iterdir():
+        p.unlink()
+    tests = n // 2 if repeated else n
+    assert base["rows"] == n, (base["rows"], n)
+    print(f"[{label}] shipready stored {ours['rows']:,} tests (expected {tests:,})")
     ratio = ours["seconds"] / base["seconds"]
-    print(f"baseline  (etree iterparse + sqlite3 executemany): {base['seconds']:6.1f} s  "
-          f"{n / base['seconds']:>9,.0f} cases/s  peak RSS {base['peak_mb']:.0f} MB")
-    print(f"shipready (import-junit path):                      {ours['seconds']:6.1f} s  "
-          f"{n / ours['seconds']:>9,.0f} cases/s  peak RSS {ours['peak_mb']:.0f} MB")
-    print(f"shipready re-import of the same files (replaces):  {ours['reimport']:6.1f} s")
-    print(f"ratio {ratio:.2f}x (target <= {TARGET_RATIO}x): "
+    print(f"[{label}] baseline  (etree iterparse + sqlite3 executemany): {base['seconds']:6.1f} s"
+          f"  {n / base['seconds']:>9,.0f} cases/s  peak RSS {base['peak_mb']:.0f} MB")
+    print(f"[{label}] shipready (import-junit path):                      "
+          f"{ours['seconds']:6.1f} s  {n / ours['seconds']:>9,.0f} cases/s  "
+          f"peak RSS {ours['peak_mb']:.0f} MB")
+    print(f"[{label}] shipready re-import of the same files (replaces):  "
+          f"{ours['reimport']:6.1f} s")
+    print(f"[{label}] ratio {ratio:.2f}x (target <= {TARGET_RATIO}x): "
           f"{'OK' if ratio <= TARGET_RATIO else 'MISSED'}; peak {ours['peak_mb']:.0f} MB "
           f"(target < {TARGET_PEAK_MB} MB): "
-          f"{'OK' if ours['peak_mb'] < TARGET_PEAK_MB else 'MISSED'}")
+          f"{'OK' if ours['peak_mb'] < TARGET_PEAK_MB else 'MISSED'}", flush=True)
+
+
+def _huge(tmp: Path) -> None:
+    for mb in (4, 8, 16):
+        path = tmp / f"huge-{mb}.xml"
+        path.write_bytes(b'<testsuite name="s"><testcase classname="C" name="'
+                         + b"n" * (mb << 20) + b'"/></testsuite>')
+        out = _child(run_huge, str(path), str(tmp / f"huge-{mb}.db"))
+        path.unlink()
+        print(f"[huge] one test with a {mb} MB name: {out['seconds']:.2f} s, "
+              f"{out['rows']} test(s), peak RSS {out['peak_mb']:.0f} MB "
+              f"{out['problems'] or ''}", flush=True)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-junit-") as tmp:
+        tmp = Path(tmp)
+        for label, files, repeated in (("spread", 100, False), ("unique", 1, False),
+                                       ("repeated", 1, True)):
+            if not ONLY or label in ONLY:
+                _dataset(tmp, label, files, repeated)
+        if not ONLY or "huge" in ONLY:
+            _huge(tmp)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
+from data.text import test_key
+
 SCHEMA_VERSION = 4
 
 
@@ -261,6 +263,11 @@ pipeline_runs = Table(
     Index("ix_pipeline_runs_sha", "sha"),
 )
 
+def _test_key_default(context) -> str:
+    params = context.get_current_parameters()
+    return test_key(params.get("classname"), params.get("name"))
+
+
 test_results = Table(
     "test_results",
     metadata,
@@ -268,14 +275,19 @@ test_results = Table(
     Column("run_id", ID, ForeignKey("pipeline_runs.id", ondelete="CASCADE"), nullable=False),
     Column("suite", Text),
     Column("classname", Text),
-    Column("name", Text, nullable=False),
+    Column("name", Text, nullable=False),  # suite/classname/name capped (data.text.NAME)
+    # The test's identity across runs: data.text.test_key(classname, name) of the FULL texts,
+    # so capping never merges two tests. Indexed instead of the names (a btree entry on
+    # PostgreSQL holds at most ~2.7 KB). Writers that cap names must pass it; the default
+    # computes it from the values inserted.
+    Column("test_key", String(32), default=_test_key_default),
     Column("status", String(16), nullable=False),  # passed/failed/error/skipped
     Column("duration_s", Float),
-    Column("message", Text),  # truncated to a few KB by the importers
+    Column("message", Text),  # capped at data.text.MESSAGE characters
     Column("flaky", Boolean, nullable=False, default=False),  # surefire flakyFailure etc.
     Column("file", Text),  # report file it came from
     Index("ix_test_results_run", "run_id", "status"),
-    Index("ix_test_results_name", "classname", "name"),
+    Index("ix_test_results_key", "test_key"),
 )
 
 # --- delivery ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from data import schema
+from data.text import test_key
 
 DEFAULT_URL = "sqlite:///data/readiness.db"
 UPSERT_CHUNK = 1000
@@ -216,9 +217,31 @@ def _add_sync_heartbeat(conn: Connection) -> None:
                       f"{column.type.compile(dialect=conn.dialect)}"))
 
 
+def _migrate_3_test_key(conn: Connection) -> None:
+    """Version 3: ``test_results.test_key``, a test's identity as a hash of its full class name
+    and name, backfilled for every stored result and indexed in place of ``(classname, name)``
+    (a btree entry over long names fails on PostgreSQL past ~2.7 KB)."""
+    conn.execute(text("ALTER TABLE test_results ADD COLUMN test_key VARCHAR(32)"))
+    tr = schema.test_results
+    fill = (tr.update().where(tr.c.id == bindparam("rid"))
+            .values(test_key=bindparam("key")))
+    last = 0
+    while True:
+        # Keyset paging by id: a bounded batch of names in memory at a time.
+        batch = conn.execute(select(tr.c.id, tr.c.classname, tr.c.name)
+                             .where(tr.c.id > last).order_by(tr.c.id).limit(2000)).all()
+        if not batch:
+            break
+        conn.execute(fill, [{"rid": i, "key": test_key(c, n)} for i, c, n in batch])
+        last = batch[-1][0]
+    conn.execute(text("DROP INDEX IF EXISTS ix_test_results_name"))
+    next(i for i in tr.indexes if i.name == "ix_test_results_key").create(conn)
+
+
 # version -> function(connection) upgrading from version-1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_sync_heartbeat,
+    3: _migrate_3_test_key,
     4: _migrate_4_outcomes,
 }
 

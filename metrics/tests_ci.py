@@ -6,7 +6,10 @@ runs unchanged on SQLite and PostgreSQL; Python only sees one row per run, per t
 (run, test) of a bounded number of runs.
 
 A test is identified by ``classname`` + ``name`` (shown as ``classname::name``): suites are
-a property of how a report was split into files, and the same test moves between them.
+a property of how a report was split into files, and the same test moves between them. Queries
+compare and group by ``test_key``, the hash of the full class name and name
+(:func:`data.text.test_key`): stored names are capped, and two long names alike up to the cap
+are still two tests.
 """
 
 from __future__ import annotations
@@ -154,15 +157,16 @@ def previous_run(conn: Connection, run: dict, *, with_tests: bool = True) -> dic
                                   .limit(1)).first())
 
 
-def _outcomes(conn: Connection, run_id: str) -> dict[str, str]:
-    """Per test of a run: "failed" when any of its results failed or errored (a retried test
-    that failed once still failed in that run), else "passed", else "skipped"."""
+def _outcomes(conn: Connection, run_id: str) -> dict[str, tuple[str, str]]:
+    """Per test (``test_key``) of a run: its display id and "failed" when any of its results
+    failed or errored (a retried test that failed once still failed in that run), else
+    "passed", else "skipped"."""
     failed = func.max(case((tr.c.status.in_(FAILING), 1), else_=0))
     passed = func.max(case((tr.c.status == "passed", 1), else_=0))
-    q = (select(tr.c.classname, tr.c.name, failed, passed).where(tr.c.run_id == run_id)
-         .group_by(tr.c.classname, tr.c.name))
-    return {test_id(c, n): ("failed" if f else "passed" if p else "skipped")
-            for c, n, f, p in conn.execute(q)}
+    q = (select(tr.c.test_key, func.max(tr.c.classname), func.max(tr.c.name), failed, passed)
+         .where(tr.c.run_id == run_id).group_by(tr.c.test_key))
+    return {k: (test_id(c, n), "failed" if f else "passed" if p else "skipped")
+            for k, c, n, f, p in conn.execute(q)}
 
 
 def failing_tests(conn: Connection, run_id: str, limit: int = 50) -> list[dict]:
@@ -183,8 +187,9 @@ def new_failures(conn: Connection, run: dict) -> tuple[list[dict], dict | None]:
     prev = previous_run(conn, run)
     now = _outcomes(conn, run["id"])
     before = _outcomes(conn, prev["id"]) if prev else {}
-    out = [{"test": t, "previous": before.get(t, "absent")}
-           for t, o in sorted(now.items()) if o == "failed" and before.get(t) != "failed"]
+    out = [{"test": t, "previous": before.get(k, (t, "absent"))[1]}
+           for k, (t, o) in sorted(now.items(), key=lambda kv: (kv[1][0], kv[0]))
+           if o == "failed" and before.get(k, (t, None))[1] != "failed"]
     return out, prev
 
 
@@ -211,10 +216,10 @@ def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
     branch the test's outcome changed between passed and failed two or more times (skips
     ignored). Sorted by test id.
     """
-    found: dict[str, FlakyTest] = {}
+    found: dict[str, FlakyTest] = {}  # by test_key
 
-    def add(test: str, rule: str, **detail) -> None:
-        item = found.setdefault(test, FlakyTest(test))
+    def add(key: str, test: str, rule: str, **detail) -> None:
+        item = found.setdefault(key, FlakyTest(test))
         if rule not in item.rules:
             item.rules.append(rule)
         item.detail.setdefault(rule, detail)
@@ -227,36 +232,35 @@ def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
     # for retries, or another run of that sha). Each lookup walks an index, so the cost follows
     # the failures, not the millions of passing results.
     f, p, fr, r2 = tr.alias("f"), tr.alias("p"), pr.alias("fr"), pr.alias("r2")
-    same_test = and_(p.c.name == f.c.name,
-                     or_(p.c.classname == f.c.classname,
-                         and_(p.c.classname.is_(None), f.c.classname.is_(None))))
+    same_test = p.c.test_key == f.c.test_key
     in_run = (select(p.c.id).where(p.c.run_id == f.c.run_id, p.c.status == "passed", same_test)
               .exists())
     in_sha = (select(p.c.id).select_from(p.join(r2, p.c.run_id == r2.c.id))
               .where(r2.c.sha == fr.c.sha, r2.c.id != fr.c.id, _runs_where(**scope, t=r2),
                      p.c.status == "passed", same_test).exists())
-    q = (select(func.coalesce(fr.c.sha, fr.c.id), f.c.classname, f.c.name)
+    q = (select(func.coalesce(fr.c.sha, fr.c.id), f.c.test_key, f.c.classname, f.c.name)
          .select_from(f.join(fr, f.c.run_id == fr.c.id))
          .where(_runs_where(**scope, t=fr), f.c.status.in_(FAILING), or_(in_run, in_sha)))
-    for sha, c, n in conn.execute(q):
-        add(test_id(c, n), "same_sha", sha=sha)
+    for sha, k, c, n in conn.execute(q):
+        add(k, test_id(c, n), "same_sha", sha=sha)
 
     # No GROUP BY here: grouping by test name would make SQLite walk the whole table in name
     # order instead of only the runs in scope; flaky-marked rows are few.
-    q = (select(tr.c.classname, tr.c.name, tr.c.run_id)
+    q = (select(tr.c.test_key, tr.c.classname, tr.c.name, tr.c.run_id)
          .where(tr.c.run_id.in_(select(pr.c.id).where(where)), tr.c.flaky.is_(True))
          .order_by(tr.c.run_id))
-    for c, n, run_id in conn.execute(q):
-        add(test_id(c, n), "marker", run_id=run_id)
+    for k, c, n, run_id in conn.execute(q):
+        add(k, test_id(c, n), "marker", run_id=run_id)
 
-    for test, flips, runs in _flips(conn, where, window):
+    for key, test, flips, runs in _flips(conn, where, window):
         if flips >= 2:
-            add(test, "flips", flips=flips, runs=runs)
-    return [found[k] for k in sorted(found)]
+            add(key, test, "flips", flips=flips, runs=runs)
+    return [found[k] for k in sorted(found, key=lambda k: (found[k].test, k))]
 
 
 def _flips(conn: Connection, where, window: int):
-    """(test, flips, runs) per test and pipeline/repo/branch over its last ``window`` runs."""
+    """(test_key, test, flips, runs) per test and pipeline/repo/branch over its last ``window``
+    runs."""
     ranked = (select(pr.c.id, pr.c.pipeline, pr.c.repo, pr.c.branch, pr.c.finished_at,
                      func.row_number().over(
                          partition_by=(pr.c.pipeline, pr.c.repo, pr.c.branch),
@@ -266,25 +270,25 @@ def _flips(conn: Connection, where, window: int):
     failed = func.max(case((tr.c.status.in_(FAILING), 1), else_=0))
     passed = func.max(case((tr.c.status == "passed", 1), else_=0))
     q = (select(ranked.c.pipeline, ranked.c.repo, ranked.c.branch, ranked.c.finished_at,
-                ranked.c.id, tr.c.classname, tr.c.name, failed, passed)
+                ranked.c.id, tr.c.test_key, func.max(tr.c.classname), func.max(tr.c.name),
+                failed, passed)
          .select_from(tr.join(ranked, tr.c.run_id == ranked.c.id))
          .where(ranked.c.rn <= window)
          .group_by(ranked.c.pipeline, ranked.c.repo, ranked.c.branch, ranked.c.finished_at,
-                   ranked.c.id, tr.c.classname, tr.c.name)
+                   ranked.c.id, tr.c.test_key)
          .order_by(ranked.c.finished_at, ranked.c.id))
-    state: dict[tuple, list] = {}  # (group, test) -> [last outcome, flips, runs]
-    for pipe, repo, br, _at, _rid, c, n, f, p in conn.execute(q):
+    state: dict[tuple, list] = {}  # (group, test) -> [last outcome, flips, runs, display]
+    for pipe, repo, br, _at, _rid, k, c, n, f, p in conn.execute(q):
         if not f and not p:
             continue  # skipped: no outcome to flip from or to
         outcome = "failed" if f else "passed"
-        key = (pipe, repo, br, test_id(c, n))
-        s = state.setdefault(key, [None, 0, 0])
+        s = state.setdefault((pipe, repo, br, k), [None, 0, 0, test_id(c, n)])
         if s[0] is not None and s[0] != outcome:
             s[1] += 1
         s[0] = outcome
         s[2] += 1
-    for (_p, _r, _b, test), (_last, flips, runs) in state.items():
-        yield test, flips, runs
+    for (_p, _r, _b, key), (_last, flips, runs, test) in state.items():
+        yield key, test, flips, runs
 
 
 # --- slow tests, pipelines -------------------------------------------------------------------------
@@ -296,15 +300,15 @@ def slowest_tests(conn: Connection, *, repos=(), projects=(), pipelines=(), bran
     where = _runs_where(repos=repos, projects=projects, pipelines=pipelines, branch=branch,
                         since=since, until=until)
     mean = func.avg(tr.c.duration_s)
-    # Grouping by an expression rather than the bare (classname, name) columns keeps SQLite
-    # from walking the whole table in test-name index order (2.1M rows: 10.8 s) instead of
-    # reading just the runs in scope through the run index (0.4 s).
-    cls = func.coalesce(tr.c.classname, "")
-    q = (select(cls, tr.c.name, mean, func.max(tr.c.duration_s),
+    # Grouping by an expression rather than the bare indexed test_key keeps SQLite from
+    # walking the whole table in index order (2.1M rows: 10.8 s) instead of reading just the
+    # runs in scope through the run index (0.4 s).
+    key = func.coalesce(tr.c.test_key, "")
+    q = (select(func.max(tr.c.classname), func.max(tr.c.name), mean, func.max(tr.c.duration_s),
                 func.count(func.distinct(tr.c.run_id)))
          .where(tr.c.run_id.in_(select(pr.c.id).where(where)), tr.c.duration_s.is_not(None),
                 tr.c.status != "skipped")
-         .group_by(cls, tr.c.name).order_by(mean.desc(), tr.c.name).limit(limit))
+         .group_by(key).order_by(mean.desc(), func.max(tr.c.name), key).limit(limit))
     return [{"test": test_id(c, n), "mean_s": float(m), "max_s": float(mx), "runs": k}
             for c, n, m, mx, k in conn.execute(q)]
 

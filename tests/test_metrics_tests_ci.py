@@ -160,3 +160,25 @@ def test_kpis(ci):
         assert tests_ci.test_pass_rate_kpi(conn, other).value is None
         assert tests_ci.pipeline_success_rate_kpi(conn, other).value is None
         assert tests_ci.flaky_tests_kpi(conn, other).value is None
+
+
+def test_long_names_alike_up_to_the_cap_are_two_tests(engine):
+    """Stored names are capped (data.text.NAME); tests are compared by the hash of the full
+    names, so two names equal over the cap's length stay two tests across runs."""
+    from data.text import NAME, cap, test_key
+
+    one, two = "t" * NAME + "-one", "t" * NAME + "-two"
+
+    def long(run_id, name, status):
+        return {**res(run_id, cap(name, NAME), status), "test_key": test_key("pay.Tests", name)}
+
+    load(engine, pipeline_runs=[run("p", day=0), run("q", day=1)],
+         test_results=[long("p", one, "failed"), long("p", two, "passed"),
+                       long("q", one, "passed"), long("q", two, "failed")])
+    with engine.connect() as conn:
+        q = tests_ci.latest_run(conn, branch="release/2.4", repos=["acme/pay"])
+        failures, prev = tests_ci.new_failures(conn, q)
+    # "two" passed in p and fails in q: new. "one" failed in p and passes in q: not failing.
+    # Compared by capped name they would be one test failing in both runs: no new failure.
+    assert prev["id"] == "p"
+    assert failures == [{"test": "pay.Tests::" + cap(two, NAME), "previous": "passed"}]

@@ -15,6 +15,7 @@ from typing import Any
 
 from data.mapping import (GITHUB_TERMINAL_DEPLOY_STATES, deployment_status_for_run,
                           github_deployment_outcome, github_run_outcome, severity_for_labels)
+from data.text import LABEL, MESSAGE, TITLE, cap
 
 SOURCE = "github"
 TERMINAL_DEPLOY_STATES = GITHUB_TERMINAL_DEPLOY_STATES
@@ -122,7 +123,7 @@ def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
     number = item["number"]
     return {
         "id": issue_id(repo, number), "source": SOURCE, "project": project,
-        "key": f"{repo}#{number}", "title": item.get("title"), "type": kind,
+        "key": f"{repo}#{number}", "title": cap(item.get("title"), TITLE), "type": kind,
         "type_name": type_name, "status": item.get("state"), "status_category": category,
         "resolution": reason, "resolution_category": res_category, "priority": None,
         "severity": severity_for_labels(labels, mapping), "found_in": found_in,
@@ -137,7 +138,7 @@ def milestone_to_release(ms: Mapping[str, Any], repo: str, project: str) -> dict
     """A releases row: a milestone's due date is the target; closed means released."""
     return {
         "id": milestone_id(repo, ms["number"]), "source": SOURCE, "project": project,
-        "name": ms["title"], "description": ms.get("description"),
+        "name": cap(ms["title"], LABEL), "description": cap(ms.get("description"), MESSAGE),
         "target_date": ms.get("due_on"),
         "state": "released" if ms.get("state") == "closed" else "unreleased",
         "url": ms.get("html_url"),
@@ -180,7 +181,7 @@ def github_release_to_release(gh_release: Mapping[str, Any], repo: str, project:
     """A releases row for a GitHub release no milestone matches."""
     tag = gh_release.get("tag_name") or str(gh_release["id"])
     return {"id": f"{SOURCE}:release:{repo}@{tag}", "source": SOURCE, "project": project,
-            "name": gh_release.get("name") or version_key(tag),
+            "name": cap(gh_release.get("name") or version_key(tag), LABEL),
             "description": None, "target_date": None, "url": gh_release.get("html_url"),
             **github_release_fields(gh_release)}
 
@@ -200,7 +201,7 @@ def pull_to_row(pr: Mapping[str, Any], repo: str) -> dict[str, Any]:
     merged_at = pr.get("merged_at")
     return {
         "id": pr_id(repo, pr["number"]), "source": SOURCE, "repo": repo,
-        "number": pr["number"], "title": pr.get("title"),
+        "number": pr["number"], "title": cap(pr.get("title"), TITLE),
         "author": (pr.get("user") or {}).get("login"),
         "state": "merged" if merged_at else pr.get("state"),
         "base_branch": (pr.get("base") or {}).get("ref"),
@@ -260,7 +261,8 @@ def run_to_pipeline_run(run: Mapping[str, Any], repo: str, project: str) -> dict
     if finished and started:
         duration = (parse_time(finished) - parse_time(started)).total_seconds()
     return {
-        "id": run_id(repo, run["id"]), "source": SOURCE, "pipeline": workflow_name(run),
+        "id": run_id(repo, run["id"]), "source": SOURCE,
+        "pipeline": cap(workflow_name(run), LABEL),
         "repo": repo, "project": project, "number": run.get("run_number"),
         "branch": run.get("head_branch"), "sha": run.get("head_sha"), "event": run.get("event"),
         "status": status, "conclusion": conclusion, "attempt": run.get("run_attempt"),
@@ -293,7 +295,7 @@ def deployment_to_row(dep: Mapping[str, Any], statuses: list[Mapping[str, Any]],
     return {
         "id": f"{SOURCE}:deployment:{repo}:{dep['id']}", "source": SOURCE, "service": repo,
         "repo": repo, "environment": environment_category(env, mapping),
-        "environment_name": env, "sha": dep.get("sha"), "ref": dep.get("ref"),
+        "environment_name": cap(env, LABEL), "sha": dep.get("sha"), "ref": dep.get("ref"),
         "status": status, "created_at": dep.get("created_at"),
         "started_at": dep.get("created_at"), "finished_at": finished,
         "is_rollback": None, "url": dep.get("url"),
@@ -320,7 +322,7 @@ def workflow_run_to_deployment(run: Mapping[str, Any], repo: str) -> dict[str, A
     return {
         "id": f"{SOURCE}:workflow-deploy:{repo}:{run['id']}", "source": SOURCE,
         "service": repo, "repo": repo, "environment": "production",
-        "environment_name": run.get("name"), "sha": run.get("head_sha"),
+        "environment_name": cap(run.get("name"), LABEL), "sha": run.get("head_sha"),
         "ref": run.get("head_branch"), "status": status, "created_at": run.get("created_at"),
         "started_at": pr["started_at"], "finished_at": pr["finished_at"],
         "is_rollback": None, "url": run.get("html_url"),

@@ -30,9 +30,10 @@ from typing import Any
 from urllib.parse import quote
 
 from data.mapping import JENKINS_RESULTS, deployment_status_for_run, jenkins_build_outcome
+from data.text import LABEL, MESSAGE, NAME, cap, test_key
 
 SOURCE = "jenkins"
-MESSAGE_LIMIT = 4096
+MESSAGE_LIMIT = MESSAGE
 
 CONCLUSIONS = JENKINS_RESULTS
 CASE_STATUS = {"PASSED": "passed", "FIXED": "passed", "FAILED": "failed",
@@ -134,7 +135,7 @@ def build_to_run(build: Mapping[str, Any], job: str, *,
     sha, branch, remote = git_info(build)
     repo = repo_from_remote(remote)
     return {
-        "id": build_id(job, number), "source": SOURCE, "pipeline": job, "repo": repo,
+        "id": build_id(job, number), "source": SOURCE, "pipeline": cap(job, LABEL), "repo": repo,
         "project": project_for_repo(repo) if repo else None, "number": number,
         "branch": branch, "sha": sha, "event": None,
         "status": status, "conclusion": conclusion,
@@ -152,11 +153,13 @@ def test_rows(report: Mapping[str, Any] | None, run_id: str) -> list[dict[str, A
             if status is None:  # an unknown status: trust the skipped flag, else count it red
                 status = "skipped" if case.get("skipped") else "failed"
             message = case.get("errorDetails") or case.get("skippedMessage") or None
+            classname, name = case.get("className"), case.get("name") or ""
             rows.append({
-                "run_id": run_id, "suite": suite.get("name"), "classname": case.get("className"),
-                "name": case.get("name") or "", "status": status,
-                "duration_s": case.get("duration"),
-                "message": message[:MESSAGE_LIMIT] if isinstance(message, str) else None,
+                "run_id": run_id, "suite": cap(suite.get("name"), NAME),
+                "classname": cap(classname, NAME), "name": cap(name, NAME),
+                "test_key": test_key(classname, name),  # from the full names, before the caps
+                "status": status, "duration_s": case.get("duration"),
+                "message": cap(message, MESSAGE) if isinstance(message, str) else None,
                 "flaky": False, "file": None,
             })
     return rows
@@ -200,8 +203,9 @@ def build_to_deployment(run: Mapping[str, Any], job: str,
               else deployment_status_for_run(run["status"], run["conclusion"] or "unknown"))
     return {
         "id": f"{SOURCE}:deployment:{job}#{run['number']}", "source": SOURCE,
-        "service": job, "repo": run["repo"], "environment": category,
-        "environment_name": name, "sha": run["sha"], "ref": run["branch"], "status": status,
+        "service": cap(job, LABEL), "repo": run["repo"], "environment": category,
+        "environment_name": cap(name, LABEL), "sha": run["sha"], "ref": run["branch"],
+        "status": status,
         "created_at": run["created_at"], "started_at": run["started_at"],
         "finished_at": run["finished_at"], "is_rollback": None, "url": run["url"],
     }

@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from data.mapping import severity_for_priority
+from data.text import LABEL, MESSAGE, TITLE, cap
 
 SOURCE = "jira"
 
@@ -199,9 +200,9 @@ def sprint_row(sprint: AbcMapping, *, project: str | None, board: Any = None) ->
         "source": SOURCE,
         "project": project,
         "board": str(board_id) if board_id not in (None, "") else None,
-        "name": sprint.get("name") or f"Sprint {sprint['id']}",
+        "name": cap(sprint.get("name") or f"Sprint {sprint['id']}", LABEL),
         "state": (sprint.get("state") or "future").lower(),
-        "goal": sprint.get("goal") or None,
+        "goal": cap(sprint.get("goal") or None, MESSAGE),
         "start_at": parse_time(sprint.get("startDate")),
         "end_at": parse_time(sprint.get("endDate")),
         "completed_at": parse_time(sprint.get("completeDate")),
@@ -243,8 +244,8 @@ def release_row(version: AbcMapping, project: str) -> dict:
         "id": f"jira:version:{version['id']}",
         "source": SOURCE,
         "project": project,
-        "name": version.get("name") or str(version["id"]),
-        "description": version.get("description") or None,
+        "name": cap(version.get("name") or str(version["id"]), LABEL),
+        "description": cap(version.get("description") or None, MESSAGE),
         "target_date": target,
         "released_at": target if released else None,
         "state": state,
@@ -449,7 +450,7 @@ def issue_rows(issue: AbcMapping, histories: Iterable[AbcMapping] | None, mappin
         "source": SOURCE,
         "project": project,
         "key": key,
-        "title": fields.get("summary"),
+        "title": cap(fields.get("summary"), TITLE),
         "type": kind,
         "type_name": (fields.get("issuetype") or {}).get("name"),
         "status": (fields.get("status") or {}).get("name"),

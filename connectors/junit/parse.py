@@ -12,9 +12,11 @@ Surefire, Gradle, Jest, go-junit-report, Ant, nextest, Marathon, tst):
 - Surefire reruns: ``flakyFailure``/``flakyError`` without ``failure``/``error`` means the test
   failed, was rerun and passed → passed with ``flaky=True``; ``rerunFailure``/``rerunError``
   sit beside the final ``failure``/``error`` of a test that failed every rerun → failed/error;
-- the same test (suite, classname, name) repeated back to back is one test with retries: it
-  passed if any attempt passed — flaky when another attempt failed or errored — otherwise it
-  takes the strongest outcome; durations add up;
+- every ``<testcase>`` is yielded as it is read, repeats included: folding the records of one
+  test into one result is done by the importer (:mod:`connectors.junit.importer`), in the
+  database, by suite and ``test_key`` (:func:`data.text.test_key`, a hash of the full class
+  name and name); suite, class name and name are then capped at :data:`data.text.NAME`
+  characters, the suite with a hash of its full text, so two suites stay two;
 - ``time`` is seconds and may carry thousands separators (``"2,503.1"``); an unreadable time is
   None rather than a reason to drop the file;
 - counts are never taken from suite attributes (Surefire 3.0.2 counts attempts there).
@@ -22,7 +24,9 @@ Surefire, Gradle, Jest, go-junit-report, Ant, nextest, Marathon, tst):
 Safety: the file is fed to expat in chunks; a DOCTYPE is refused the moment it starts, so no
 entity is ever declared or expanded and nothing external is fetched (XXE, billion laughs), and
 parameter-entity parsing is off. Memory stays flat: only the current case and at most
-:data:`MESSAGE_LIMIT` characters of its message are held, whatever the file size.
+:data:`MESSAGE_LIMIT` characters of its message are held, whatever the file size. Time stays
+linear even for one huge attribute: expat 2.5 re-scans an unfinished token from its start on
+every chunk, so while a token is unfinished the next chunk read is as large as what expat holds.
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ from datetime import datetime, timezone
 from typing import BinaryIO, NamedTuple
 from xml.parsers import expat
 
-MESSAGE_LIMIT = 4096  # characters kept of a failure message + details
+from data.text import MESSAGE, NAME, cap, cap_unique, test_key
+
+MESSAGE_LIMIT = MESSAGE  # characters kept of a failure message + details
 CHUNK = 1 << 16  # bytes fed to expat at a time
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
-# Higher wins when one case (or a run of retries with no pass) holds several outcomes.
+# Higher wins when one case (or a test's attempts, none passing) holds several outcomes.
 _RANK = {PASSED: 0, SKIPPED: 1, FAILED: 2, ERROR: 3}
 _RESULT_TAGS = {"failure": FAILED, "error": ERROR, "skipped": SKIPPED,
                 "rerunFailure": FAILED, "rerunError": ERROR}
@@ -57,14 +63,15 @@ class JUnitError(ValueError):
 class TestCase(NamedTuple):
     """One test's outcome in one report file. ``duration_s`` in seconds (None if not given)."""
 
-    suite: str | None
+    suite: str | None  # suite, classname and name capped at data.text.NAME characters
     classname: str | None
     name: str
     status: str  # passed/failed/error/skipped
     duration_s: float | None
-    message: str | None  # truncated to MESSAGE_LIMIT characters
+    message: str | None  # capped at MESSAGE_LIMIT characters (data.text.cap)
     flaky: bool
     file: str  # the report file it came from
+    test_key: str = ""  # data.text.test_key of the full classname and name
 
 
 @dataclass
@@ -128,7 +135,8 @@ class _Case:
         self.append(text)
 
     def append(self, text: str) -> None:
-        room = MESSAGE_LIMIT - self.size
+        # One character past the limit is kept, so _message knows the text was cut.
+        room = MESSAGE_LIMIT + 1 - self.size
         if room > 0:
             piece = text[:room]
             self.parts.append(piece)
@@ -149,29 +157,12 @@ _BY_RANK = {v: k for k, v in _RANK.items()}
 def _message(case: _Case) -> str | None:
     if not case.parts:
         return None
-    text = "".join(case.parts).strip()
-    return text[:MESSAGE_LIMIT] or None
-
-
-def _merge_retry(first: TestCase, again: TestCase) -> TestCase:
-    """Two back-to-back records of one test = two attempts of it."""
-    statuses = {first.status, again.status}
-    if PASSED in statuses:
-        status = PASSED
-        flaky = first.flaky or again.flaky or bool(statuses & {FAILED, ERROR})
-    else:
-        status = max(statuses, key=_RANK.__getitem__)
-        flaky = first.flaky or again.flaky
-    if first.duration_s is None or again.duration_s is None:
-        duration = first.duration_s if again.duration_s is None else again.duration_s
-    else:
-        duration = first.duration_s + again.duration_s
-    return first._replace(status=status, flaky=flaky, duration_s=duration,
-                          message=first.message or again.message)
+    return cap("".join(case.parts).strip(), MESSAGE_LIMIT) or None
 
 
 def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> Iterator[TestCase]:
-    """Yield the test cases of one JUnit XML report read from ``stream`` (bytes).
+    """Yield every test case record of one JUnit XML report read from ``stream`` (bytes), in
+    file order, repeats of one test included (the importer folds them).
 
     ``file`` names the report in results and errors. Raises :class:`JUnitError` (file name,
     expat's line number, reason) for a DOCTYPE/entity declaration, malformed or truncated XML,
@@ -184,12 +175,12 @@ def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> It
     # Belt and braces: entities and external references are refused below anyway.
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
-    out: list[TestCase] = []  # cases finished during the current chunk
+    out: list[TestCase] = []  # records finished during the current chunk
     suites: list[str | None] = []  # innermost named suite per open <testsuite>
     # Inside a case: per open child element, whether its text belongs in the message (result
     # elements and their stackTrace do; system-out/err and properties do not).
     capture: list[bool] = []
-    state: dict = {"case": None, "pending": None, "root": None}
+    state: dict = {"case": None, "root": None}
     info = info if info is not None else ParseInfo()
 
     def refuse_doctype(*_args) -> None:
@@ -267,17 +258,12 @@ def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> It
             return
         # the </testcase> itself
         state["case"] = None
-        done = TestCase(case.suite, case.classname, case.name, _status(case), case.time,
-                        _message(case), case.flaky and case.rank < _RANK[FAILED], file)
-        pending: TestCase | None = state["pending"]
-        if pending is None:
-            state["pending"] = done
-        elif (pending.name == done.name and pending.classname == done.classname
-              and pending.suite == done.suite):
-            state["pending"] = _merge_retry(pending, done)
-        else:
-            out.append(pending)
-            state["pending"] = done
+        # Identities from the full texts, before the caps.
+        # The suite stays distinct when capped: the importer folds by (suite, test_key).
+        out.append(TestCase(cap_unique(case.suite, NAME), cap(case.classname, NAME),
+                            cap(case.name, NAME), _status(case), case.time, _message(case),
+                            case.flaky and case.rank < _RANK[FAILED], file,
+                            test_key(case.classname, case.name)))
 
     parser.StartDoctypeDeclHandler = refuse_doctype
     parser.EntityDeclHandler = refuse_entity
@@ -296,15 +282,20 @@ def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> It
             raise JUnitError(file, exc.lineno, f"not well-formed XML ({reason}); the file may "
                              "be truncated or not a JUnit report") from None
 
+    fed = 0
     while True:
+        # Bytes expat holds unparsed (an unfinished token): read at least as many again, so
+        # a token of n bytes is re-scanned O(log n) times, not n / CHUNK times.
+        held = fed - max(parser.CurrentByteIndex, 0)
         try:
-            data = stream.read(CHUNK)
+            data = stream.read(max(CHUNK, held))
         except Exception as exc:  # noqa: BLE001 - any stream (file, zip member) failing to read
             raise JUnitError(file, parser.CurrentLineNumber,
                              f"cannot read: {exc.__class__.__name__}") from None
         if not data:
             break
         feed(data, False)
+        fed += len(data)
         if out:
             yield from out
             out.clear()
@@ -313,5 +304,3 @@ def iter_cases(stream: BinaryIO, file: str, info: ParseInfo | None = None) -> It
         raise JUnitError(file, parser.CurrentLineNumber, "empty file: no JUnit report in it")
     yield from out
     out.clear()
-    if state["pending"] is not None:
-        yield state["pending"]
