@@ -75,9 +75,8 @@ def _kpis(engine, settings) -> tuple[float, int]:
             scope = resolve_scope(conn, settings, project="PAY", now=NOW)
             n = 0
             for reg in all_kpis():
-                if reg.compute is not None:
-                    reg.compute(conn, scope)
-                    n += 1
+                reg.compute(conn, scope)
+                n += 1
             return n
 
     return _timed(run)

@@ -49,7 +49,7 @@ from data.schema import deployment_commits as dc
 from data.schema import deployments as dep
 from data.schema import incidents as inc
 from data.schema import pull_requests as prs
-from metrics.registry import DEFINITIONS, MetricValue, kpi
+from metrics.registry import MetricValue, kpi
 
 PRODUCTION = "production"
 FAILED_STATUSES = DEPLOY_FAILED
@@ -529,27 +529,17 @@ def _scoped(fn, unit: str):
     return compute
 
 
-deployment_frequency_kpi = kpi(DEFINITIONS["deployment_frequency"])(_scoped(
+deployment_frequency_kpi = kpi("deployment_frequency")(_scoped(
     lambda conn, scope: deployment_frequency(conn, **_delivery_scope(scope)), "per_day"))
-lead_time_for_changes_kpi = kpi(replace(DEFINITIONS["lead_time_for_changes"], definition=(
-    "Median hours from a PR's first commit (or opening, if earlier) to the successful "
-    "production deployment that first shipped its merge commit; undeployed PRs excluded")))(_scoped(
+lead_time_for_changes_kpi = kpi("lead_time_for_changes")(_scoped(
     lambda conn, scope: lead_time_for_changes(conn, repos=scope.repos, since=scope.since,
                                               until=scope.until), "hours"))
-change_failure_rate_kpi = kpi(replace(DEFINITIONS["change_failure_rate"], definition=(
-    "Production deployments in the window that caused an incident, were rolled back or failed "
-    "/ all production deployments finished (succeeded or failed) in the window; cancelled, "
-    "skipped and unknown outcomes left out")))(_scoped(
+change_failure_rate_kpi = kpi("change_failure_rate")(_scoped(
     lambda conn, scope: change_failure_rate(conn, **_delivery_scope(scope)), "fraction"))
-failed_deployment_recovery_time_kpi = kpi(replace(
-    DEFINITIONS["failed_deployment_recovery_time"], definition=(
-        "Median hours from a failed deployment's incident opening (or its own failure) to the "
-        "incident's resolution (or the next successful deployment)")))(
+failed_deployment_recovery_time_kpi = kpi("failed_deployment_recovery_time")(
     _scoped(lambda conn, scope: failed_deployment_recovery_time(conn, **_delivery_scope(scope)),
             "hours"))
-deployment_rework_rate_kpi = kpi(replace(DEFINITIONS["deployment_rework_rate"], definition=(
-    "Unplanned production deployments (rollbacks, or deploys made while an incident on the "
-    "service was open) / all production deployments in the window")))(_scoped(
+deployment_rework_rate_kpi = kpi("deployment_rework_rate")(_scoped(
     lambda conn, scope: deployment_rework_rate(conn, **_delivery_scope(scope)), "fraction"))
 
 

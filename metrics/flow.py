@@ -22,7 +22,7 @@ from sqlalchemy import Connection, and_, or_, select
 from data.config import MAPPING_SPEC
 from data.schema import work_items
 from metrics.history import ItemHistory, StatusCategories, load_histories
-from metrics.registry import DEFINITIONS, MetricValue, kpi
+from metrics.registry import MetricValue, kpi
 
 _EPS = timedelta(microseconds=1)
 DEFAULT_NOT_DELIVERED = tuple(MAPPING_SPEC["not_delivered_resolutions"][1])
@@ -245,5 +245,5 @@ def _time_kpi(column: str, label: str):
     return compute
 
 
-kpi(DEFINITIONS["cycle_time_p50"])(_time_kpi("cycle_time_h", "cycle time"))
-kpi(DEFINITIONS["lead_time_p50"])(_time_kpi("lead_time_h", "lead time"))
+kpi("cycle_time_p50")(_time_kpi("cycle_time_h", "cycle time"))
+kpi("lead_time_p50")(_time_kpi("lead_time_h", "lead time"))

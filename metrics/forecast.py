@@ -25,7 +25,7 @@ from data.store import in_values
 from metrics.flow import daily_throughput
 from metrics.history import StatusCategories, load_histories
 from metrics.membership import release_members
-from metrics.registry import Metric, MetricValue, kpi
+from metrics.registry import MetricValue, kpi
 
 DEFAULT_SEED = 20260101
 HISTORY_DAYS = 42       # six weeks: recent enough to reflect the team, long enough to vary
@@ -186,9 +186,7 @@ def forecast_release(conn: Connection, release_id: str, *, as_of: datetime | Non
     return fc
 
 
-@kpi(Metric("forecast_on_time", "Forecast: chance of making the target", "fraction", "higher",
-            "Share of 10,000 Monte Carlo trials over recent daily throughput that finish the "
-            "release's remaining items by its target date", "sprint"))
+@kpi("forecast_on_time")
 def _on_time(conn, scope) -> MetricValue:
     if scope.release_id is None:
         return MetricValue(None, "fraction", basis="no release in scope")

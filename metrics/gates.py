@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from data.config import ConfigError
+from metrics import registry
+from metrics.format import format_value
+from metrics.registry import CATALOGUE, Metric
 
 CATALOGUE_PATH = Path(__file__).with_name("gates.toml")
 
@@ -31,40 +34,12 @@ COMPARATORS = {
     "==": lambda v, t: v == t,
 }
 
-# Release-level measures a gate may read: id -> (unit, one-line definition). The functions
-# computing them live in metrics/readiness.py.
-GATE_METRICS: dict[str, tuple[str, str]] = {
-    "open_bugs_critical": ("count", "Bugs in the release's scope at the moment evaluated, open "
-                                    "then and critical then"),
-    "open_bugs_high": ("count", "Bugs in the release's scope at the moment evaluated, open "
-                                "then and of high severity then"),
-    "scope_done": ("fraction", "Share of the release's items (epics aside) whose status was "
-                               "done-category at the moment evaluated"),
-    "test_pass_rate": ("fraction", "passed / (passed + failed + error) in the latest run with "
-                                   "test results on the release branch; skips excluded"),
-    "new_failures": ("count", "Tests failing in the latest release-branch run that were not "
-                              "failing in the previous run of the same pipeline"),
-    "flaky_tests": ("count", "Tests on the release branch with both outcomes on one commit, a "
-                             "flaky marker, or 2+ flips in the last 20 runs"),
-    "pipeline_success_rate": ("fraction", "Release-branch runs in the last 30 days concluding "
-                                          "success / runs that succeeded or failed (cancelled, "
-                                          "skipped, not run and unknown outcomes left out)"),
-    "staging_deploy_healthy": ("fraction", "Share of the release's services whose latest "
-                                           "finished staging deployment succeeded (cancelled, "
-                                           "skipped and unknown outcomes skipped over)"),
-    "change_failure_rate": ("fraction", "Production deployments of the project's services in "
-                                        "the last 30 days that failed, were rolled back or "
-                                        "caused an incident / all that succeeded or failed "
-                                        "(not deployed and unknown outcomes left out)"),
-    "bug_trend_converging": ("count", "1 when over the last 3 weeks the project's bugs were "
-                                      "resolved at least as fast as they came in, else 0"),
-    "forecast_on_time": ("fraction", "Share of 10,000 Monte Carlo trials finishing the "
-                                     "release's remaining items by its target date"),
-}
+# The measures a gate may read, with their one definition and unit (metrics/registry.py).
+GATE_METRICS: dict[str, Metric] = {mid: CATALOGUE[mid] for mid in registry.GATE_METRICS}
 
 _REQUIRED = {"label": str, "metric": str, "comparator": str, "threshold": (int, float),
              "weight": (int, float), "blocking": bool}
-_OPTIONAL = {"warn": (int, float), "enabled": bool, "definition": str}
+_OPTIONAL = {"warn": (int, float), "enabled": bool}
 OVERRIDABLE = ("threshold", "warn", "weight", "blocking", "enabled")
 
 
@@ -84,26 +59,16 @@ class Gate:
 
     @property
     def unit(self) -> str:
-        return GATE_METRICS[self.metric][0]
+        return GATE_METRICS[self.metric].unit
 
     @property
     def definition(self) -> str:
-        return GATE_METRICS[self.metric][1]
+        """The catalogue's definition of the measure read (the same words as the KPI's)."""
+        return GATE_METRICS[self.metric].definition
 
     def describe_threshold(self) -> str:
         """The threshold as a reader sees it: ``>= 98%``, ``<= 0``."""
         return f"{self.comparator} {format_value(self.threshold, self.unit)}"
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A value for people: fractions as percentages, counts as whole numbers, — for none."""
-    if value is None:
-        return "—"
-    if unit == "fraction":
-        return f"{value * 100:.1f}%".replace(".0%", "%")
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.2f}"
 
 
 def _is_number(v: Any) -> bool:
@@ -114,7 +79,7 @@ def _check_value(gate_id: str, key: str, value: Any, metric: str, where: str) ->
     if not _is_number(value):
         raise ConfigError(f"{where}: '{key}' of gate '{gate_id}' should be a number, "
                           f"got {value!r}")
-    unit = GATE_METRICS[metric][0]
+    unit = GATE_METRICS[metric].unit
     if unit == "fraction" and not 0 <= value <= 1:
         raise ConfigError(f"{where}: '{key}' of gate '{gate_id}' is a fraction between 0 and 1 "
                           f"(0.95 = 95%), got {value!r}")

@@ -14,11 +14,9 @@ import sys
 from dataclasses import dataclass
 
 from metrics import registry
-from metrics.registry import Metric, MetricValue
+from metrics.format import format_value
+from metrics.registry import RELEASE_ONLY, Metric, MetricValue
 from metrics.scope import Scope, resolve_scope
-
-# KPIs that only mean something when a release is in scope.
-RELEASE_ONLY = {"forecast_on_time"}
 
 
 @dataclass
@@ -67,19 +65,8 @@ def as_records(rows: list[KpiRow]) -> list[dict]:
 
 
 def show(value: float | None, unit: str) -> str:
-    """A value for people: fractions as percent, hours with h, counts plain; None = no data."""
-    if value is None:
-        return "no data"
-    if unit == "fraction":
-        return f"{value * 100:.1f}%"
-    if unit == "hours":
-        return f"{value:.1f} h"
-    if unit == "per_day":
-        return f"{value:.2f}/day"
-    if unit == "ratio":
-        return f"{value:.2f}"
-    text = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-    return f"{text} {unit}" if unit in ("points", "items") else text
+    """A value for people (metrics.format.format_value); None reads "no data" in a terminal."""
+    return "no data" if value is None else format_value(value, unit)
 
 
 def render(scope: Scope, rows: list[KpiRow], fmt: str) -> str:

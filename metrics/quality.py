@@ -29,7 +29,7 @@ from data.store import in_values
 from metrics.flow import _week_start, percentiles
 from metrics.membership import release_members
 from metrics.history import StatusCategories, load_histories
-from metrics.registry import DEFINITIONS, MetricValue, kpi
+from metrics.registry import MetricValue, kpi
 
 SEVERITIES = ("critical", "high", "medium", "low")
 DEFAULT_MAPPING = {k: spec[1] for k, spec in MAPPING_SPEC.items()}
@@ -300,8 +300,8 @@ def _open_kpi(severity: str):
     return compute
 
 
-kpi(DEFINITIONS["open_bugs_critical"])(_open_kpi("critical"))
-kpi(DEFINITIONS["open_bugs_high"])(_open_kpi("high"))
+kpi("open_bugs_critical")(_open_kpi("critical"))
+kpi("open_bugs_high")(_open_kpi("high"))
 
 
 def _flow_kpi(column: str):
@@ -317,5 +317,5 @@ def _flow_kpi(column: str):
     return compute
 
 
-kpi(DEFINITIONS["bug_inflow"])(_flow_kpi("inflow"))
-kpi(DEFINITIONS["bug_outflow"])(_flow_kpi("outflow"))
+kpi("bug_inflow")(_flow_kpi("inflow"))
+kpi("bug_outflow")(_flow_kpi("outflow"))

@@ -4,7 +4,7 @@
 status rebuilt from history, runs and deployments finished by then, incidents opened by then
 (resolved later counts as unresolved), waivers created by then and not expired.
 
-What each measure reads (``GATE_METRICS`` in metrics/gates.py has the one-line definitions):
+What each measure reads (the metric catalogue, metrics/registry.py, has the definitions):
 - bugs and scope: the release's items at ``as_of`` (metrics.membership: today's
   ``release_items`` with later Fix Version / milestone changes undone) through
   metrics.quality and metrics.history;
@@ -322,12 +322,7 @@ def _bug_trend(ctx: Context) -> Measured:
 
 
 def _forecast(ctx: Context) -> Measured:
-    try:
-        from metrics.forecast import forecast_release
-    except ModuleNotFoundError as exc:  # the forecast lands separately
-        if exc.name != "metrics.forecast":
-            raise
-        return Measured(None, basis="forecast not available")
+    from metrics.forecast import forecast_release
     if not ctx.item_ids():  # nothing to forecast is no data, not "nothing left to do"
         return Measured(None, basis="the release has no items")
     fc = forecast_release(ctx.conn, ctx.release["id"], as_of=ctx.as_of, settings=ctx.settings)

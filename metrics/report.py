@@ -2,20 +2,21 @@
 
 The HTML report is one self-contained file — inline CSS, plotly charts with plotly.js inlined,
 no network — the thing a PM sends before the launch meeting. Text that comes from sources
-(titles, test names, messages, reasons) is escaped everywhere: never rendered as HTML or
-Markdown markup; links are kept only for http(s) URLs.
+(titles, test names, messages, reasons) is escaped everywhere by metrics/format.py: never
+rendered as HTML or Markdown markup; links are kept only for http(s) URLs. The Markdown escapes
+only what would change the markup, so it pastes cleanly into Slack, Jira, Confluence or GitHub.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from datetime import datetime
 
 import plotly.graph_objects as go
 
 from metrics import gates as G
+from metrics.format import (format_value, html_link, html_text, md_cell, md_inline, md_link,
+                            one_line)
 
 VERDICT_WORDS = {G.GO: "GO", G.AT_RISK: "AT RISK", G.NO_GO: "NO-GO"}
 STATUS_ICONS = {G.PASS: "✔", G.WARN: "▲", G.FAIL: "✖", G.NO_DATA: "?", G.WAIVED: "~"}
@@ -36,13 +37,13 @@ def _when(dt: datetime | None) -> str:
 
 
 def _value(g) -> str:
-    return G.format_value(g.value, g.gate.unit)
+    return format_value(g.value, g.gate.unit)
 
 
 def _threshold(g) -> str:
     text = g.gate.describe_threshold()
     if g.gate.warn is not None:
-        text += f" (warn {g.gate.comparator} {G.format_value(g.gate.warn, g.gate.unit)})"
+        text += f" (warn {g.gate.comparator} {format_value(g.gate.warn, g.gate.unit)})"
     return text
 
 
@@ -52,8 +53,7 @@ def _headline(ev) -> str:
 
 
 def _one_line(text: str | None, limit: int = 240) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(text, limit)
 
 
 # --- text ------------------------------------------------------------------------------------------
@@ -98,50 +98,36 @@ def render_json(ev, history: list[dict] | None = None) -> str:
 
 
 # --- markdown ---------------------------------------------------------------------------------------
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
-
-
-def md_escape(text: str | None) -> str:
-    """Source text made inert in Markdown (and in the HTML a Markdown renderer produces)."""
-    return _MD_SPECIAL.sub(r"\\\1", _one_line(text))
-
-
-def _safe_url(url: str | None) -> str | None:
-    return url if isinstance(url, str) and re.match(r"^https?://[^\s<>\"']+$", url) else None
-
-
-def _md_link(label: str, url: str | None) -> str:
-    safe = _safe_url(url)
-    text = md_escape(label)
-    return f"[{text}](<{safe}>)" if safe else text
+LIMIT = 240  # characters of one piece of source text in the Markdown report
 
 
 def render_markdown(ev, history: list[dict] | None = None) -> str:
     """A Markdown report (a table of gates, then the evidence of every gate not passing)."""
-    out = [f"# {md_escape(_headline(ev))}", "",
+    out = [f"# {md_inline(_headline(ev))}", "",
            f"As of {_when(ev.as_of)} · target {_when(ev.target_date)} · "
            f"evaluated {_when(ev.evaluated_at)}", ""]
     reasons = ev.reasons()
     if reasons:
         out += ["**Why not GO:** " + "; ".join(
-            f"{md_escape(g.gate.label)} ({status_word(g.status)}, {md_escape(_value(g))})"
+            f"{md_inline(g.gate.label)} ({status_word(g.status)}, {md_inline(_value(g))})"
             for g in reasons), ""]
     out += ["| Status | Gate | Value | Threshold | Blocking |", "|---|---|---|---|---|"]
     for g in ev.gates:
-        out.append(f"| {status_word(g.status)} | {md_escape(g.gate.label)} | "
-                   f"{md_escape(_value(g))} | {md_escape(_threshold(g))} | "
+        out.append(f"| {status_word(g.status)} | {md_cell(g.gate.label)} | "
+                   f"{md_cell(_value(g))} | {md_cell(_threshold(g))} | "
                    f"{'yes' if g.gate.blocking else 'no'} |")
     out.append("")
     for g in ev.gates:
         if g.status == G.PASS and not g.waiver:
             continue
-        out += [f"## {status_word(g.status)} {md_escape(g.gate.label)}", "",
-                f"{md_escape(g.gate.definition)}. {md_escape(g.basis)}", ""]
+        out += [f"## {status_word(g.status)} {md_inline(g.gate.label)}", "",
+                f"{md_inline(g.gate.definition)}. {md_inline(g.basis, limit=LIMIT)}", ""]
         if g.waiver:
-            out += [f"Waived by {md_escape(g.waiver['waived_by'])}: "
-                    f"{md_escape(g.waiver['reason'])}", ""]
+            out += [f"Waived by {md_inline(g.waiver['waived_by'], limit=LIMIT)}: "
+                    f"{md_inline(g.waiver['reason'], limit=LIMIT)}", ""]
         for e in g.evidence[:EVIDENCE_SHOWN * 2]:
-            out.append(f"- {_md_link(e['label'], e.get('url'))}: {md_escape(e.get('detail'))}")
+            out.append(f"- {md_link(e['label'], e.get('url'), limit=LIMIT)}: "
+                       f"{md_inline(e.get('detail'), limit=LIMIT)}")
         if len(g.evidence) > EVIDENCE_SHOWN * 2:
             out.append(f"- … and {len(g.evidence) - EVIDENCE_SHOWN * 2} more")
         out.append("")
@@ -166,17 +152,6 @@ border-bottom:1px solid #d0d7de;vertical-align:top}th{background:#f6f8fa}
 .ev li{margin:.1rem 0}.basis{color:#57606a;font-size:.9rem}.reasons{background:#fff8c5;
 padding:.6rem 1rem;border-radius:6px}
 """
-
-
-def _e(text) -> str:
-    return html.escape(str(text if text is not None else ""), quote=True)
-
-
-def _html_link(label: str, url: str | None) -> str:
-    safe = _safe_url(url)
-    if safe:
-        return f'<a href="{_e(safe)}" rel="noopener noreferrer">{_e(label)}</a>'
-    return _e(label)
 
 
 def gate_chart(ev) -> go.Figure:
@@ -253,36 +228,36 @@ def render_html(ev, history: list[dict] | None = None) -> str:
     rows = []
     for g in ev.gates:
         ev_items = "".join(
-            f"<li>{_html_link(e['label'], e.get('url'))}: {_e(_one_line(e.get('detail')))}</li>"
+            f"<li>{html_link(e['label'], e.get('url'))}: {html_text(_one_line(e.get('detail')))}</li>"
             for e in g.evidence[:EVIDENCE_SHOWN * 2])
         more = (f"<li>… and {len(g.evidence) - EVIDENCE_SHOWN * 2} more</li>"
                 if len(g.evidence) > EVIDENCE_SHOWN * 2 else "")
-        waiver = (f"<div class='basis'>Waived by {_e(g.waiver['waived_by'])}: "
-                  f"{_e(g.waiver['reason'])}</div>" if g.waiver else "")
+        waiver = (f"<div class='basis'>Waived by {html_text(g.waiver['waived_by'])}: "
+                  f"{html_text(g.waiver['reason'])}</div>" if g.waiver else "")
         rows.append(
             f"<tr><td class='status' style='color:{STATUS_COLORS[g.status]}'>"
-            f"{_e(status_word(g.status))}</td><td><strong>{_e(g.gate.label)}</strong>"
+            f"{html_text(status_word(g.status))}</td><td><strong>{html_text(g.gate.label)}</strong>"
             f"{' (blocking)' if g.gate.blocking else ''}<div class='basis'>"
-            f"{_e(g.gate.definition)}. {_e(g.basis)}</div>{waiver}"
+            f"{html_text(g.gate.definition)}. {html_text(g.basis)}</div>{waiver}"
             f"{f'<ul class=ev>{ev_items}{more}</ul>' if ev_items else ''}</td>"
-            f"<td>{_e(_value(g))}</td><td>{_e(_threshold(g))}</td></tr>")
+            f"<td>{html_text(_value(g))}</td><td>{html_text(_threshold(g))}</td></tr>")
     reason_html = ""
     if reasons:
         reason_html = ("<div class='reasons'><strong>Why not GO:</strong><ul>" + "".join(
-            f"<li>{_e(g.gate.label)}: {_e(status_word(g.status))} ({_e(_value(g))}, needs "
-            f"{_e(_threshold(g))})</li>" for g in reasons) + "</ul></div>")
-    title = _e(_headline(ev))
+            f"<li>{html_text(g.gate.label)}: {html_text(status_word(g.status))} ({html_text(_value(g))}, needs "
+            f"{html_text(_threshold(g))})</li>" for g in reasons) + "</ul></div>")
+    title = html_text(_headline(ev))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{_CSS}</style></head>
 <body>
 <p class="meta">ShipReady readiness report</p>
-<h1>Release {_e(ev.project)} {_e(ev.release)}</h1>
+<h1>Release {html_text(ev.project)} {html_text(ev.release)}</h1>
 <p><span class="verdict" style="background:{VERDICT_COLORS[ev.verdict]}">
-{_e(VERDICT_WORDS[ev.verdict])}</span> &nbsp; score <strong>{ev.score:g}</strong>/100</p>
-<p class="meta">As of {_e(_when(ev.as_of))} · target {_e(_when(ev.target_date))} · branch
-{_e(ev.context.get('branch', '—'))} · evaluated {_e(_when(ev.evaluated_at))}</p>
+{html_text(VERDICT_WORDS[ev.verdict])}</span> &nbsp; score <strong>{ev.score:g}</strong>/100</p>
+<p class="meta">As of {html_text(_when(ev.as_of))} · target {html_text(_when(ev.target_date))} · branch
+{html_text(ev.context.get('branch', '—'))} · evaluated {html_text(_when(ev.evaluated_at))}</p>
 {reason_html}
 <table><thead><tr><th>Status</th><th>Gate and evidence</th><th>Value</th><th>Threshold</th>
 </tr></thead><tbody>{''.join(rows)}</tbody></table>

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, or_, select
 from data.schema import sprint_items, sprints, work_item_changes
 from metrics.history import (ItemHistory, StatusCategories, Timeline, load_histories,
                              per_connection, sprint_tokens)
-from metrics.registry import DEFINITIONS, MetricValue, kpi
+from metrics.registry import MetricValue, kpi
 
 
 @dataclass
@@ -444,10 +444,10 @@ def _sprint_kpi(attr: str):
 
 
 for _attr in ("committed", "completed", "added", "removed", "not_completed"):
-    kpi(DEFINITIONS[f"sprint_{_attr}"])(_sprint_kpi(_attr))
+    kpi(f"sprint_{_attr}")(_sprint_kpi(_attr))
 
 
-@kpi(DEFINITIONS["say_do_ratio"])
+@kpi("say_do_ratio")
 def _say_do(conn, scope) -> MetricValue:
     rep = _report_for(conn, scope)
     if rep is None or rep.start is None:
@@ -458,7 +458,7 @@ def _say_do(conn, scope) -> MetricValue:
                        detail={"sprint": rep.name})
 
 
-@kpi(DEFINITIONS["velocity"])
+@kpi("velocity")
 def _velocity(conn, scope) -> MetricValue:
     df = velocity(conn, list(scope.projects), 6, as_of=scope.until)
     if df.empty:

@@ -14,7 +14,7 @@ are still two tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
@@ -23,7 +23,7 @@ from sqlalchemy import Connection, and_, case, func, literal, or_, select
 from data.schema import pipeline_runs as pr
 from data.schema import test_results as tr
 from data.mapping import FAILURE_CONCLUSIONS, NOT_COUNTED_CONCLUSIONS, SUCCESS_CONCLUSIONS
-from metrics.registry import DEFINITIONS, MetricValue, kpi
+from metrics.registry import MetricValue, kpi
 
 FAILING = ("failed", "error")
 # How a run's conclusion counts is data.mapping's table: success; a failure (failure,
@@ -384,10 +384,7 @@ def _scope_filters(scope) -> dict:
     return {"repos": scope.repos, "projects": scope.projects}
 
 
-# The registry's wording, made exact about what this module measures.
-@kpi(replace(DEFINITIONS["test_pass_rate"], definition=(
-    "passed / (passed + failed + error) over the latest run with test results of each "
-    "pipeline on the default branch (main/master) at the window's end; skips excluded")))
+@kpi("test_pass_rate")
 def test_pass_rate_kpi(conn: Connection, scope) -> MetricValue:
     """passed / (passed + failed + error) over the latest run with test results of each
     pipeline on the default branch (main/master/trunk/develop) at the window's end."""
@@ -407,7 +404,7 @@ def test_pass_rate_kpi(conn: Connection, scope) -> MetricValue:
 test_pass_rate_kpi.__test__ = False
 
 
-@kpi(DEFINITIONS["flaky_tests"])
+@kpi("flaky_tests")
 def flaky_tests_kpi(conn: Connection, scope) -> MetricValue:
     """Number of flaky tests among runs finished in the window (rules in :func:`flaky_tests`)."""
     flaky = flaky_tests(conn, since=scope.since, until=scope.until, **_scope_filters(scope))
@@ -421,9 +418,7 @@ def flaky_tests_kpi(conn: Connection, scope) -> MetricValue:
                                  for f in flaky])
 
 
-@kpi(replace(DEFINITIONS["pipeline_success_rate"], definition=(
-    "Pipeline runs finished in the window that concluded success / all that succeeded or "
-    "failed; cancelled, skipped and not-run runs and unknown outcomes left out")))
+@kpi("pipeline_success_rate")
 def pipeline_success_rate_kpi(conn: Connection, scope) -> MetricValue:
     """Runs concluding success / runs that succeeded or failed in the window; the runs left
     out (stopped, never run, unknown outcome) are counted in the basis."""

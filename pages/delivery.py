@@ -49,7 +49,7 @@ if year:
 
 # --- monthly trends -----------------------------------------------------------------------
 st.subheader("Monthly trends")
-monthly = loaders.scoped("ui.loaders.dora_monthly", key)
+monthly = loaders.scoped(loaders.dora_monthly, key)
 if monthly.empty or monthly["value"].isna().all():
     widgets.no_data_note(st, "No production deployments or merged PRs in the last months.")
 else:
@@ -68,7 +68,7 @@ else:
 
 # --- teams side by side -------------------------------------------------------------------
 st.subheader("Teams side by side")
-teams = loaders.scoped("ui.loaders.teams_side_by_side", key)
+teams = loaders.scoped(loaders.teams_side_by_side, key)
 if not teams:
     widgets.no_data_note(st, "No teams configured: add [teams.NAME] sections to readiness.toml.")
 else:
@@ -109,7 +109,7 @@ else:
 
 # --- upcoming releases --------------------------------------------------------------------
 st.subheader("Upcoming releases")
-upcoming = loaders.scoped("ui.loaders.upcoming_releases", key)
+upcoming = loaders.scoped(loaders.upcoming_releases, key)
 if not upcoming:
     widgets.no_data_note(st, "No unreleased release in scope.")
 else:

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from metrics import quality
 from metrics.quality import bug_trend_converging
 from ui import figures, loaders, theme, widgets
 
@@ -30,7 +31,7 @@ for row_ids in (ids[:4], ids[4:]):
 # --- bugs ---------------------------------------------------------------------------------
 st.subheader("Bugs")
 left, right = st.columns(2)
-over_time = loaders.scoped("ui.loaders.open_bugs_over_time", key)
+over_time = loaders.scoped(loaders.open_bugs_over_time, key)
 sev_cols = [c for c in ("critical", "high", "medium", "low", "unset") if c in over_time]
 if over_time.empty or over_time[sev_cols].to_numpy().sum() == 0:
     widgets.no_data_note(left, "No open bugs in this window (or no bugs synced): nothing to "
@@ -38,7 +39,7 @@ if over_time.empty or over_time[sev_cols].to_numpy().sum() == 0:
 else:
     left.plotly_chart(figures.stacked_area(over_time, "at", sev_cols, theme.SEVERITY_COLOURS,
                                            "Open bugs by severity", y="bugs"), width="stretch")
-flow = loaders.call("metrics.quality.bug_flow_weekly", tuple(sc.projects), sc.since, sc.until,
+flow = loaders.call(quality.bug_flow_weekly, tuple(sc.projects), sc.since, sc.until,
                     tz=sc.timezone)
 if flow.empty or (flow["inflow"].sum() == 0 and flow["outflow"].sum() == 0):
     widgets.no_data_note(right, "No bug created or resolved in this window.")
@@ -52,7 +53,7 @@ else:
         right.caption("⚠️ Not converging: over the last 3 weeks more bugs came in than were "
                       "resolved.")
 
-ages = loaders.scoped("metrics.quality.open_bug_ages", key, as_of=sc.until)
+ages = loaders.scoped(quality.open_bug_ages, key, as_of=sc.until)
 left, right = st.columns(2)
 if ages.empty:
     widgets.no_data_note(left, "No bug open at the end of the window.")
@@ -69,7 +70,7 @@ else:
 
 # --- tests and CI -------------------------------------------------------------------------
 st.subheader("Tests and CI")
-runs = loaders.scoped("ui.loaders.pass_rate_runs", key)
+runs = loaders.scoped(loaders.pass_rate_runs, key)
 if runs.empty:
     widgets.no_data_note(st, "No test results in this window. Import JUnit reports with "
                              "`python -m connectors import-junit PATH --pipeline NAME` or sync "
@@ -84,7 +85,7 @@ else:
                                   "series", "Pass rate per repository, pipeline and branch",
                                   percent=True, hover="hover"), width="stretch")
 
-latest = loaders.scoped("ui.loaders.latest_run_failures", key)
+latest = loaders.scoped(loaders.latest_run_failures, key)
 if latest:
     st.markdown("**New failures since the previous run** (latest run of each pipeline on the "
                 "default branch)")
@@ -108,7 +109,7 @@ if latest:
                                             "Message": n["message"]} for n in entry["new"]]),
                              hide_index=True, width="stretch")
 
-flaky, slow = loaders.scoped("ui.loaders.flaky_and_slow", key)
+flaky, slow = loaders.scoped(loaders.flaky_and_slow, key)
 left, right = st.columns(2)
 left.markdown("**Flaky tests**")
 if not flaky:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from metrics.gates import format_value as gate_value
+from metrics.report import render
 from ui import db, figures, filters, loaders, theme, widgets
 
 ui.ensure_router()
@@ -44,7 +44,7 @@ rel = releases[releases["id"] == release_id].iloc[0]
 # what happened afterwards is the post-launch view at the bottom.
 shipped_at = rel["released_at"] if pd.notna(rel["released_at"]) else None
 try:
-    view = loaders.call("ui.loaders.readiness_view", release_id,
+    view = loaders.call(loaders.readiness_view, release_id,
                         as_of=shipped_at.to_pydatetime() if shipped_at is not None else None)
 except Exception as exc:  # a bad gate override in readiness.toml is a ConfigError: one line
     st.error(f"Cannot evaluate {rel['project']} {rel['name']}: {exc}")
@@ -68,7 +68,7 @@ blocking_fail = [g for g in reasons if g.status == "FAIL"]
 parts = []
 if blocking_fail:
     parts.append(f"{len(blocking_fail)} gate(s) fail: " + "; ".join(
-        f"{g.gate.label} {gate_value(g.value, g.gate.unit)} (needs {g.gate.describe_threshold()})"
+        f"{g.gate.label} {widgets.format_value(g.value, g.gate.unit)} (needs {g.gate.describe_threshold()})"
         for g in blocking_fail))
 warns = [g for g in reasons if g.status != "FAIL"]
 if warns:
@@ -79,7 +79,8 @@ if not parts:
 if ev.released_at is not None:
     parts.append(f"as it stood when it shipped ({ev.as_of:%d %b %Y %H:%M} UTC)")
 elif fc.probability_on_time is not None and fc.p85 is not None:
-    parts.append(f"Forecast: {fc.probability_on_time:.0%} chance of finishing by the target; "
+    parts.append(f"Forecast: {widgets.format_value(fc.probability_on_time, 'fraction')} chance "
+                 "of finishing by the target; "
                  f"85% of trials done by {fc.p85:%a %d %b}")
 elif fc.remaining == 0:
     parts.append("Forecast: no work left in the release")
@@ -101,9 +102,9 @@ for g in ev.gates:
     gate_rows.append({
         "Gate": g.gate.label,
         "Status": theme.status_label(g.status),
-        "Value": gate_value(g.value, g.gate.unit),
+        "Value": widgets.format_value(g.value, g.gate.unit),
         "Threshold": g.gate.describe_threshold()
-        + (f" (warn {gate_value(g.gate.warn, g.gate.unit)})" if g.gate.warn is not None else ""),
+        + (f" (warn {widgets.format_value(g.gate.warn, g.gate.unit)})" if g.gate.warn is not None else ""),
         "Basis": why,
         "Evidence": widgets.evidence_text(g.evidence),
         "Blocking": "yes" if g.gate.blocking else "no",
@@ -141,20 +142,10 @@ top[2].download_button("CSV ⤓", evidence.to_csv(index=False).encode(), f"{slug
                        mime="text/csv", help="Every gate with each piece of evidence, one row "
                                              "each", width="stretch")
 history = view["snapshots"]
-if loaders.available("metrics.report.render"):
-    from metrics.report import render
-
-    top[1].download_button("Report ⤓", render(ev, "markdown", history).encode(),
-                           f"{slug}-readiness.md", mime="text/markdown", width="stretch",
-                           help="The readiness report as Markdown (paste it into a ticket or "
-                                "chat); the HTML version is at the bottom of the page")
-else:
-    import json
-
-    top[1].download_button("Report ⤓", json.dumps(ev.to_dict(), indent=2, default=str).encode(),
-                           f"{slug}-readiness.json", mime="application/json", width="stretch",
-                           help="The evaluation as JSON (same as `python -m metrics readiness "
-                                "--format json`)")
+top[1].download_button("Report ⤓", render(ev, "markdown", history).encode(),
+                       f"{slug}-readiness.md", mime="text/markdown", width="stretch",
+                       help="The readiness report as Markdown (paste it into a ticket or "
+                            "chat); the HTML version is at the bottom of the page")
 
 # --- score history and forecast -----------------------------------------------------------
 left, right = st.columns(2)
@@ -251,7 +242,7 @@ if view["waivers"]:
 # --- after the launch ---------------------------------------------------------------------
 if ev.released_at is not None:
     st.subheader("After the launch")
-    post = loaders.call("ui.loaders.post_launch", release_id)
+    post = loaders.call(loaders.post_launch, release_id)
     left, right = st.columns(2)
     approved = post["approved"]
     if approved:
@@ -288,12 +279,9 @@ if ev.released_at is not None:
             column_config={"Link": widgets.link_column()})
 
 # --- the HTML report ----------------------------------------------------------------------
-if loaders.available("metrics.report.render"):
-    # Built on request: it inlines plotly.js (a few MB), too heavy to resend on every rerun.
-    if st.button("Build the HTML report", help="One self-contained page with the verdict, "
-                                               "gates, evidence and charts, to send out"):
-        from metrics.report import render
-
-        st.download_button("Download the HTML report ⤓",
-                           render(ev, "html", view["snapshots"]).encode(),
-                           f"{slug}-readiness.html", mime="text/html")
+# Built on request: it inlines plotly.js (a few MB), too heavy to resend on every rerun.
+if st.button("Build the HTML report", help="One self-contained page with the verdict, "
+                                           "gates, evidence and charts, to send out"):
+    st.download_button("Download the HTML report ⤓",
+                       render(ev, "html", view["snapshots"]).encode(),
+                       f"{slug}-readiness.html", mime="text/html")

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from metrics import flow
 from metrics.flow import percentiles
-
 from ui import figures, filters, loaders, widgets
 
 ui.ensure_router()
@@ -33,7 +33,7 @@ sc = loaders.scope(key)
 ids = ("sprint_committed", "sprint_completed", "sprint_added", "sprint_removed",
        "sprint_not_completed", "say_do_ratio")
 # Report, headline KPIs and burndown on one connection: they share what the report read.
-report, values, bd = loaders.scoped("ui.loaders.sprint_view", key, sprint_id=sprint_id,
+report, values, bd = loaders.scoped(loaders.sprint_view, key, sprint_id=sprint_id,
                                     ids=ids)
 unit = report.unit
 when = ""
@@ -65,7 +65,7 @@ else:
             f"{d:%d %b}: {widgets.md_escape(c)}" for d, c in zip(changes["day"], changes["changes"])))
 
 # --- velocity -----------------------------------------------------------------------------
-vel, (v_metric, v_value) = loaders.scoped("ui.loaders.sprint_velocity", key, n=6)
+vel, (v_metric, v_value) = loaders.scoped(loaders.sprint_velocity, key, n=6)
 left, right = st.columns(2)
 if vel.empty:
     widgets.no_data_note(left, "No closed sprints yet: committed vs completed appears after "
@@ -78,7 +78,7 @@ else:
 if report.start is not None:
     flow_since, flow_until = report.start, report.end
     left, right = st.columns(2)
-    done = loaders.call("metrics.flow.delivered_items", list(sc.projects), flow_since, flow_until)
+    done = loaders.call(flow.delivered_items, list(sc.projects), flow_since, flow_until)
     timed = done[done["cycle_time_h"].notna()] if not done.empty else done
     if timed.empty:
         widgets.no_data_note(left, "No item went from in progress to done during the sprint: "
@@ -90,7 +90,7 @@ if report.start is not None:
             frame, {k.upper(): (v / 24 if v is not None else None) for k, v in pct.items()},
             title=f"Cycle time of the {len(frame)} items finished in the sprint"),
             width="stretch")
-    cfd = loaders.call("metrics.flow.cumulative_flow", list(sc.projects), flow_since,
+    cfd = loaders.call(flow.cumulative_flow, list(sc.projects), flow_since,
                        flow_until, tz=sc.timezone)
     if cfd.empty:
         widgets.no_data_note(right, "No items in scope: no cumulative flow.")

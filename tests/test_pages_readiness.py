@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from data import schema
 from data.config import load_settings
-from metrics.gates import format_value as gate_value
+from metrics.format import format_value as gate_value
 from metrics.readiness import evaluate_release
 from pages_support import APP, TIMEOUT
 from ui import theme

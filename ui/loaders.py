@@ -9,16 +9,18 @@ never mutate a cached result. Pages that change data (waive, sync, reload demo) 
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import streamlit as st
 
 from ui import db
 from ui.filters import Filters
 
+T = TypeVar("T")
 TTL = 300  # seconds; data changes through syncs, which clear the caches of this process
 
 
@@ -56,29 +58,22 @@ def config_token() -> str:
         return "demo"
 
 
-def _fn(path: str):
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
-def available(path: str) -> bool:
-    """True when the metrics function ``module.name`` has landed (pages degrade without it)."""
-    try:
-        _fn(path)
-    except (ImportError, AttributeError):
-        return False
-    return True
+def _name(fn: Callable) -> str:
+    """The cache key of ``fn``: its module and qualified name (the function object itself is
+    not hashed: parameters starting with ``_`` are left out of st.cache_data's key)."""
+    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _call(url: str, token: str, path: str, args: tuple, kwargs: tuple):
+def _call(url: str, token: str, name: str, _fn: Callable, args: tuple, kwargs: tuple):
     with db.engine_for(url).connect() as conn:
-        return _fn(path)(conn, *args, **dict(kwargs))
+        return _fn(conn, *args, **dict(kwargs))
 
 
-def call(path: str, *args, **kwargs):
-    """``metrics.<module>.<fn>(conn, *args, **kwargs)``, cached."""
-    return _call(db.database_url(), config_token(), path, args, tuple(sorted(kwargs.items())))
+def call(fn: Callable[..., T], *args, **kwargs) -> T:
+    """``fn(conn, *args, **kwargs)`` on the app's database, cached."""
+    return _call(db.database_url(), config_token(), _name(fn), fn, args,
+                 tuple(sorted(kwargs.items())))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -95,17 +90,18 @@ def scope(key: ScopeKey):
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _scoped(url: str, token: str, path: str, key: ScopeKey, kwargs: tuple):
+def _scoped(url: str, token: str, name: str, _fn: Callable, key: ScopeKey, kwargs: tuple):
     from metrics.scope import resolve_scope
 
     with db.engine_for(url).connect() as conn:
         sc = resolve_scope(conn, db.settings(), **key.kwargs())
-        return _fn(path)(conn, sc, **dict(kwargs))
+        return _fn(conn, sc, **dict(kwargs))
 
 
-def scoped(path: str, key: ScopeKey, **kwargs):
+def scoped(fn: Callable[..., T], key: ScopeKey, **kwargs) -> T:
     """``fn(conn, scope, **kwargs)`` for the resolved scope, cached."""
-    return _scoped(db.database_url(), config_token(), path, key, tuple(sorted(kwargs.items())))
+    return _scoped(db.database_url(), config_token(), _name(fn), fn, key,
+                   tuple(sorted(kwargs.items())))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -192,7 +188,7 @@ def scope_or_stop(ctx: Context):
 
 
 # --- compositions: several metrics calls that share one connection ---------------------------
-# Called through scoped("ui.loaders.<name>", key): fn(conn, scope, **kwargs). They only chain
+# Called through scoped(<function>, key): fn(conn, scope, **kwargs). They only chain
 # metrics functions (and list rows to feed them); every number is the metrics layer's.
 
 

@@ -2,52 +2,25 @@
 
 Text from sources (issue titles, test names, failure messages) is shown as text: it goes
 through :func:`md_escape` before any markdown call and never through ``unsafe_allow_html``.
+Formatting, escaping and links are metrics/format.py's (the same as the reports and the CLI).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable
 
 import pandas as pd
 import streamlit as st
 
+from metrics.format import format_value, md_inline, md_link, safe_url
 from ui import theme
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+__all__ = ["format_value", "md_escape", "safe_url"]
 
 
 def md_escape(text: object) -> str:
-    """Source text made inert for st.markdown: markdown punctuation and HTML escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text if text is not None else "")).replace("\n", " ")
-
-
-def safe_url(url: object) -> str | None:
-    """Only http(s) links are shown; anything else (javascript:, data:) is dropped."""
-    text = str(url or "")
-    return text if text.startswith(("https://", "http://")) else None
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A KPI value for display: '96.1 %', '12.3 h', '1.4 /day', '21 pts', '—' for no data."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if unit == "fraction":
-        return f"{value * 100:.1f} %"
-    if unit == "hours":
-        return f"{value / 24:.1f} d" if abs(value) >= 72 else f"{value:.1f} h"
-    if unit == "days":
-        return f"{value:.1f} d"
-    if unit == "per_day":
-        return f"{value:.2f} /day" if value < 10 else f"{value:.1f} /day"
-    if unit == "ratio":
-        return f"{value:.2f}"
-    if unit == "points":
-        return f"{value:g} pts" if float(value).is_integer() else f"{value:.1f} pts"
-    if unit in ("items", "count"):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-    return f"{value:g}"
+    """Source text made inert for st.markdown (metrics.format.md_inline, with ``$`` too)."""
+    return md_inline(text, streamlit=True)
 
 
 def explain(definition: str, basis: str = "", unit: str = "", period: str = "") -> str:
@@ -103,9 +76,8 @@ def evidence_markdown(evidence: Iterable[dict], limit: int = 5) -> str:
     items = list(evidence or [])
     parts = []
     for ev in items[:limit]:
-        label = md_escape(_shorten(ev.get("label") or ev.get("detail") or "item", 60))
-        url = safe_url(ev.get("url"))
-        parts.append(f"[{label}]({url})" if url else label)
+        parts.append(md_link(ev.get("label") or ev.get("detail") or "item", ev.get("url"),
+                             limit=60, streamlit=True))
     if len(items) > limit:
         parts.append(f"… {len(items) - limit} more")
     return ", ".join(parts) if parts else "—"
