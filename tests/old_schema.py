@@ -7,7 +7,7 @@ migrations take it to today. A migration that changes a table adds its undo step
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, Table
+from sqlalchemy import Column, ForeignKey, Index, MetaData, Table
 
 from data import schema
 
@@ -17,7 +17,9 @@ def _without(old: MetaData, name: str, *, drop_columns: set[str] = frozenset(),
     """Replace table ``name`` in ``old`` by a copy without some columns and indexes."""
     current = old.tables[name]
     old.remove(current)
-    columns = [Column(c.name, c.type, *[fk.copy() for fk in c.foreign_keys],
+    columns = [Column(c.name, c.type,
+                      *[ForeignKey(fk.target_fullname, ondelete=fk.ondelete)
+                        for fk in c.foreign_keys],
                       primary_key=c.primary_key, nullable=c.nullable,
                       autoincrement=c.autoincrement, default=c.default)
                for c in current.columns if c.name not in drop_columns]
