@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.http import BadResponse, SourceError, redact
+from net.http import BadResponse, SourceError, redact
 from data import schema
 from data.store import in_values, upsert
 

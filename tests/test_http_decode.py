@@ -10,7 +10,7 @@ import requests
 from hypothesis import given, settings, strategies as st
 
 from connectors.github.client import decode_json
-from connectors.http import BadResponse, HttpClient
+from net.http import BadResponse, HttpClient
 from tests.fake_clock import FakeClock
 
 

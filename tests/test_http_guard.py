@@ -18,7 +18,7 @@ from sqlalchemy import select
 from werkzeug import Response
 
 from connectors.__main__ import main
-from connectors.http import (ConnectionFailed, HttpClient, OffHost, RateLimited, TooLarge,
+from net.http import (ConnectionFailed, HttpClient, OffHost, RateLimited, TooLarge,
                              redact, register_secret, retry_after_policy)
 from connectors.jenkins.cli import sync_jobs
 from connectors.progress import NULL_PROGRESS

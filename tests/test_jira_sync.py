@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors import jira
-from connectors.http import AuthError, NotFound, RateLimited
+from net.http import AuthError, NotFound, RateLimited
 from data import schema
 from data.config import parse_settings
 from tests.fake_clock import FakeClock
@@ -398,7 +398,7 @@ def test_429_without_retry_after_waits_until_rate_limit_reset(httpserver, engine
 def test_403_is_a_permission_error_and_run_is_logged(httpserver, engine):
     fake = FakeJira(httpserver, issues=[issue("PAY-1")])
     fake.fail_next("/rest/api/3/project/PAY/versions", 403)
-    from connectors.http import PermissionDenied
+    from net.http import PermissionDenied
     with pytest.raises(PermissionDenied) as err:
         run_sync(fake, engine)
     assert "403" in str(err.value) and "\n" not in str(err.value)

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.arguments import add_max_wait
-from connectors.http import Clock, check_base_url
+from net.http import Clock, check_base_url
 from connectors.progress import Progress
-from connectors.secrets import get_secret
+from net.secrets import get_secret
 from connectors.sync import DeletePolicy, SyncRun, sync_each
 from data.config import Settings
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import requests
 
-from connectors.http import SYSTEM_CLOCK, Clock, HttpClient, RateLimited, _secs
+from net.http import SYSTEM_CLOCK, Clock, HttpClient, RateLimited, _secs
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"

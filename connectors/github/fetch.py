@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from connectors.http import AuthError, HttpClient, SourceError, iter_link_pages
+from net.http import AuthError, HttpClient, SourceError, iter_link_pages
 from connectors.sync import bad_shape
 
 RUNS_RESULT_CAP = 1000  # the runs API returns at most 1,000 results per filtered search

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select, update
 
-from connectors.http import HttpClient, NotFound
+from net.http import HttpClient, NotFound
 from connectors.progress import NULL_PROGRESS, Progress
 from connectors.sync import (
     DeletePolicy,
@@ -629,7 +629,7 @@ class RepoSync:
     def _compare(self, base: str, head: str) -> list[dict]:
         """The commits in ``head`` and not in ``base`` (every page of the compare API); none
         when GitHub cannot compare them (404: a sha it does not know)."""
-        from connectors.http import iter_link_pages
+        from net.http import iter_link_pages
 
         out: list[dict] = []
         path = f"/repos/{self.repo}/compare/{base}...{head}"

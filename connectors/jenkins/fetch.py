@@ -15,7 +15,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.http import SYSTEM_CLOCK, Clock, HttpClient, retry_after_policy
+from net.http import SYSTEM_CLOCK, Clock, HttpClient, retry_after_policy
 from connectors.sync import bad_shape
 
 from .normalize import job_path

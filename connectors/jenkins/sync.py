@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from connectors.http import HttpClient
+from net.http import HttpClient
 from connectors.progress import NULL_PROGRESS, Progress
 from connectors.sync import SyncRun, get_state, reading, save_raw, set_state
 from data import schema

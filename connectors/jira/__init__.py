@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.arguments import add_max_wait
-from connectors.http import Clock, SourceError
+from net.http import Clock, SourceError
 from connectors.jira.client import make_client
 from connectors.jira.sync import sync_project
 from connectors.progress import NULL_PROGRESS, Progress

@@ -2,7 +2,7 @@
 
 Auth (DESIGN.md, "Secrets"): ``JIRA_EMAIL`` + ``JIRA_API_TOKEN`` give basic auth (Jira Cloud);
 ``JIRA_TOKEN`` gives a bearer personal access token (Data Center); each from the environment,
-else ``.streamlit/secrets.toml`` (:func:`connectors.secrets.get_secret`). With neither, requests go
+else ``.streamlit/secrets.toml`` (:func:`net.secrets.get_secret`). With neither, requests go
 anonymously (public instances allow that; private ones answer 401 and the message says which
 variables to set). The secret lives only in the session headers.
 """
@@ -16,8 +16,8 @@ from datetime import datetime
 
 import requests
 
-from connectors.http import SYSTEM_CLOCK, Clock, HttpClient, register_secret
-from connectors.secrets import get_secret
+from net.http import SYSTEM_CLOCK, Clock, HttpClient, register_secret
+from net.secrets import get_secret
 
 TOKEN_HINT = "JIRA_EMAIL and JIRA_API_TOKEN (Jira Cloud) or JIRA_TOKEN (Data Center)"
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.http import AuthError, BadResponse, HttpClient, NotFound, SourceError
+from net.http import AuthError, BadResponse, HttpClient, NotFound, SourceError
 from connectors.sync import bad_shape
 
 PAGE_SIZE = 100

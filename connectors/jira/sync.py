@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, select
 
-from connectors.http import HttpClient
+from net.http import HttpClient
 from connectors.jira import fetch
 from connectors.jira.normalize import (
     SOURCE,

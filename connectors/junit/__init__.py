@@ -27,7 +27,7 @@ from typing import BinaryIO
 from sqlalchemy import Engine, select, update
 
 from connectors.arguments import bounded_text
-from connectors.http import SourceError
+from net.http import SourceError
 from connectors.junit.importer import ImportResult, import_streams, run_conclusion
 from connectors.junit.parse import JUnitError, TestCase, iter_cases
 from connectors.sync import SyncRun
