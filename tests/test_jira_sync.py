@@ -60,7 +60,7 @@ def test_cloud_search_follows_next_page_token(httpserver, engine):
     assert item["status_category"] == "todo"  # status 1 "Open" is category new
     # cursor = the newest updated (PAY-7, 2024-03-07 10:00 UTC), committed with the last page
     with engine.connect() as conn:
-        from connectors.sync import get_state
+        from connectors.frame import get_state
         state = get_state(conn, "jira", "PAY", "issues")
     assert datetime.fromisoformat(state.cursor) == datetime(2024, 3, 7, 10, tzinfo=timezone.utc)
 
@@ -275,7 +275,7 @@ def test_failure_mid_sync_keeps_committed_pages_and_cursor(httpserver, engine):
     assert titles == {"PAY-1": "renamed", "PAY-2": "renamed", "PAY-3": "Issue PAY-3",
                       "PAY-4": "Issue PAY-4"}
     with engine.connect() as conn:
-        from connectors.sync import get_state
+        from connectors.frame import get_state
         cursor = get_state(conn, "jira", "PAY", "issues").cursor
     # the cursor stands at the last committed page's newest update (PAY-2, 2024-03-12 10:00)
     assert datetime.fromisoformat(cursor) == datetime(2024, 3, 12, 10, tzinfo=timezone.utc)

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 
 from net.http import TooLarge
-from connectors.sync import save_raw
+from connectors.frame import save_raw
 from data import schema
 
 from . import fetch

@@ -12,7 +12,7 @@ from connectors.arguments import add_max_wait
 from net.http import Clock, check_base_url
 from connectors.progress import Progress
 from net.secrets import get_secret
-from connectors.sync import DeletePolicy, SyncRun, sync_each
+from connectors.frame import DeletePolicy, SyncRun, sync_scopes
 from data.config import Settings
 
 from .client import make_client
@@ -65,7 +65,7 @@ def sync_repos(settings: Settings, engine: Engine, progress: Progress, repos: li
                          max_wait=settings.github["max_wait"] if max_wait is None else max_wait)
     policy = DeletePolicy.from_settings(settings, allow_mass_delete)
     try:
-        return sync_each(repos, lambda repo: sync_one(
+        return sync_scopes(repos, lambda repo: sync_one(
             engine, client, settings, repo, settings.project_for_repo(repo) or repo, progress,
             full, policy))
     finally:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from net.http import AuthError, HttpClient, SourceError, iter_link_pages
-from connectors.sync import bad_shape
+from connectors.frame import bad_shape
+from connectors.frame.paging import link_pages
+from net.http import AuthError, HttpClient, SourceError
 
 RUNS_RESULT_CAP = 1000  # the runs API returns at most 1,000 results per filtered search
 MIN_WINDOW = timedelta(minutes=1)
@@ -46,7 +47,7 @@ def list_pages(client: HttpClient, path: str, *, params: dict | None = None,
     A page that is not a list of objects raises :class:`BadResponse` naming it."""
     headers = {"If-None-Match": etag} if etag else None
     number = 0
-    for body, resp in iter_link_pages(client, path, params=params, headers=headers):
+    for body, resp in link_pages(client, path, params=params, headers=headers):
         number += 1
         if resp.status_code == 304:
             yield Page(etag=etag, not_modified=True, path=path)

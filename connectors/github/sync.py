@@ -31,8 +31,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select, update
 
 from net.http import HttpClient, NotFound
+from connectors.frame.paging import link_pages
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import (
+from connectors.frame import (
     DeletePolicy,
     RemovalRefused,
     SyncRun,
@@ -629,12 +630,10 @@ class RepoSync:
     def _compare(self, base: str, head: str) -> list[dict]:
         """The commits in ``head`` and not in ``base`` (every page of the compare API); none
         when GitHub cannot compare them (404: a sha it does not know)."""
-        from net.http import iter_link_pages
-
         out: list[dict] = []
         path = f"/repos/{self.repo}/compare/{base}...{head}"
         try:
-            for body, _resp in iter_link_pages(self.client, path, params={"per_page": 100}):
+            for body, _resp in link_pages(self.client, path, params={"per_page": 100}):
                 if not isinstance(body, dict):
                     return []
                 out.extend(c for c in body.get("commits") or []

@@ -12,7 +12,7 @@ from connectors.arguments import add_max_wait
 from net.http import Clock
 from connectors.progress import Progress
 from net.secrets import get_secret
-from connectors.sync import SyncRun, sync_each
+from connectors.frame import SyncRun, sync_scopes
 from data.config import ConfigError, Settings
 
 from . import fetch
@@ -74,7 +74,7 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
                 progress=progress, full=full, page_size=page_size).sync()
 
     try:
-        return sync_each(jobs, sync_job)
+        return sync_scopes(jobs, sync_job)
     finally:
         client.close()
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from net.http import HttpClient
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import SyncRun, get_state, reading, save_raw, set_state
+from connectors.frame import SyncRun, get_state, reading, save_raw, set_state
 from data import schema
 from data.store import replace_rows, upsert
 

@@ -18,7 +18,7 @@ from net.http import Clock, SourceError
 from connectors.jira.client import make_client
 from connectors.jira.sync import sync_project
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import DeletePolicy
+from connectors.frame import DeletePolicy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -40,7 +40,7 @@ from connectors.jira.normalize import (
     status_category_map,
 )
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import (
+from connectors.frame import (
     DeletePolicy,
     RemovalRefused,
     SyncRun,

@@ -1,0 +1,55 @@
+"""Cursors, ETags, pending lists and raw records: what a sync remembers between runs.
+
+Call :func:`set_state` in the transaction that wrote the data it covers, so the cursor never
+moves past rows that are not committed and a rerun resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from data import schema
+from data.store import upsert
+
+
+@dataclass
+class SyncState:
+    cursor: str | None = None
+    etag: str | None = None
+    pending: list | None = None
+
+
+def get_state(conn: Connection, source: str, scope: str, resource: str) -> SyncState:
+    t = schema.sync_state
+    row = conn.execute(select(t.c.cursor, t.c.etag, t.c.pending).where(
+        t.c.source == source, t.c.scope == scope, t.c.resource == resource)).first()
+    return SyncState(*row) if row else SyncState()
+
+
+def set_state(conn: Connection, source: str, scope: str, resource: str, *,
+              cursor: str | None = None, etag: str | None = None,
+              pending: list | None = None) -> None:
+    """Store the cursor/etag/pending list. Call it in the transaction that wrote the data."""
+    row: dict[str, Any] = {"source": source, "scope": scope, "resource": resource,
+                           "updated_at": datetime.now(timezone.utc)}
+    if cursor is not None:
+        row["cursor"] = cursor
+    if etag is not None:
+        row["etag"] = etag
+    if pending is not None:
+        row["pending"] = pending
+    upsert(conn, schema.sync_state, [row])
+
+
+def save_raw(conn: Connection, source: str, resource: str, scope: str,
+             items: Iterable[tuple[str, Any]]) -> int:
+    """Store API items as received: ``items`` is ``(external_id, payload)`` pairs."""
+    now = datetime.now(timezone.utc)
+    return upsert(conn, schema.raw_records, (
+        {"source": source, "resource": resource, "external_id": str(ext), "scope": scope,
+         "fetched_at": now, "payload": payload} for ext, payload in items))
