@@ -404,3 +404,21 @@ def test_403_is_a_permission_error_and_run_is_logged(httpserver, engine):
     assert "403" in str(err.value) and "\n" not in str(err.value)
     run = rows(engine, schema.sync_runs)[0]
     assert run["outcome"] == "failed" and run["requests"] == 3  # serverInfo, project, versions
+
+
+def test_a_failing_project_does_not_stop_the_next_and_each_row_counts_its_own(httpserver,
+                                                                             engine):
+    """Per-scope isolation: project GONE answers 404, PAY after it is still synced; each
+    sync_runs row counts the requests made for its own project only."""
+    fake = FakeJira(httpserver, issues=[issue("PAY-1", updated="2024-03-01T10:00:00.000+0000")])
+    args = argparse.Namespace(url=fake.url, project=["GONE", "PAY"], board=None, full=False,
+                              max_wait=None)
+    with pytest.raises(NotFound) as err:
+        jira.run(args, settings(), engine, clock=FakeClock())
+    assert "GONE" in str(err.value)  # the first failure is raised at the end
+    assert [r["key"] for r in rows(engine, schema.work_items)] == ["PAY-1"]
+    runs = {r["scope"]: r for r in rows(engine, schema.sync_runs)}
+    assert runs["GONE"]["outcome"] == "failed" and runs["PAY"]["outcome"] == "success"
+    # GONE: serverInfo, then its project → 404; everything after that is PAY's
+    assert runs["GONE"]["requests"] == 2
+    assert runs["PAY"]["requests"] == len(httpserver.log) - 2

@@ -78,10 +78,7 @@ def sync_one(engine: Engine, client, settings: Settings, repo: str, project: str
     """One repository, recorded as one ``sync_runs`` row."""
     from .artifacts import junit_importer
 
-    before = (client.requests_made, client.not_modified)
-    with SyncRun(engine, "github", repo) as run:
-        run.count_requests(-before[0], -before[1])  # the client is shared across repos
-        run.client = client
+    with SyncRun(engine, "github", repo, client) as run:
         return RepoSync(engine=engine, client=client, repo=repo, project=project,
                         mapping=settings.mapping, github=settings.github, run=run,
                         progress=progress, full=full,

@@ -63,10 +63,7 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
                                else max_wait)
 
     def sync_job(job: str) -> dict[str, int]:
-        before = client.requests_made, client.not_modified
-        with SyncRun(engine, nz.SOURCE, job) as run:
-            run.count_requests(-before[0], -before[1])  # the client is shared
-            run.client = client
+        with SyncRun(engine, nz.SOURCE, job, client) as run:
             return JobSync(
                 engine=engine, client=client, job=job, mapping=settings.mapping,
                 deploy_job_pattern=settings.jenkins["deploy_job_pattern"],
