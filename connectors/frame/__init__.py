@@ -22,6 +22,7 @@ from connectors.frame.deletions import (
     check_share,
     note_unverified,
     remove_items,
+    remove_unlisted,
 )
 from connectors.frame.paging import Listing, link_pages
 from connectors.frame.runs import (
@@ -37,6 +38,6 @@ from connectors.frame.state import SyncState, get_state, save_raw, set_state
 __all__ = [
     "ABANDONED_AFTER", "DEFAULT_MAX_DELETE_SHARE", "HEARTBEAT_EVERY_S", "DeletePolicy",
     "Listing", "RemovalRefused", "SyncRun", "SyncState", "bad_shape", "check_listed",
-    "check_share", "get_state", "link_pages", "note_unverified", "reading", "remove_items",
+    "check_share", "get_state", "link_pages", "note_unverified", "reading", "remove_items", "remove_unlisted",
     "run_outcome", "save_raw", "set_state", "sync_scopes",
 ]

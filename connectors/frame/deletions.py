@@ -12,17 +12,18 @@ removes at most ``[app] max_delete_share`` of a scope's stored items unless
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection, Engine, delete
 
 from data import schema
 from data.store import in_values
 from net.http import SourceError, redact
 
 if TYPE_CHECKING:
+    from connectors.frame.paging import Listing
     from connectors.frame.runs import SyncRun
 
 
@@ -111,4 +112,49 @@ def remove_items(conn: Connection, source: str, resource: str, gone: Mapping[str
                                        in_values(raw.c.external_id, external)))
         removed += conn.execute(delete(schema.work_items).where(
             in_values(schema.work_items.c.id, ids))).rowcount
+    return removed
+
+
+def remove_unlisted(engine: Engine, *, source: str, scope: str, resource: str,
+                    stored: Mapping[str, str], listed: set[str], listing: "Listing",
+                    policy: DeletePolicy, run: "SyncRun | None" = None,
+                    count: Callable[[], tuple[int | None, str]] | None = None,
+                    tolerance: Callable[[int], int] = lambda reported: 0,
+                    scope_label: str | None = None, empty_hint: str = "",
+                    also: Callable[[Connection], None] | None = None) -> int:
+    """Remove what a scope stores and its source no longer lists — every guard in one place.
+
+    ``stored`` maps each stored work item id to its external id; ``listed`` holds the
+    external ids the listing named. Nothing is removed unless ``listing.complete``. Refused
+    (:class:`RemovalRefused`, nothing removed) when the listing is empty while items are
+    stored (lost access is likelier than every item deleted; ``empty_hint`` says what to
+    check), when it is shorter than the source's count — ``listing.total`` where the source
+    stated one on its pages, else ``count()`` (``(count, None)`` or ``(None, why not)``),
+    within ``tolerance(count)`` — or when more than the policy's share would go.
+    ``also(conn)`` runs in the removal's transaction (e.g. the time of this reconciliation).
+    Returns the number of work items removed."""
+    if not listing.complete:
+        return 0
+    if stored and not listed:
+        raise RemovalRefused(
+            f"{source}: {scope_label or scope} lists no {resource} now, but {len(stored)} are "
+            f"stored — nothing removed; {empty_hint}".rstrip("; "))
+    gone = {i: e for i, e in stored.items() if e not in listed}
+    if gone:
+        if listing.total is not None:
+            check_listed(source, scope, resource, listed=len(listed), reported=listing.total)
+        elif count is not None:
+            reported, why_not = count()
+            if reported is None:
+                note_unverified(run, source, scope, resource, why_not)
+            else:
+                check_listed(source, scope, resource, listed=len(listed), reported=reported,
+                             tolerance=tolerance(reported))
+    if not gone and also is None:
+        return 0
+    with engine.begin() as conn:
+        removed = remove_items(conn, source, resource, gone, scope=scope, stored=len(stored),
+                               policy=policy) if gone else 0
+        if also is not None:
+            also(conn)
     return removed

@@ -37,11 +37,10 @@ from connectors.frame import (
     DeletePolicy,
     RemovalRefused,
     SyncRun,
-    check_listed,
+    Listing,
     get_state,
-    note_unverified,
     reading,
-    remove_items,
+    remove_unlisted,
     save_raw,
     set_state,
 )
@@ -227,21 +226,13 @@ class RepoSync:
         with self.engine.connect() as conn:
             stored = conn.execute(select(wi.c.id).where(
                 _prefix_range(wi.c.id, nz.issue_id(self.repo, 0)[:-1]))).scalars().all()
-        if stored and not seen:
-            raise RemovalRefused(
-                f"github: {self.repo} lists no issues now, but {len(stored)} are stored — "
-                f"nothing removed; check that {self.client.token_hint} can still read it")
-        gone = {i: i.split(":", 2)[2] for i in stored if i not in seen}
-        if not gone:
-            return
-        reported, why_not = fetch.issue_count(self.client, self.repo)
-        if reported is None:
-            note_unverified(self.run, SOURCE, self.repo, "issues", why_not)
-        else:
-            check_listed(SOURCE, self.repo, "issues", listed=len(seen), reported=reported)
-        with self.engine.begin() as conn:
-            removed = remove_items(conn, SOURCE, "issues", gone, scope=self.repo,
-                                   stored=len(stored), policy=self.delete_policy)
+        removed = remove_unlisted(
+            self.engine, source=SOURCE, scope=self.repo, resource="issues",
+            stored={i: i.split(":", 2)[2] for i in stored},
+            listed={i.split(":", 2)[2] for i in seen}, listing=Listing(complete=True),
+            policy=self.delete_policy, run=self.run,
+            count=lambda: fetch.issue_count(self.client, self.repo),
+            empty_hint=f"check that {self.client.token_hint} can still read it")
         self.count("removed", removed)
 
     def _write_issues(self, conn, items: list[dict]) -> int:
