@@ -53,3 +53,18 @@ def save_raw(conn: Connection, source: str, resource: str, scope: str,
     return upsert(conn, schema.raw_records, (
         {"source": source, "resource": resource, "external_id": str(ext), "scope": scope,
          "fetched_at": now, "payload": payload} for ext, payload in items))
+
+
+# ETags are bound to the query they answered: a 304 means nothing changed only for the same
+# query, and only when that answer was complete in one page (the caller stores it then).
+def etag_key(query: str | None, etag: str | None) -> str | None:
+    """What to store for ``etag``: it with the query it answered (None without one)."""
+    return f"{query or ''}|{etag}" if etag else None
+
+
+def etag_for(stored: str | None, query: str | None) -> str | None:
+    """The stored ETag if it was recorded for this same query."""
+    if not stored or "|" not in stored:
+        return None
+    q, etag = stored.split("|", 1)
+    return etag if q == (query or "") else None

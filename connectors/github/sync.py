@@ -17,7 +17,7 @@ Deletions: a listing of every issue (first sync, ``--full``) removes the issues 
 longer lists — only when the listing reached its last page by GitHub's own paging, every page
 parsed, and the number listed is not below GraphQL's ``issues.totalCount``; and never more than
 ``[app] max_delete_share`` of the repository's issues unless ``--allow-mass-delete``
-(``connectors/sync.py``). A refused removal fails the run once everything else is synced.
+(``connectors/frame/``). A refused removal fails the run once everything else is synced.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from connectors.frame import (
     RemovalRefused,
     SyncRun,
     Listing,
+    etag_for,
+    etag_key,
     get_state,
     reading,
     remove_unlisted,
@@ -61,18 +63,6 @@ def _prefix_range(column, prefix: str):
     character code bounds the range."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return and_(column >= prefix, column < upper)
-
-
-def _etag_key(query: str | None, etag: str | None) -> str | None:
-    return f"{query or ''}|{etag}" if etag else None
-
-
-def _etag_for(stored: str | None, query: str | None) -> str | None:
-    """The stored ETag if it was recorded for this same query."""
-    if not stored or "|" not in stored:
-        return None
-    q, etag = stored.split("|", 1)
-    return etag if q == (query or "") else None
 
 
 def _max_time(values: Iterable[str | None], current: str | None = None) -> str | None:
@@ -159,7 +149,7 @@ class RepoSync:
     # --- milestones -----------------------------------------------------------------------
     def sync_milestones(self) -> None:
         st = self.state("milestones")
-        etag = None if self.full else _etag_for(st.etag, "all")
+        etag = None if self.full else etag_for(st.etag, "all")
         for page in fetch.list_pages(self.client, f"/repos/{self.repo}/milestones",
                                      params={"state": "all", "per_page": self.per_page},
                                      etag=etag):
@@ -173,7 +163,7 @@ class RepoSync:
                 upsert(conn, schema.releases, rows)
                 if page.first and page.last and len(page.items) < self.per_page:
                     set_state(conn, SOURCE, self.repo, "milestones",
-                              etag=_etag_key("all", page.etag))
+                              etag=etag_key("all", page.etag))
             self.changed_milestones.update(r["id"] for r in rows)
             self.count("milestones", len(rows))
 
@@ -185,7 +175,7 @@ class RepoSync:
                                   "per_page": self.per_page}
         if since:
             params["since"] = since
-        etag = None if self.full else _etag_for(st.etag, since)
+        etag = None if self.full else etag_for(st.etag, since)
         cursor = since
         listed_all = since is None  # no `since`: every issue of the repository is listed
         complete = False  # the last page reached by GitHub's paging, every page parsed
@@ -204,7 +194,7 @@ class RepoSync:
                 written = self._write_issues(conn, page.items)
                 single = page.first and page.last and len(page.items) < self.per_page
                 set_state(conn, SOURCE, self.repo, "issues", cursor=cursor,
-                          etag=_etag_key(since, page.etag) if single else None)
+                          etag=etag_key(since, page.etag) if single else None)
             self.count("issues", written)
         if listed_all and complete:
             try:
@@ -268,7 +258,7 @@ class RepoSync:
     def sync_issue_events(self) -> None:
         st = self.state("issue_events")
         watermark = None if self.full else st.cursor
-        etag = None if self.full else _etag_for(st.etag, "")
+        etag = None if self.full else etag_for(st.etag, "")
         newest, first_etag = watermark, None
         for page in fetch.list_pages(self.client, f"/repos/{self.repo}/issues/events",
                                      params={"per_page": self.per_page}, etag=etag):
@@ -297,13 +287,13 @@ class RepoSync:
                 break  # newest first: everything further down is already stored
         with self.engine.begin() as conn:
             set_state(conn, SOURCE, self.repo, "issue_events", cursor=newest,
-                      etag=_etag_key("", first_etag))
+                      etag=etag_key("", first_etag))
 
     # --- pull requests ----------------------------------------------------------------------
     def sync_pulls(self) -> None:
         st = self.state("pulls")
         watermark = None if self.full else st.cursor
-        etag = None if self.full else _etag_for(st.etag, "")
+        etag = None if self.full else etag_for(st.etag, "")
         newest, first_etag = watermark, None
         older = nz.parse_time(watermark) if watermark else None
         for page in fetch.list_pages(self.client, f"/repos/{self.repo}/pulls",
@@ -329,7 +319,7 @@ class RepoSync:
         if first_etag is not None or newest != watermark:
             with self.engine.begin() as conn:
                 set_state(conn, SOURCE, self.repo, "pulls", cursor=newest,
-                          etag=_etag_key("", first_etag))
+                          etag=etag_key("", first_etag))
         self.sync_pull_details()
 
     def sync_pull_details(self) -> None:
@@ -414,7 +404,7 @@ class RepoSync:
     # --- GitHub releases ----------------------------------------------------------------------
     def sync_releases(self) -> None:
         st = self.state("releases")
-        etag = None if self.full else _etag_for(st.etag, "")
+        etag = None if self.full else etag_for(st.etag, "")
         for page in fetch.list_pages(self.client, f"/repos/{self.repo}/releases",
                                      params={"per_page": self.per_page}, etag=etag):
             if page.not_modified:
@@ -425,7 +415,7 @@ class RepoSync:
                          ((f"{self.repo}@{r['id']}", r) for r in page.items))
                 if page.first and page.last and len(page.items) < self.per_page:
                     set_state(conn, SOURCE, self.repo, "releases",
-                              etag=_etag_key("", page.etag))
+                              etag=etag_key("", page.etag))
         self.apply_releases()
 
     def apply_releases(self) -> None:
@@ -468,7 +458,7 @@ class RepoSync:
         pending_set = set(still)
         start = (nz.parse_time(st.cursor) if st.cursor and not self.full
                  else self.lookback_start)
-        etag = None if self.full else _etag_for(st.etag, fetch.iso(start))
+        etag = None if self.full else etag_for(st.etag, fetch.iso(start))
         window_max: str | None = None
         for page in fetch.run_pages(self.client, self.repo, start, None, now=self.now,
                                     per_page=self.per_page, etag=etag):
@@ -488,7 +478,7 @@ class RepoSync:
             with self.engine.begin() as conn:
                 set_state(conn, SOURCE, self.repo, "runs", cursor=cursor,
                           pending=sorted(pending_set),
-                          etag=_etag_key(fetch.iso(w_start), page.etag) if single else None)
+                          etag=etag_key(fetch.iso(w_start), page.etag) if single else None)
             window_max = None
         with self.engine.begin() as conn:
             set_state(conn, SOURCE, self.repo, "runs", pending=sorted(pending_set))
@@ -516,7 +506,7 @@ class RepoSync:
     def sync_deployments(self) -> None:
         st = self.state("deployments")
         watermark = None if self.full else st.cursor
-        etag = None if self.full else _etag_for(st.etag, "")
+        etag = None if self.full else etag_for(st.etag, "")
         older = nz.parse_time(watermark) if watermark else None
         pending = set() if self.full else set(st.pending or [])
         raw = schema.raw_records
@@ -551,7 +541,7 @@ class RepoSync:
                 break
         with self.engine.begin() as conn:
             set_state(conn, SOURCE, self.repo, "deployments", cursor=newest,
-                      etag=_etag_key("", first_etag), pending=sorted(still))
+                      etag=etag_key("", first_etag), pending=sorted(still))
 
     def _terminal_deployments(self, ids: list[int]) -> set[int]:
         t = schema.deployments

@@ -1,6 +1,6 @@
 """Sync one Jira project: versions, boards and sprints, then issues page by page.
 
-The no-loss rules of ``connectors/sync.py`` hold: each page (raw issues, work items, changes,
+The no-loss rules of ``connectors/frame/`` hold: each page (raw issues, work items, changes,
 sprint and release membership) is one transaction that also moves the cursor, so the cursor
 never passes uncommitted data and a failed run leaves what earlier runs stored.
 
