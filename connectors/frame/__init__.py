@@ -33,11 +33,19 @@ from connectors.frame.runs import (
     sync_scopes,
 )
 from connectors.frame.shape import bad_shape, reading
-from connectors.frame.state import SyncState, etag_for, etag_key, get_state, save_raw, set_state
+from connectors.frame.state import (
+    SyncState,
+    etag_for,
+    etag_key,
+    get_state,
+    refetch_pending,
+    save_raw,
+    set_state,
+)
 
 __all__ = [
     "ABANDONED_AFTER", "DEFAULT_MAX_DELETE_SHARE", "HEARTBEAT_EVERY_S", "DeletePolicy",
     "Listing", "RemovalRefused", "SyncRun", "SyncState", "bad_shape", "check_listed",
-    "check_share", "etag_for", "etag_key", "get_state", "link_pages", "note_unverified", "reading", "remove_items", "remove_unlisted",
+    "check_share", "etag_for", "etag_key", "get_state", "link_pages", "note_unverified", "reading", "refetch_pending", "remove_items", "remove_unlisted",
     "run_outcome", "save_raw", "set_state", "sync_scopes",
 ]

@@ -6,15 +6,17 @@ moves past rows that are not committed and a rerun resumes where the last one st
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 
 from data import schema
 from data.store import upsert
+
+K = TypeVar("K")
 
 
 @dataclass
@@ -68,3 +70,17 @@ def etag_for(stored: str | None, query: str | None) -> str | None:
         return None
     q, etag = stored.split("|", 1)
     return etag if q == (query or "") else None
+
+
+def refetch_pending(pending: Iterable[K], fetch_one: Callable[[K], Any | None],
+                    store: Callable[[Any], bool]) -> list[K]:
+    """Fetch again what was unfinished at the last sync (runs, builds, deployments), in the
+    order given: ``fetch_one(key)`` returns the item, or None when the source no longer has
+    it; ``store(item)`` writes it and says whether it is still unfinished. Returns the keys
+    still unfinished — the next ``pending`` list, stored with the cursor once committed."""
+    still: list[K] = []
+    for key in pending:
+        item = fetch_one(key)
+        if item is not None and store(item):
+            still.append(key)
+    return still

@@ -42,6 +42,7 @@ from connectors.frame import (
     etag_key,
     get_state,
     reading,
+    refetch_pending,
     remove_unlisted,
     save_raw,
     set_state,
@@ -445,17 +446,16 @@ class RepoSync:
     def sync_runs(self) -> None:
         st = self.state("runs")
         pending: list[int] = [] if self.full else list(st.pending or [])
-        still: list[int] = []
-        for rid in pending:
-            path = f"/repos/{self.repo}/actions/runs/{rid}"
-            self._where = path
+
+        def fetch_run(rid: int) -> dict | None:
+            path = self._where = f"/repos/{self.repo}/actions/runs/{rid}"
             body, resp = self.client.get_json(path, allow=(404,))
             if resp.status_code == 404:
-                continue  # deleted run
-            fetch.check_object(body, path, "id")
-            if self._write_runs([body]):
-                still.append(rid)
-        pending_set = set(still)
+                return None  # deleted run
+            return fetch.check_object(body, path, "id")
+
+        pending_set = set(refetch_pending(pending, fetch_run,
+                                          lambda run: bool(self._write_runs([run]))))
         start = (nz.parse_time(st.cursor) if st.cursor and not self.full
                  else self.lookback_start)
         etag = None if self.full else etag_for(st.etag, fetch.iso(start))
@@ -511,16 +511,15 @@ class RepoSync:
         pending = set() if self.full else set(st.pending or [])
         raw = schema.raw_records
         # Deployments still unfinished last time: their statuses again (one request each).
-        still = set()
-        for dep_id in sorted(pending):
+
+        def stored_deployment(dep_id: int) -> dict | None:
             with self.engine.connect() as conn:
-                dep = conn.execute(select(raw.c.payload).where(
+                return conn.execute(select(raw.c.payload).where(
                     raw.c.source == SOURCE, raw.c.resource == "deployments",
                     raw.c.external_id == f"{self.repo}:{dep_id}")).scalar()
-            if dep is None:
-                continue
-            if self._write_deployment(dep) not in TERMINAL:
-                still.add(dep_id)
+
+        still = set(refetch_pending(sorted(pending), stored_deployment,
+                                    lambda dep: self._write_deployment(dep) not in TERMINAL))
         newest, first_etag = watermark, None
         for page in fetch.list_pages(self.client, f"/repos/{self.repo}/deployments",
                                      params={"per_page": self.per_page}, etag=etag):
