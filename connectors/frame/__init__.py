@@ -46,6 +46,7 @@ from connectors.frame.state import (
 __all__ = [
     "ABANDONED_AFTER", "DEFAULT_MAX_DELETE_SHARE", "HEARTBEAT_EVERY_S", "DeletePolicy",
     "Listing", "RemovalRefused", "SyncRun", "SyncState", "bad_shape", "check_listed",
-    "check_share", "etag_for", "etag_key", "get_state", "link_pages", "note_unverified", "reading", "refetch_pending", "remove_items", "remove_unlisted",
+    "check_share", "etag_for", "etag_key", "get_state", "link_pages", "note_unverified",
+    "reading", "refetch_pending", "remove_items", "remove_unlisted",
     "run_outcome", "save_raw", "set_state", "sync_scopes",
 ]

@@ -144,8 +144,10 @@ class SyncRun:
         return False
 
 
-def sync_scopes(targets: Iterable[str], sync_one: Callable[[str], dict[str, int]]) -> dict[str, int]:
-    """Sync every target (repo, job, project) and add up the items each wrote per resource.
+def sync_scopes(targets: Iterable[str],
+                sync_one: Callable[[str], dict[str, int]]) -> dict[str, int]:
+    """Sync every target (repo, job, project) — each scope in its own ``SyncRun`` inside
+    ``sync_one`` — and add up the items each wrote per resource.
 
     A failing target does not stop the others — its one-line error is printed when more
     targets follow — and the first failure is raised at the end, so the command still fails.

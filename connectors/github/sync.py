@@ -151,7 +151,7 @@ class RepoSync:
     def sync_milestones(self) -> None:
         st = self.state("milestones")
         etag = None if self.full else etag_for(st.etag, "all")
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/milestones",
+        for page in fetch.list_pages(self.client, fetch.MILESTONES.url(repo=self.repo),
                                      params={"state": "all", "per_page": self.per_page},
                                      etag=etag):
             if page.not_modified:
@@ -181,8 +181,9 @@ class RepoSync:
         listed_all = since is None  # no `since`: every issue of the repository is listed
         complete = False  # the last page reached by GitHub's paging, every page parsed
         seen: set[str] = set()
-        for page in fetch.prefetch(fetch.list_pages(self.client, f"/repos/{self.repo}/issues",
-                                                    params=params, etag=etag)):
+        pages = fetch.list_pages(self.client, fetch.ISSUES.url(repo=self.repo), params=params,
+                                 etag=etag)
+        for page in fetch.prefetch(pages):
             if page.not_modified:
                 return
             self._items(page, "number", "created_at", "updated_at")
@@ -261,7 +262,7 @@ class RepoSync:
         watermark = None if self.full else st.cursor
         etag = None if self.full else etag_for(st.etag, "")
         newest, first_etag = watermark, None
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/issues/events",
+        for page in fetch.list_pages(self.client, fetch.ISSUE_EVENTS.url(repo=self.repo),
                                      params={"per_page": self.per_page}, etag=etag):
             if page.not_modified:
                 return
@@ -297,7 +298,7 @@ class RepoSync:
         etag = None if self.full else etag_for(st.etag, "")
         newest, first_etag = watermark, None
         older = nz.parse_time(watermark) if watermark else None
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/pulls",
+        for page in fetch.list_pages(self.client, fetch.PULLS.url(repo=self.repo),
                                      params={"state": "all", "sort": "updated",
                                              "direction": "desc", "per_page": self.per_page},
                                      etag=etag):
@@ -406,7 +407,7 @@ class RepoSync:
     def sync_releases(self) -> None:
         st = self.state("releases")
         etag = None if self.full else etag_for(st.etag, "")
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/releases",
+        for page in fetch.list_pages(self.client, fetch.RELEASES.url(repo=self.repo),
                                      params={"per_page": self.per_page}, etag=etag):
             if page.not_modified:
                 break
@@ -521,7 +522,7 @@ class RepoSync:
         still = set(refetch_pending(sorted(pending), stored_deployment,
                                     lambda dep: self._write_deployment(dep) not in TERMINAL))
         newest, first_etag = watermark, None
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/deployments",
+        for page in fetch.list_pages(self.client, fetch.DEPLOYMENTS.url(repo=self.repo),
                                      params={"per_page": self.per_page}, etag=etag):
             if page.not_modified:
                 break

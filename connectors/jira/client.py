@@ -50,7 +50,8 @@ def jira_rate_limit_policy(clock: Clock) -> RateLimitPolicy:
 
 def make_client(url: str, *, clock: Clock | None = None, max_wait: float = 900.0,
                 env: Mapping[str, str] | None = None) -> HttpClient:
-    """A :class:`HttpClient` for the Jira at ``url`` (site root, e.g. https://acme.atlassian.net)."""
+    """A :class:`HttpClient` for the Jira at ``url`` (site root, e.g.
+    https://acme.atlassian.net)."""
     clock = clock or SYSTEM_CLOCK
     headers, basic = credentials(env)
     client = HttpClient(base_url=url.rstrip("/"), source="jira", auth_headers=headers,
