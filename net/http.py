@@ -1,11 +1,14 @@
-"""HTTP for every connector: one session per source, retries, rate limits, clear errors.
+"""HTTP for everything that calls out: one session per source, retries, rate limits, clear errors.
 
 - ``urllib3.Retry`` retries 5xx answers and dropped connections with backoff, honouring
   ``Retry-After``; its sleeps go through the injectable :class:`Clock` so tests are instant.
   A body cut off mid-way (connection dropped, chunked encoding broken) is retried the same way.
-- Rate limits are source-specific, so each connector passes a *policy*: a function that looks at
-  a response and returns how many seconds to wait before trying again, or None when the
-  response is not a rate limit. Waits longer than ``max_wait`` stop the sync with a message.
+- Rate limits differ by source only in their signals, so each source passes a
+  :class:`net.retry.RateLimitPolicy` (its statuses and reset header): it looks at a response
+  and returns how many seconds to wait before trying again, or None when the response is not
+  a rate limit. Waits longer than ``max_wait`` stop the sync with a message. Every backoff —
+  urllib3's between retries, a cut-off body, an answer not JSON, a limit naming no wait — is
+  urllib3's formula (:class:`net.retry.Backoff`).
 - Every failure becomes a :class:`SourceError` whose message is one line saying what is wrong and
   what to do.
 

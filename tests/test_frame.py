@@ -86,3 +86,16 @@ def test_nothing_is_removed_on_an_incomplete_or_empty_listing():
         remove_unlisted(None, listed=set(), listing=Listing(complete=True), **kw)
     with pytest.raises(RemovalRefused, match="listed 1 items but new reports 2"):
         remove_unlisted(None, listed={"1"}, listing=Listing(complete=True, total=2), **kw)
+
+
+def test_net_imports_no_connector():
+    """net/ sits below connectors (anything that calls out may use it): no module of it
+    imports connectors, at any depth of its import statements."""
+    import ast
+    from pathlib import Path
+
+    for path in Path(__file__).resolve().parents[1].joinpath("net").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] == "connectors" for n in names), (path, names)
