@@ -8,7 +8,7 @@ line and the app call:
 - ``sync_configured(settings, engine, progress, full=False) -> dict``: sync what
   ``readiness.toml`` names.
 
-Both return the items written per resource. Failures raise ``connectors.http.SourceError``.
+Both return the items written per resource. Failures raise ``net.http.SourceError``.
 """
 
 SOURCE_MODULES = {

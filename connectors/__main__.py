@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors import SOURCE_MODULES
-from connectors.http import SourceError, redact
+from net.http import SourceError, redact
 from connectors.progress import Progress
 from data.config import ConfigError, load_settings
 from data.store import (DatabaseError, database_error, database_url, get_engine, is_empty,

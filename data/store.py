@@ -210,7 +210,7 @@ def _migrate_4_outcomes(conn: Connection) -> None:
 
 
 def _add_sync_heartbeat(conn: Connection) -> None:
-    """2: ``sync_runs.heartbeat_at``, renewed while a sync runs (see connectors.sync.SyncRun),
+    """2: ``sync_runs.heartbeat_at``, renewed while a sync runs (see connectors.frame.SyncRun),
     so a run whose process was killed can be told from one still going."""
     column = schema.sync_runs.c.heartbeat_at
     conn.execute(text(f"ALTER TABLE sync_runs ADD COLUMN heartbeat_at "

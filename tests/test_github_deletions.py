@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.__main__ import main
-from connectors.http import SourceError
+from net.http import SourceError
 from connectors.progress import Progress
 from connectors.github.cli import sync_repos
 from data import schema

@@ -8,7 +8,7 @@ import socket
 import pytest
 from sqlalchemy import select
 
-from connectors.http import AuthError, ConnectionFailed, NotFound, PermissionDenied, RateLimited
+from net.http import AuthError, ConnectionFailed, NotFound, PermissionDenied, RateLimited
 from data import schema
 from tests.fake_clock import FakeClock
 from tests.github_server import FakeGitHub, issue

@@ -13,7 +13,7 @@ from werkzeug import Response
 from connectors.github import fetch
 from connectors.github.client import make_client
 from connectors.github.sync import RepoSync
-from connectors.sync import SyncRun
+from connectors.frame import SyncRun
 from data import schema
 from tests.fake_clock import FakeClock
 from tests.test_github_sync import NOW, settings

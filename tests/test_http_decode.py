@@ -10,7 +10,7 @@ import requests
 from hypothesis import given, settings, strategies as st
 
 from connectors.github.client import decode_json
-from connectors.http import BadResponse, HttpClient
+from net.http import BadResponse, HttpClient
 from tests.fake_clock import FakeClock
 
 
@@ -52,7 +52,7 @@ def test_a_body_that_stays_cut_off_is_one_clear_error(httpserver, client):
     with pytest.raises(BadResponse, match="was cut off or not JSON"):
         client.get_json("/x")
     assert client.requests_made == 3  # fetched again twice before giving up
-    assert client.clock.sleeps == [2.0, 4.0, 6.0]
+    assert client.clock.sleeps == [1.0, 2.0]  # the shared backoff, none after the last try
 
 
 # --- GitHub's faster decoder -------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from werkzeug import Response
 
 from connectors.__main__ import main
-from connectors.http import (ConnectionFailed, HttpClient, OffHost, RateLimited, TooLarge,
+from net.http import (ConnectionFailed, HttpClient, OffHost, RateLimited, TooLarge,
                              redact, register_secret, retry_after_policy)
 from connectors.jenkins.cli import sync_jobs
 from connectors.progress import NULL_PROGRESS
@@ -154,6 +154,31 @@ def test_jenkins_report_redirect_to_another_host_sends_no_credentials(engine, ht
                   ["app/main"], clock=FakeClock())
     assert f"127.0.0.1:{other.port}" in str(err.value)
     assert other.seen == []
+
+
+def test_basic_auth_goes_to_the_configured_origin_on_every_hop_and_nowhere_else(httpserver,
+                                                                               other):
+    """The one Basic-auth path (requests' ``auth=``, attached per request): sent on each
+    same-host hop, never to another host, even on an anonymous follow."""
+    seen = []
+
+    def handler(request):
+        seen.append((request.path, request.headers.get("Authorization")))
+        if request.path == "/hop":
+            return Response("", status=302, headers={"Location": "/data"})
+        if request.path == "/away":
+            return Response("", status=302, headers={"Location": f"{other.base}/blob"})
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(handler)
+    client = HttpClient(base_url=httpserver.url_for("/"), source="test", clock=FakeClock(),
+                        basic_auth=("ci-reader", "b4s1c-t0ken-value"))
+    client.get_json("/hop")
+    client.get("/away", anonymous_redirects=True)
+    basic = "Basic " + base64.b64encode(b"ci-reader:b4s1c-t0ken-value").decode()
+    assert seen == [("/hop", basic), ("/data", basic), ("/away", basic)]
+    assert other.seen == [("/blob", None, None)]
+    assert "b4s1c-t0ken-value" not in redact(f"failed with {basic}")
 
 
 # --- 4. tokens: stripped, control characters refused, redacted in every escaping ---------------

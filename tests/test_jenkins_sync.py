@@ -17,7 +17,7 @@ from sqlalchemy import select
 from werkzeug import Response
 
 from connectors.__main__ import main
-from connectors.http import AuthError, SourceError
+from net.http import AuthError, SourceError
 from connectors.jenkins.cli import sync_jobs
 from connectors.jenkins.fetch import BUILD_FIELDS
 from connectors.progress import NULL_PROGRESS

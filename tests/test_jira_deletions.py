@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from connectors.http import SourceError
+from net.http import SourceError
 from data import schema
 from tests.jira_server import FakeJira, history, issue, status_item
 from tests.fake_clock import FakeClock

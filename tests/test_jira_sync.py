@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors import jira
-from connectors.http import AuthError, NotFound, RateLimited
+from net.http import AuthError, NotFound, RateLimited
 from data import schema
 from data.config import parse_settings
 from tests.fake_clock import FakeClock
@@ -60,7 +60,7 @@ def test_cloud_search_follows_next_page_token(httpserver, engine):
     assert item["status_category"] == "todo"  # status 1 "Open" is category new
     # cursor = the newest updated (PAY-7, 2024-03-07 10:00 UTC), committed with the last page
     with engine.connect() as conn:
-        from connectors.sync import get_state
+        from connectors.frame import get_state
         state = get_state(conn, "jira", "PAY", "issues")
     assert datetime.fromisoformat(state.cursor) == datetime(2024, 3, 7, 10, tzinfo=timezone.utc)
 
@@ -275,7 +275,7 @@ def test_failure_mid_sync_keeps_committed_pages_and_cursor(httpserver, engine):
     assert titles == {"PAY-1": "renamed", "PAY-2": "renamed", "PAY-3": "Issue PAY-3",
                       "PAY-4": "Issue PAY-4"}
     with engine.connect() as conn:
-        from connectors.sync import get_state
+        from connectors.frame import get_state
         cursor = get_state(conn, "jira", "PAY", "issues").cursor
     # the cursor stands at the last committed page's newest update (PAY-2, 2024-03-12 10:00)
     assert datetime.fromisoformat(cursor) == datetime(2024, 3, 12, 10, tzinfo=timezone.utc)
@@ -398,9 +398,27 @@ def test_429_without_retry_after_waits_until_rate_limit_reset(httpserver, engine
 def test_403_is_a_permission_error_and_run_is_logged(httpserver, engine):
     fake = FakeJira(httpserver, issues=[issue("PAY-1")])
     fake.fail_next("/rest/api/3/project/PAY/versions", 403)
-    from connectors.http import PermissionDenied
+    from net.http import PermissionDenied
     with pytest.raises(PermissionDenied) as err:
         run_sync(fake, engine)
     assert "403" in str(err.value) and "\n" not in str(err.value)
     run = rows(engine, schema.sync_runs)[0]
     assert run["outcome"] == "failed" and run["requests"] == 3  # serverInfo, project, versions
+
+
+def test_a_failing_project_does_not_stop_the_next_and_each_row_counts_its_own(httpserver,
+                                                                             engine):
+    """Per-scope isolation: project GONE answers 404, PAY after it is still synced; each
+    sync_runs row counts the requests made for its own project only."""
+    fake = FakeJira(httpserver, issues=[issue("PAY-1", updated="2024-03-01T10:00:00.000+0000")])
+    args = argparse.Namespace(url=fake.url, project=["GONE", "PAY"], board=None, full=False,
+                              max_wait=None)
+    with pytest.raises(NotFound) as err:
+        jira.run(args, settings(), engine, clock=FakeClock())
+    assert "GONE" in str(err.value)  # the first failure is raised at the end
+    assert [r["key"] for r in rows(engine, schema.work_items)] == ["PAY-1"]
+    runs = {r["scope"]: r for r in rows(engine, schema.sync_runs)}
+    assert runs["GONE"]["outcome"] == "failed" and runs["PAY"]["outcome"] == "success"
+    # GONE: serverInfo, then its project → 404; everything after that is PAY's
+    assert runs["GONE"]["requests"] == 2
+    assert runs["PAY"]["requests"] == len(httpserver.log) - 2

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from werkzeug import Response
 
 from connectors.__main__ import main
-from connectors.http import BadResponse
+from net.http import BadResponse
 from connectors.jenkins.cli import sync_jobs
 from connectors.progress import NULL_PROGRESS
 from data import schema

@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from werkzeug import Response
 
 from connectors.__main__ import main
-from connectors.http import SystemClock
+from net.http import SystemClock
 from pages_support import APP, TIMEOUT, page_database
 from tests.github_server import FakeGitHub, issue
 from tests.jira_server import FakeJira

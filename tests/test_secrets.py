@@ -1,7 +1,7 @@
 """Secrets come from the environment first, then .streamlit/secrets.toml, and are scrubbed."""
 
-from connectors.http import redact
-from connectors.secrets import get_secret
+from net.http import redact
+from net.secrets import get_secret
 
 
 def test_environment_wins_over_file(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import MetaData, Table, create_engine, inspect, select
 from streamlit.testing.v1 import AppTest
 
-from connectors.sync import ABANDONED_AFTER, SyncRun, run_outcome
+from connectors.frame import ABANDONED_AFTER, SyncRun, run_outcome
 from data import schema
 from data.store import get_engine
 from old_schema import metadata_at
@@ -157,7 +157,7 @@ def test_home_shows_a_killed_sync_as_abandoned(aged):
 # --- a real killed sync ---------------------------------------------------------------------
 KILLED_CHILD = """
 import sys, time
-from connectors.sync import SyncRun
+from connectors.frame import SyncRun
 from data.store import get_engine
 run = SyncRun(get_engine(sys.argv[1]), "github", "acme/web", heartbeat_every=0.05).__enter__()
 print(run.run_id, flush=True)

@@ -48,8 +48,8 @@ def load_last_syncs(url: str) -> pd.DataFrame:
 
 def _live_outcome(row: dict) -> dict:
     """A `running` row whose process stopped beating reads as `abandoned` (see
-    connectors.sync.run_outcome); the stored row is left as it is."""
-    from connectors.sync import run_outcome
+    connectors.frame.run_outcome); the stored row is left as it is."""
+    from connectors.frame import run_outcome
 
     row["outcome"] = run_outcome(row["outcome"], row["started_at"], row["heartbeat_at"])
     return row

@@ -18,8 +18,8 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
-from connectors.http import TooLarge
-from connectors.sync import save_raw
+from net.http import TooLarge
+from connectors.frame import save_raw
 from data import schema
 
 from . import fetch
@@ -94,7 +94,7 @@ def fetch_time(text: str | None):
 def _download(client, url: str, out: BinaryIO) -> bool:
     """Stream ``url`` into ``out``; False (and nothing usable) when it exceeds the cap.
 
-    ``url`` must be on the configured API host (else :class:`~connectors.http.OffHost`): the
+    ``url`` must be on the configured API host (else :class:`~net.http.OffHost`): the
     token goes there only. GitHub answers with a redirect to signed blob storage, which is
     followed without any credential."""
     resp = client.get(url, stream=True, anonymous_redirects=True)

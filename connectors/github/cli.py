@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.arguments import add_max_wait
-from connectors.http import Clock, check_base_url
+from net.http import Clock, check_base_url
 from connectors.progress import Progress
-from connectors.secrets import get_secret
-from connectors.sync import DeletePolicy, SyncRun, sync_each
+from net.secrets import get_secret
+from connectors.frame import DeletePolicy, SyncRun, sync_scopes
 from data.config import Settings
 
 from .client import make_client
@@ -65,7 +65,7 @@ def sync_repos(settings: Settings, engine: Engine, progress: Progress, repos: li
                          max_wait=settings.github["max_wait"] if max_wait is None else max_wait)
     policy = DeletePolicy.from_settings(settings, allow_mass_delete)
     try:
-        return sync_each(repos, lambda repo: sync_one(
+        return sync_scopes(repos, lambda repo: sync_one(
             engine, client, settings, repo, settings.project_for_repo(repo) or repo, progress,
             full, policy))
     finally:
@@ -78,10 +78,7 @@ def sync_one(engine: Engine, client, settings: Settings, repo: str, project: str
     """One repository, recorded as one ``sync_runs`` row."""
     from .artifacts import junit_importer
 
-    before = (client.requests_made, client.not_modified)
-    with SyncRun(engine, "github", repo) as run:
-        run.count_requests(-before[0], -before[1])  # the client is shared across repos
-        run.client = client
+    with SyncRun(engine, "github", repo, client) as run:
         return RepoSync(engine=engine, client=client, repo=repo, project=project,
                         mapping=settings.mapping, github=settings.github, run=run,
                         progress=progress, full=full,

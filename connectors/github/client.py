@@ -8,13 +8,14 @@ GitHub signals its limits in three ways (docs "Rate limits for the REST API"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import requests
 
-from connectors.http import SYSTEM_CLOCK, Clock, HttpClient, RateLimited, _secs
+from net.http import SYSTEM_CLOCK, Clock, HttpClient, RateLimited, _secs
+from net.retry import Backoff, RateLimitPolicy
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -47,25 +48,23 @@ def seconds_until_reset(resp: requests.Response, now: float) -> float | None:
         return None
 
 
-@dataclass
-class GitHubRateLimitPolicy:
-    """``HttpClient`` rate-limit policy: seconds to wait before retrying, or None."""
-
-    clock: Clock = field(default_factory=lambda: SYSTEM_CLOCK)
-    max_wait: float = 900.0  # kept for callers; the client enforces --max-wait
-
-    def __call__(self, resp: requests.Response, attempt: int) -> float | None:
-        if resp.status_code not in (403, 429):
-            return None
-        retry_after = _header(resp, "retry-after")
-        if retry_after and retry_after.isdigit():
-            return float(retry_after)
-        if _header(resp, "x-ratelimit-remaining") == "0":
-            wait = seconds_until_reset(resp, self.clock.now())
-            return wait if wait is not None else SECONDARY_BACKOFF_S
-        if resp.status_code == 429 or _mentions_rate_limit(resp):
-            return min(SECONDARY_BACKOFF_S * (2 ** attempt), MAX_BACKOFF_S)
+def _reset_when_used_up(resp: requests.Response, now: float) -> float | None:
+    """A used-up primary limit (``x-ratelimit-remaining: 0``): until ``x-ratelimit-reset``,
+    else the secondary backoff's first wait; None while requests remain."""
+    if _header(resp, "x-ratelimit-remaining") != "0":
         return None
+    wait = seconds_until_reset(resp, now)
+    return wait if wait is not None else SECONDARY_BACKOFF_S
+
+
+def github_rate_limit_policy(clock: Clock) -> RateLimitPolicy:
+    """``HttpClient`` rate-limit policy from GitHub's own signals (see the module's doc): a 403
+    or 429 with ``retry-after``, a used-up primary limit, else a 429 or a 403 whose message
+    names a (secondary) limit backs off from 60 s; any other 403 is not a limit."""
+    return RateLimitPolicy(
+        statuses=frozenset({403, 429}), reset=_reset_when_used_up,
+        limited=lambda resp: resp.status_code == 429 or _mentions_rate_limit(resp),
+        backoff=Backoff(first=SECONDARY_BACKOFF_S, cap=MAX_BACKOFF_S), now=clock.now)
 
 
 @dataclass(repr=False)
@@ -135,7 +134,7 @@ def make_client(api_url: str | None = None, token: str | None = None, *,
     client = GitHubClient(base_url=(api_url or DEFAULT_API_URL).rstrip("/"), source="github",
                           auth_headers=auth, token_hint=token_env, clock=clock,
                           max_wait=max_wait, retries=retries,
-                          rate_limit_policy=GitHubRateLimitPolicy(clock, max_wait),
+                          rate_limit_policy=github_rate_limit_policy(clock),
                           notify=_stderr)
     client.session.headers.update(headers)
     return client

@@ -16,11 +16,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from connectors.http import AuthError, HttpClient, SourceError, iter_link_pages
-from connectors.sync import bad_shape
+from connectors.frame import bad_shape
+from connectors.frame.paging import Endpoint, link_pages
+from net.http import AuthError, HttpClient, SourceError
 
 RUNS_RESULT_CAP = 1000  # the runs API returns at most 1,000 results per filtered search
 MIN_WINDOW = timedelta(minutes=1)
+
+
+# Each list endpoint, declared once: path, paging, incremental key. Issues carry a `since`
+# cursor on `updated_at`; events, pulls and deployments are read newest first down to a
+# watermark on `created_at`/`updated_at`; runs by `created` windows (a keyset of our own,
+# under the 1,000-result cap); milestones and releases whole (an ETag makes that cheap).
+MILESTONES = Endpoint("milestones", "/repos/{repo}/milestones", "link")
+ISSUES = Endpoint("issues", "/repos/{repo}/issues", "link", incremental="updated_at")
+ISSUE_EVENTS = Endpoint("issue_events", "/repos/{repo}/issues/events", "link",
+                        incremental="created_at")
+PULLS = Endpoint("pulls", "/repos/{repo}/pulls", "link", incremental="updated_at")
+RELEASES = Endpoint("releases", "/repos/{repo}/releases", "link")
+RUNS = Endpoint("runs", "/repos/{repo}/actions/runs", "keyset", items="workflow_runs",
+                incremental="created_at")
+DEPLOYMENTS = Endpoint("deployments", "/repos/{repo}/deployments", "link",
+                       incremental="created_at")
 
 
 @dataclass
@@ -46,7 +63,7 @@ def list_pages(client: HttpClient, path: str, *, params: dict | None = None,
     A page that is not a list of objects raises :class:`BadResponse` naming it."""
     headers = {"If-None-Match": etag} if etag else None
     number = 0
-    for body, resp in iter_link_pages(client, path, params=params, headers=headers):
+    for body, resp in link_pages(client, path, params=params, headers=headers):
         number += 1
         if resp.status_code == 304:
             yield Page(etag=etag, not_modified=True, path=path)
@@ -132,7 +149,7 @@ def run_pages(client: HttpClient, repo: str, start: datetime, end: datetime | No
     each holding at most 1,000 runs: a window over the cap is halved, oldest half first,
     so a caller can advance its cursor as each window completes."""
     created = f">={iso(start)}" if end is None else f"{iso(start)}..{iso(end)}"
-    pages = list_pages(client, f"/repos/{repo}/actions/runs",
+    pages = list_pages(client, RUNS.url(repo=repo),
                        params={"per_page": per_page, "created": created},
                        etag=etag, key="workflow_runs")
     first = next(pages, None)

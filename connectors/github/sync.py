@@ -17,7 +17,7 @@ Deletions: a listing of every issue (first sync, ``--full``) removes the issues 
 longer lists — only when the listing reached its last page by GitHub's own paging, every page
 parsed, and the number listed is not below GraphQL's ``issues.totalCount``; and never more than
 ``[app] max_delete_share`` of the repository's issues unless ``--allow-mass-delete``
-(``connectors/sync.py``). A refused removal fails the run once everything else is synced.
+(``connectors/frame/``). A refused removal fails the run once everything else is synced.
 """
 
 from __future__ import annotations
@@ -30,17 +30,20 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select, update
 
-from connectors.http import HttpClient, NotFound
+from net.http import HttpClient, NotFound
+from connectors.frame.paging import link_pages
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import (
+from connectors.frame import (
     DeletePolicy,
     RemovalRefused,
     SyncRun,
-    check_listed,
+    Listing,
+    etag_for,
+    etag_key,
     get_state,
-    note_unverified,
     reading,
-    remove_items,
+    refetch_pending,
+    remove_unlisted,
     save_raw,
     set_state,
 )
@@ -61,18 +64,6 @@ def _prefix_range(column, prefix: str):
     character code bounds the range."""
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return and_(column >= prefix, column < upper)
-
-
-def _etag_key(query: str | None, etag: str | None) -> str | None:
-    return f"{query or ''}|{etag}" if etag else None
-
-
-def _etag_for(stored: str | None, query: str | None) -> str | None:
-    """The stored ETag if it was recorded for this same query."""
-    if not stored or "|" not in stored:
-        return None
-    q, etag = stored.split("|", 1)
-    return etag if q == (query or "") else None
 
 
 def _max_time(values: Iterable[str | None], current: str | None = None) -> str | None:
@@ -159,8 +150,8 @@ class RepoSync:
     # --- milestones -----------------------------------------------------------------------
     def sync_milestones(self) -> None:
         st = self.state("milestones")
-        etag = None if self.full else _etag_for(st.etag, "all")
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/milestones",
+        etag = None if self.full else etag_for(st.etag, "all")
+        for page in fetch.list_pages(self.client, fetch.MILESTONES.url(repo=self.repo),
                                      params={"state": "all", "per_page": self.per_page},
                                      etag=etag):
             if page.not_modified:
@@ -173,7 +164,7 @@ class RepoSync:
                 upsert(conn, schema.releases, rows)
                 if page.first and page.last and len(page.items) < self.per_page:
                     set_state(conn, SOURCE, self.repo, "milestones",
-                              etag=_etag_key("all", page.etag))
+                              etag=etag_key("all", page.etag))
             self.changed_milestones.update(r["id"] for r in rows)
             self.count("milestones", len(rows))
 
@@ -185,13 +176,14 @@ class RepoSync:
                                   "per_page": self.per_page}
         if since:
             params["since"] = since
-        etag = None if self.full else _etag_for(st.etag, since)
+        etag = None if self.full else etag_for(st.etag, since)
         cursor = since
         listed_all = since is None  # no `since`: every issue of the repository is listed
         complete = False  # the last page reached by GitHub's paging, every page parsed
         seen: set[str] = set()
-        for page in fetch.prefetch(fetch.list_pages(self.client, f"/repos/{self.repo}/issues",
-                                                    params=params, etag=etag)):
+        pages = fetch.list_pages(self.client, fetch.ISSUES.url(repo=self.repo), params=params,
+                                 etag=etag)
+        for page in fetch.prefetch(pages):
             if page.not_modified:
                 return
             self._items(page, "number", "created_at", "updated_at")
@@ -204,7 +196,7 @@ class RepoSync:
                 written = self._write_issues(conn, page.items)
                 single = page.first and page.last and len(page.items) < self.per_page
                 set_state(conn, SOURCE, self.repo, "issues", cursor=cursor,
-                          etag=_etag_key(since, page.etag) if single else None)
+                          etag=etag_key(since, page.etag) if single else None)
             self.count("issues", written)
         if listed_all and complete:
             try:
@@ -226,21 +218,13 @@ class RepoSync:
         with self.engine.connect() as conn:
             stored = conn.execute(select(wi.c.id).where(
                 _prefix_range(wi.c.id, nz.issue_id(self.repo, 0)[:-1]))).scalars().all()
-        if stored and not seen:
-            raise RemovalRefused(
-                f"github: {self.repo} lists no issues now, but {len(stored)} are stored — "
-                f"nothing removed; check that {self.client.token_hint} can still read it")
-        gone = {i: i.split(":", 2)[2] for i in stored if i not in seen}
-        if not gone:
-            return
-        reported, why_not = fetch.issue_count(self.client, self.repo)
-        if reported is None:
-            note_unverified(self.run, SOURCE, self.repo, "issues", why_not)
-        else:
-            check_listed(SOURCE, self.repo, "issues", listed=len(seen), reported=reported)
-        with self.engine.begin() as conn:
-            removed = remove_items(conn, SOURCE, "issues", gone, scope=self.repo,
-                                   stored=len(stored), policy=self.delete_policy)
+        removed = remove_unlisted(
+            self.engine, source=SOURCE, scope=self.repo, resource="issues",
+            stored={i: i.split(":", 2)[2] for i in stored},
+            listed={i.split(":", 2)[2] for i in seen}, listing=Listing(complete=True),
+            policy=self.delete_policy, run=self.run,
+            count=lambda: fetch.issue_count(self.client, self.repo),
+            empty_hint=f"check that {self.client.token_hint} can still read it")
         self.count("removed", removed)
 
     def _write_issues(self, conn, items: list[dict]) -> int:
@@ -276,9 +260,9 @@ class RepoSync:
     def sync_issue_events(self) -> None:
         st = self.state("issue_events")
         watermark = None if self.full else st.cursor
-        etag = None if self.full else _etag_for(st.etag, "")
+        etag = None if self.full else etag_for(st.etag, "")
         newest, first_etag = watermark, None
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/issues/events",
+        for page in fetch.list_pages(self.client, fetch.ISSUE_EVENTS.url(repo=self.repo),
                                      params={"per_page": self.per_page}, etag=etag):
             if page.not_modified:
                 return
@@ -305,16 +289,16 @@ class RepoSync:
                 break  # newest first: everything further down is already stored
         with self.engine.begin() as conn:
             set_state(conn, SOURCE, self.repo, "issue_events", cursor=newest,
-                      etag=_etag_key("", first_etag))
+                      etag=etag_key("", first_etag))
 
     # --- pull requests ----------------------------------------------------------------------
     def sync_pulls(self) -> None:
         st = self.state("pulls")
         watermark = None if self.full else st.cursor
-        etag = None if self.full else _etag_for(st.etag, "")
+        etag = None if self.full else etag_for(st.etag, "")
         newest, first_etag = watermark, None
         older = nz.parse_time(watermark) if watermark else None
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/pulls",
+        for page in fetch.list_pages(self.client, fetch.PULLS.url(repo=self.repo),
                                      params={"state": "all", "sort": "updated",
                                              "direction": "desc", "per_page": self.per_page},
                                      etag=etag):
@@ -337,7 +321,7 @@ class RepoSync:
         if first_etag is not None or newest != watermark:
             with self.engine.begin() as conn:
                 set_state(conn, SOURCE, self.repo, "pulls", cursor=newest,
-                          etag=_etag_key("", first_etag))
+                          etag=etag_key("", first_etag))
         self.sync_pull_details()
 
     def sync_pull_details(self) -> None:
@@ -422,8 +406,8 @@ class RepoSync:
     # --- GitHub releases ----------------------------------------------------------------------
     def sync_releases(self) -> None:
         st = self.state("releases")
-        etag = None if self.full else _etag_for(st.etag, "")
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/releases",
+        etag = None if self.full else etag_for(st.etag, "")
+        for page in fetch.list_pages(self.client, fetch.RELEASES.url(repo=self.repo),
                                      params={"per_page": self.per_page}, etag=etag):
             if page.not_modified:
                 break
@@ -433,7 +417,7 @@ class RepoSync:
                          ((f"{self.repo}@{r['id']}", r) for r in page.items))
                 if page.first and page.last and len(page.items) < self.per_page:
                     set_state(conn, SOURCE, self.repo, "releases",
-                              etag=_etag_key("", page.etag))
+                              etag=etag_key("", page.etag))
         self.apply_releases()
 
     def apply_releases(self) -> None:
@@ -463,20 +447,19 @@ class RepoSync:
     def sync_runs(self) -> None:
         st = self.state("runs")
         pending: list[int] = [] if self.full else list(st.pending or [])
-        still: list[int] = []
-        for rid in pending:
-            path = f"/repos/{self.repo}/actions/runs/{rid}"
-            self._where = path
+
+        def fetch_run(rid: int) -> dict | None:
+            path = self._where = f"/repos/{self.repo}/actions/runs/{rid}"
             body, resp = self.client.get_json(path, allow=(404,))
             if resp.status_code == 404:
-                continue  # deleted run
-            fetch.check_object(body, path, "id")
-            if self._write_runs([body]):
-                still.append(rid)
-        pending_set = set(still)
+                return None  # deleted run
+            return fetch.check_object(body, path, "id")
+
+        pending_set = set(refetch_pending(pending, fetch_run,
+                                          lambda run: bool(self._write_runs([run]))))
         start = (nz.parse_time(st.cursor) if st.cursor and not self.full
                  else self.lookback_start)
-        etag = None if self.full else _etag_for(st.etag, fetch.iso(start))
+        etag = None if self.full else etag_for(st.etag, fetch.iso(start))
         window_max: str | None = None
         for page in fetch.run_pages(self.client, self.repo, start, None, now=self.now,
                                     per_page=self.per_page, etag=etag):
@@ -496,7 +479,7 @@ class RepoSync:
             with self.engine.begin() as conn:
                 set_state(conn, SOURCE, self.repo, "runs", cursor=cursor,
                           pending=sorted(pending_set),
-                          etag=_etag_key(fetch.iso(w_start), page.etag) if single else None)
+                          etag=etag_key(fetch.iso(w_start), page.etag) if single else None)
             window_max = None
         with self.engine.begin() as conn:
             set_state(conn, SOURCE, self.repo, "runs", pending=sorted(pending_set))
@@ -524,23 +507,22 @@ class RepoSync:
     def sync_deployments(self) -> None:
         st = self.state("deployments")
         watermark = None if self.full else st.cursor
-        etag = None if self.full else _etag_for(st.etag, "")
+        etag = None if self.full else etag_for(st.etag, "")
         older = nz.parse_time(watermark) if watermark else None
         pending = set() if self.full else set(st.pending or [])
         raw = schema.raw_records
         # Deployments still unfinished last time: their statuses again (one request each).
-        still = set()
-        for dep_id in sorted(pending):
+
+        def stored_deployment(dep_id: int) -> dict | None:
             with self.engine.connect() as conn:
-                dep = conn.execute(select(raw.c.payload).where(
+                return conn.execute(select(raw.c.payload).where(
                     raw.c.source == SOURCE, raw.c.resource == "deployments",
                     raw.c.external_id == f"{self.repo}:{dep_id}")).scalar()
-            if dep is None:
-                continue
-            if self._write_deployment(dep) not in TERMINAL:
-                still.add(dep_id)
+
+        still = set(refetch_pending(sorted(pending), stored_deployment,
+                                    lambda dep: self._write_deployment(dep) not in TERMINAL))
         newest, first_etag = watermark, None
-        for page in fetch.list_pages(self.client, f"/repos/{self.repo}/deployments",
+        for page in fetch.list_pages(self.client, fetch.DEPLOYMENTS.url(repo=self.repo),
                                      params={"per_page": self.per_page}, etag=etag):
             if page.not_modified:
                 break
@@ -559,7 +541,7 @@ class RepoSync:
                 break
         with self.engine.begin() as conn:
             set_state(conn, SOURCE, self.repo, "deployments", cursor=newest,
-                      etag=_etag_key("", first_etag), pending=sorted(still))
+                      etag=etag_key("", first_etag), pending=sorted(still))
 
     def _terminal_deployments(self, ids: list[int]) -> set[int]:
         t = schema.deployments
@@ -629,12 +611,10 @@ class RepoSync:
     def _compare(self, base: str, head: str) -> list[dict]:
         """The commits in ``head`` and not in ``base`` (every page of the compare API); none
         when GitHub cannot compare them (404: a sha it does not know)."""
-        from connectors.http import iter_link_pages
-
         out: list[dict] = []
         path = f"/repos/{self.repo}/compare/{base}...{head}"
         try:
-            for body, _resp in iter_link_pages(self.client, path, params={"per_page": 100}):
+            for body, _resp in link_pages(self.client, path, params={"per_page": 100}):
                 if not isinstance(body, dict):
                     return []
                 out.extend(c for c in body.get("commits") or []

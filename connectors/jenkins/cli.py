@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.arguments import add_max_wait
-from connectors.http import Clock
+from net.http import Clock
 from connectors.progress import Progress
-from connectors.secrets import get_secret
-from connectors.sync import SyncRun, sync_each
+from net.secrets import get_secret
+from connectors.frame import SyncRun, sync_scopes
 from data.config import ConfigError, Settings
 
 from . import fetch
@@ -63,10 +63,7 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
                                else max_wait)
 
     def sync_job(job: str) -> dict[str, int]:
-        before = client.requests_made, client.not_modified
-        with SyncRun(engine, nz.SOURCE, job) as run:
-            run.count_requests(-before[0], -before[1])  # the client is shared
-            run.client = client
+        with SyncRun(engine, nz.SOURCE, job, client) as run:
             return JobSync(
                 engine=engine, client=client, job=job, mapping=settings.mapping,
                 deploy_job_pattern=settings.jenkins["deploy_job_pattern"],
@@ -74,7 +71,7 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
                 progress=progress, full=full, page_size=page_size).sync()
 
     try:
-        return sync_each(jobs, sync_job)
+        return sync_scopes(jobs, sync_job)
     finally:
         client.close()
 

@@ -11,12 +11,12 @@ a build without its number raises one :class:`BadResponse` line naming the page 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.http import SYSTEM_CLOCK, Clock, HttpClient, retry_after_policy
-from connectors.sync import bad_shape
+from net.http import SYSTEM_CLOCK, Clock, HttpClient, retry_after_policy
+from connectors.frame import bad_shape
+from connectors.frame.paging import Endpoint, Listing, range_pages
 
 from .normalize import job_path
 
@@ -31,37 +31,38 @@ TOKEN_HINT = "JENKINS_USER and JENKINS_TOKEN (a Jenkins API token)"
 def make_client(url: str, user: str | None, token: str | None, *, clock: Clock | None = None,
                 max_wait: float = 900.0) -> HttpClient:
     """A session for one Jenkins; basic auth when both user and token are given."""
-    auth = {}
-    if user and token:
-        pair = base64.b64encode(f"{user}:{token}".encode("utf-8")).decode("ascii")
-        auth["Authorization"] = f"Basic {pair}"
-    client = HttpClient(base_url=url, source="jenkins", auth_headers=auth,
+    client = HttpClient(base_url=url, source="jenkins",
+                        basic_auth=(user, token) if user and token else None,
                         token_hint=TOKEN_HINT, clock=clock or SYSTEM_CLOCK, max_wait=max_wait,
                         rate_limit_policy=retry_after_policy)
     client.session.headers["Accept"] = "application/json"
     return client
 
 
+# Builds, newest first, in tree= range pages (``builds`` alone stops at the newest 100).
+BUILDS = Endpoint(resource="builds", path="{job}api/json", paging="range", items="allBuilds",
+                  incremental="number")
+
+
+def _builds(body: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(body, dict):
+        raise bad_shape("jenkins", where, "an object", body)
+    builds = body.get("allBuilds")
+    if not isinstance(builds, list):
+        raise bad_shape("jenkins", where, "an 'allBuilds' list (is it a job?)", builds)
+    for build in builds:
+        check_build(build, where)
+    return builds
+
+
 def iter_build_pages(client: HttpClient, job: str,
                      page_size: int = PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
     """Pages of builds, newest first, until a short page. The caller stops early when it
     reaches builds it already has."""
-    start = 0
-    while True:
-        tree = f"allBuilds[{BUILD_FIELDS}]{{{start},{start + page_size}}}"
-        body, _ = client.get_json(f"{job_path(job)}api/json", params={"tree": tree})
-        where = f"builds {start}-{start + page_size} of {job}"
-        if not isinstance(body, dict):
-            raise bad_shape("jenkins", where, "an object", body)
-        builds = body.get("allBuilds")
-        if not isinstance(builds, list):
-            raise bad_shape("jenkins", where, "an 'allBuilds' list (is it a job?)", builds)
-        for build in builds:
-            check_build(build, where)
-        yield builds
-        if len(builds) < page_size:
-            return
-        start += page_size
+    return range_pages(client, BUILDS.url(job=job_path(job)), page_size=page_size,
+                       tree=lambda m, n: f"allBuilds[{BUILD_FIELDS}]{{{m},{n}}}",
+                       listing=Listing(), read=_builds,
+                       where=lambda m, n: f"builds {m}-{n} of {job}")
 
 
 def fetch_build(client: HttpClient, job: str, number: int) -> dict[str, Any] | None:

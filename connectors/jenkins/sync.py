@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from connectors.http import HttpClient
+from net.http import HttpClient
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import SyncRun, get_state, reading, save_raw, set_state
+from connectors.frame import SyncRun, get_state, reading, refetch_pending, save_raw, set_state
 from data import schema
 from data.store import replace_rows, upsert
 
@@ -86,11 +86,12 @@ class JobSync:
                     running.add(number)
             if reached:
                 break
-        for number in sorted(pending - seen):
+
+        def fetch_build(number: int) -> dict[str, Any] | None:  # None: deleted since
             self._where = f"build {number}"
-            build = fetch.fetch_build(self.client, self.job, number)
-            if build is not None and self._store(build):  # None: deleted since
-                running.add(number)
+            return fetch.fetch_build(self.client, self.job, number)
+
+        running.update(refetch_pending(sorted(pending - seen), fetch_build, self._store))
 
         with self.engine.begin() as conn:
             set_state(conn, SOURCE, self.job, RESOURCE,

@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.arguments import add_max_wait
-from connectors.http import Clock, SourceError
+from net.http import Clock, SourceError
 from connectors.jira.client import make_client
 from connectors.jira.sync import sync_project
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import DeletePolicy
+from connectors.frame import DeletePolicy, sync_scopes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,17 +43,14 @@ def _sync(settings: Any, engine: Engine, progress: Progress, *, url: str, projec
                           "readiness.toml")
     client = make_client(url, clock=clock,
                          max_wait=max_wait if max_wait is not None else settings.jira["max_wait"])
-    totals: dict[str, int] = {}
     policy = DeletePolicy.from_settings(settings, allow_mass_delete)
     try:
-        for project in projects:
-            written = sync_project(client, engine, settings, project, board_ids=boards,
-                                   full=full, progress=progress, delete_policy=policy)
-            for resource, count in written.items():
-                totals[resource] = totals.get(resource, 0) + count
+        # one sync_runs row per project; a failing project does not stop the others
+        return sync_scopes(projects, lambda project: sync_project(
+            client, engine, settings, project, board_ids=boards, full=full, progress=progress,
+            delete_policy=policy))
     finally:
         client.close()
-    return totals
 
 
 def run(args: argparse.Namespace, settings: Any, engine: Engine,

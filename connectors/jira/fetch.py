@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.http import AuthError, BadResponse, HttpClient, NotFound, SourceError
-from connectors.sync import bad_shape
+from net.http import AuthError, BadResponse, HttpClient, NotFound, SourceError
+from connectors.frame import bad_shape
+from connectors.frame.paging import Endpoint, Listing, offset_pages, token_pages
 
 PAGE_SIZE = 100
 KEY_PAGE_SIZE = 1000  # a key-only search
@@ -30,6 +31,13 @@ BASE_FIELDS = ["summary", "status", "issuetype", "priority", "resolution", "reso
                "created", "updated", "labels", "components", "fixVersions", "versions",
                "assignee", "project", "parent", "statuscategorychangedate", "closedSprints",
                "sprint"]
+
+
+# Issue search: Cloud's v3 pages by token and names its fields; Data Center's v2 by startAt.
+SEARCH_CLOUD = Endpoint(resource="issues", path="{api}/search/jql", paging="token",
+                        items="issues", incremental="updated")
+SEARCH_DC = Endpoint(resource="issues", path="{api}/search", paging="offset", items="issues",
+                     incremental="updated")
 
 
 @dataclass(frozen=True)
@@ -47,18 +55,6 @@ class Server:
     def api(self) -> str:
         """The platform REST API prefix: v3 on Cloud, v2 on Server/Data Center."""
         return "/rest/api/3" if self.cloud else "/rest/api/2"
-
-
-@dataclass
-class Listing:
-    """How a search went. ``complete``: its last page was reached by Jira's own paging (Cloud:
-    ``isLast``, or no ``nextPageToken``; Data Center: ``startAt`` + issues reaching ``total``)
-    and every page parsed. ``total`` is Data Center's count on that last page; ``where`` names
-    the page being read, for messages."""
-
-    complete: bool = False
-    total: int | None = None
-    where: str = ""
 
 
 def _object(body: Any, where: str, *lists: str) -> dict:
@@ -144,53 +140,26 @@ def search(client: HttpClient, server: Server, jql: str, field_list: list[str], 
            listing: Listing | None = None) -> Iterator[list[dict]]:
     """Yield pages of issues (with their inline changelog, unless ``changelog`` is false)
     matching ``jql``. The server may cap the page size; pages are followed regardless.
-    ``listing`` (optional) is told where the search is and whether it ended complete."""
+    ``listing`` (optional) is told where the search is and whether it ended complete:
+    Cloud pages by ``nextPageToken``/``isLast``, Data Center by ``startAt`` up to ``total``."""
     listing = listing if listing is not None else Listing()
     params: dict[str, Any] = {"jql": jql, "fields": ",".join(field_list),
                               "maxResults": page_size}
     if changelog:
         params["expand"] = "changelog"
-    path = f"{server.api}/search/jql" if server.cloud else f"{server.api}/search"
-    number = 0
-    if server.cloud:
-        token = None
-        while True:
-            number += 1
-            listing.where = f"search page {number} ({path})"
-            page_params = dict(params, **({"nextPageToken": token} if token else {}))
-            body, _ = client.get_json(path, params=page_params)
-            issues = _issues(body, listing.where, field_list)
-            token, is_last = body.get("nextPageToken"), body.get("isLast")
-            if token is not None and not isinstance(token, str) or \
-                    is_last is not None and not isinstance(is_last, bool):
-                raise bad_shape("jira", listing.where, "a nextPageToken text and isLast flag",
-                                token if is_last is None else is_last)
-            if is_last is False and not token:  # "more to come" with no way to ask for it
-                raise bad_shape("jira", listing.where, "a nextPageToken with isLast false",
-                                token)
-            yield issues
-            if is_last is True or not token:
-                listing.complete = True
-                return
-    else:
-        start = 0
-        while True:
-            number += 1
-            listing.where = f"search page {number} ({path}, startAt {start})"
-            body, _ = client.get_json(path, params=dict(params, startAt=start))
-            issues = _issues(body, listing.where, field_list)
-            total = body.get("total")
-            if not isinstance(total, int) or isinstance(total, bool):
-                raise bad_shape("jira", listing.where, "a whole-number 'total'", total)
-            yield issues
-            start += len(issues)
-            if start >= total:
-                listing.complete, listing.total = True, total
-                return
-            if not issues:
-                raise BadResponse(
-                    f"jira: {listing.where} answered no issues, though its total is {total} — "
-                    "the listing was cut short; stored data is intact, rerun the sync")
+    endpoint = SEARCH_CLOUD if server.cloud else SEARCH_DC
+    path = endpoint.url(api=server.api)
+
+    def read(body: Any, where: str) -> list[dict]:
+        return _issues(body, where, field_list)
+
+    if endpoint.paging == "token":
+        return token_pages(client, path, params, source="jira", listing=listing, read=read)
+    pages = iter(offset_pages(
+        client, path, params, source="jira", listing=listing, read=read, need_total=True,
+        noun="issues", where=lambda start: f"search page {listing.pages} ({path}, startAt "
+                                           f"{start})"))
+    return pages
 
 
 def issue_keys(client: HttpClient, server: Server, project_key: str,
@@ -259,18 +228,10 @@ def full_changelog(client: HttpClient, server: Server, issue: dict) -> list[dict
 def agile_pages(client: HttpClient, path: str, params: dict | None = None,
                 key: str = "values") -> Iterator[list[dict]]:
     """Pages of an Agile API list (``startAt``/``isLast``, else ``total``)."""
-    start = 0
-    while True:
-        body, _ = client.get_json(f"{AGILE}{path}",
-                                  params={**(params or {}), "startAt": start, "maxResults": 50})
-        values = _object(body, f"{AGILE}{path} (startAt {start})", key)[key]
-        yield values
-        start += len(values)
-        if not values or body.get("isLast") is True:
-            return
-        if body.get("isLast") is None and body.get("total") is not None \
-                and start >= int(body["total"]):
-            return
+    return offset_pages(
+        client, f"{AGILE}{path}", {**(params or {}), "maxResults": 50}, source="jira",
+        listing=Listing(), read=lambda body, where: _object(body, where, key)[key],
+        where=lambda start: f"{AGILE}{path} (startAt {start})")
 
 
 def boards(client: HttpClient, project_key: str) -> list[dict]:

@@ -1,6 +1,6 @@
 """Sync one Jira project: versions, boards and sprints, then issues page by page.
 
-The no-loss rules of ``connectors/sync.py`` hold: each page (raw issues, work items, changes,
+The no-loss rules of ``connectors/frame/`` hold: each page (raw issues, work items, changes,
 sprint and release membership) is one transaction that also moves the cursor, so the cursor
 never passes uncommitted data and a failed run leaves what earlier runs stored.
 
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, select
 
-from connectors.http import HttpClient
+from net.http import HttpClient
 from connectors.jira import fetch
 from connectors.jira.normalize import (
     SOURCE,
@@ -40,15 +40,13 @@ from connectors.jira.normalize import (
     status_category_map,
 )
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.sync import (
+from connectors.frame import (
     DeletePolicy,
     RemovalRefused,
     SyncRun,
-    check_listed,
     get_state,
-    note_unverified,
     reading,
-    remove_items,
+    remove_unlisted,
     save_raw,
     set_state,
 )
@@ -301,26 +299,14 @@ def remove_deleted(engine: Engine, project: str, keys: set[str], now: datetime, 
     with engine.connect() as conn:
         stored = conn.execute(select(wi.c.id, wi.c.key).where(
             wi.c.source == SOURCE, wi.c.project == project)).all()
-    if stored and not keys:
-        raise RemovalRefused(
-            f"jira: project {project} lists no issues now, but {len(stored)} are stored — "
-            "nothing removed; check that this account can still browse the project")
-    gone = {i: k for i, k in stored if k not in keys}
-    if gone:
-        if listing.total is not None:  # Data Center: the search's own total
-            check_listed(SOURCE, project, "issues", listed=len(keys), reported=listing.total)
-        else:
-            reported, why_not = fetch.approximate_count(client, server, fetch.key_jql(project))
-            if reported is None:
-                note_unverified(run, SOURCE, project, "issues", why_not)
-            else:
-                check_listed(SOURCE, project, "issues", listed=len(keys), reported=reported,
-                             tolerance=count_tolerance(reported))
-    with engine.begin() as conn:
-        removed = remove_items(conn, SOURCE, "issues", gone, scope=project,
-                               stored=len(stored), policy=policy)
-        set_state(conn, SOURCE, project, "reconcile", cursor=now.isoformat())
-    return removed
+    return remove_unlisted(
+        engine, source=SOURCE, scope=project, resource="issues", stored=dict(stored),
+        listed=keys, listing=listing, policy=policy, run=run,
+        count=lambda: fetch.approximate_count(client, server, fetch.key_jql(project)),
+        tolerance=count_tolerance, scope_label=f"project {project}",
+        empty_hint="check that this account can still browse the project",
+        also=lambda conn: set_state(conn, SOURCE, project, "reconcile",
+                                    cursor=now.isoformat()))
 
 
 def _board_membership(client: HttpClient, engine: Engine, plan: Plan) -> int:

@@ -27,10 +27,10 @@ from typing import BinaryIO
 from sqlalchemy import Engine, select, update
 
 from connectors.arguments import bounded_text
-from connectors.http import SourceError
+from net.http import SourceError
 from connectors.junit.importer import ImportResult, import_streams, run_conclusion
 from connectors.junit.parse import JUnitError, TestCase, iter_cases
-from connectors.sync import SyncRun
+from connectors.frame import SyncRun
 from data import schema
 
 __all__ = ["add_arguments", "run", "import_paths", "derive_run_id", "expand_paths",

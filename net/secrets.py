@@ -4,7 +4,7 @@ The secrets file is git-ignored and is what a team deploying the app would alrea
 Streamlit; reading it with tomllib keeps streamlit out of the connectors. Values are stripped
 of surrounding whitespace (a pasted token often ends in a newline); a value with any other
 control character is refused in one line naming the variable. Every secret found is registered
-with :func:`connectors.http.register_secret`, so it is scrubbed from any message — but not a
+with :func:`net.http.register_secret`, so it is scrubbed from any message — but not a
 user name (``secret=False``): it is often a plain word such as ``jenkins``.
 """
 
@@ -15,7 +15,7 @@ import tomllib
 import unicodedata
 from pathlib import Path
 
-from connectors.http import register_secret
+from net.http import register_secret
 from data.config import ConfigError
 
 SECRETS_FILE = Path(".streamlit/secrets.toml")

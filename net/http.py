@@ -1,11 +1,14 @@
-"""HTTP for every connector: one session per source, retries, rate limits, clear errors.
+"""HTTP for everything that calls out: one session per source, retries, rate limits, clear errors.
 
 - ``urllib3.Retry`` retries 5xx answers and dropped connections with backoff, honouring
   ``Retry-After``; its sleeps go through the injectable :class:`Clock` so tests are instant.
   A body cut off mid-way (connection dropped, chunked encoding broken) is retried the same way.
-- Rate limits are source-specific, so each connector passes a *policy*: a function that looks at
-  a response and returns how many seconds to wait before trying again, or None when the
-  response is not a rate limit. Waits longer than ``max_wait`` stop the sync with a message.
+- Rate limits differ by source only in their signals, so each source passes a
+  :class:`net.retry.RateLimitPolicy` (its statuses and reset header): it looks at a response
+  and returns how many seconds to wait before trying again, or None when the response is not
+  a rate limit. Waits longer than ``max_wait`` stop the sync with a message. Every backoff —
+  urllib3's between retries, a cut-off body, an answer not JSON, a limit naming no wait — is
+  urllib3's formula (:class:`net.retry.Backoff`).
 - Every failure becomes a :class:`SourceError` whose message is one line saying what is wrong and
   what to do.
 
@@ -13,8 +16,9 @@ Credentials — the rules every connector gets from this module, present and fut
 
 - The base URL must be http(s) and must not hold ``user:password@``: credentials come from the
   environment only (:func:`check_base_url`).
-- Credential headers (``auth_headers``: Authorization, PRIVATE-TOKEN, …) are attached per
-  request, and only when the request goes to the base URL's origin (scheme, host and port).
+- Credential headers (``auth_headers``: Authorization, PRIVATE-TOKEN, …) and Basic auth
+  (``basic_auth``, given to requests as ``auth=``) are attached per request, and only when
+  the request goes to the base URL's origin (scheme, host and port).
   They are never in the session's headers, URLs, messages or ``repr``.
 - Redirects are never followed by requests: a Location on the configured origin is followed
   (at most :data:`MAX_REDIRECTS` hops); one elsewhere stops the sync with one line naming the
@@ -48,12 +52,14 @@ from typing import Any, Protocol
 from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
+import requests.auth
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from data.config import ConfigError
+from net.retry import RETRY_AFTER_POLICY, TRANSIENT_BACKOFF
 
 DEFAULT_TIMEOUT = (10, 60)  # connect, per socket read — seconds
 REQUEST_DEADLINE_S = 120.0  # total for one exchange: connect, headers and the whole body
@@ -250,15 +256,8 @@ class ClockRetry(Retry):
 
 RateLimitPolicy = Callable[[requests.Response, int], "float | None"]
 
-
-def retry_after_policy(response: requests.Response, attempt: int) -> float | None:
-    """Jira/Jenkins style: 429 is a rate limit; wait Retry-After, else back off exponentially."""
-    if response.status_code != 429:
-        return None
-    header = response.headers.get("Retry-After")
-    if header and header.strip().isdigit():
-        return float(header)
-    return min(60.0 * (2 ** attempt), 900.0)
+# Jenkins and any source without its own signals: a 429 waits Retry-After, else backs off.
+retry_after_policy: RateLimitPolicy = RETRY_AFTER_POLICY
 
 
 class _DeadlinePassed(Exception):
@@ -368,6 +367,7 @@ class HttpClient:
     base_url: str
     source: str
     auth_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, token)
     token_hint: str = "the token"  # e.g. "GITHUB_TOKEN", used in the 401 message
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
     retries: int = 4
@@ -394,6 +394,15 @@ class HttpClient:
                 raise ConfigError(f"{self.source}: the credential for the {name} header holds "
                                   f"a control character — set {self.token_hint} again")
             _register_header(value)
+        self._auth: requests.auth.HTTPBasicAuth | None = None
+        if self.basic_auth:
+            user, token = self.basic_auth
+            if any(ord(c) < 32 or ord(c) == 127 for c in user + token):
+                raise ConfigError(f"{self.source}: the user name or token holds a control "
+                                  f"character — set {self.token_hint} again")
+            pair = base64.b64encode(f"{user}:{token}".encode("utf-8")).decode("ascii")
+            _register_header(f"Basic {pair}")
+            self._auth = requests.auth.HTTPBasicAuth(user.encode("utf-8"), token.encode("utf-8"))
         self.session = requests.Session()
         retry = ClockRetry(
             total=self.retries, connect=self.retries, read=self.retries, status=self.retries,
@@ -420,7 +429,7 @@ class HttpClient:
         """True when ``url`` is on the base URL's origin (scheme, host and port)."""
         return _origin(url) == _origin(self.base_url)
 
-    def _off_host(self, what: str, url: str) -> OffHost:
+    def off_host(self, what: str, url: str) -> OffHost:
         return OffHost(f"{self.source}: {what} points at {_host(url)}, not the configured "
                        f"{_host(self.base_url)} — stopped; nothing was sent there (check the "
                        "server's configured URL)")
@@ -466,7 +475,7 @@ class HttpClient:
                  ) -> requests.Response:
         url = self.url(path_or_url)
         if not self.on_host(url):
-            raise self._off_host(f"the link to {_path(url)}", url)
+            raise self.off_host(f"the link to {_path(url)}", url)
         credentials = True  # dropped for good once a redirect leaves the configured host
         waits, waited, hops = 0, 0.0, 0
         while True:
@@ -480,10 +489,10 @@ class HttpClient:
                     raise BadResponse(f"{self.source}: more than {MAX_REDIRECTS} redirects from "
                                       f"{_path(url)} — check the server's URL")
                 if urlsplit(target).scheme.lower() not in ("http", "https"):
-                    raise self._off_host(f"a redirect from {_path(url)}", target)
+                    raise self.off_host(f"a redirect from {_path(url)}", target)
                 if not (credentials and self.on_host(target)):
                     if not anonymous_redirects:
-                        raise self._off_host(f"a redirect from {_path(url)}", target)
+                        raise self.off_host(f"a redirect from {_path(url)}", target)
                     credentials = False
                 if method == "POST" and resp.status_code not in (307, 308):
                     raise BadResponse(f"{self.source}: {_path(url)} answered a query with a "
@@ -526,14 +535,17 @@ class HttpClient:
         """One request (urllib3 retries 5xx and failed connections inside it); the body read
         within the deadline, a body cut off mid-way retried like a 5xx."""
         send_headers = dict(headers or {})
+        auth = None
         if credentials and self.on_host(url):
+            # per request, never on the session: nothing can carry them to another origin
             send_headers.update(self.auth_headers)
+            auth = self._auth
         for attempt in range(self.retries + 1):
             self.requests_made += 1
             watch = _CURRENT.watch = _Watch(self.deadline)
             try:
                 try:
-                    resp = self._send(method, url, params, send_headers, json_body)
+                    resp = self._send(method, url, params, send_headers, json_body, auth)
                 except (SourceError, _DeadlinePassed):
                     if watch.expired:
                         raise self._too_slow(url, self.deadline) from None
@@ -564,7 +576,7 @@ class HttpClient:
             finally:
                 watch.pause()
                 _CURRENT.watch = None
-            self.clock.sleep(min(2.0 ** attempt, 60.0))  # the body was cut off: try again
+            self.clock.sleep(TRANSIENT_BACKOFF.seconds(attempt))  # cut off: try again
         raise AssertionError("unreachable")
 
     def _too_slow(self, url: str, seconds: float) -> ConnectionFailed:
@@ -573,12 +585,12 @@ class HttpClient:
             "— try again later; stored data is intact, a rerun resumes")
 
     def _send(self, method: str, url: str, params: dict | None, headers: dict,
-              json_body: Any) -> requests.Response:
+              json_body: Any, auth: requests.auth.AuthBase | None = None) -> requests.Response:
         timeout = (self.timeout[0], min(self.timeout[1], self.deadline))
         try:
             return self.session.request(method, url, params=params, headers=headers,
-                                        json=json_body, stream=True, timeout=timeout,
-                                        allow_redirects=False)
+                                        json=json_body, auth=auth, stream=True,
+                                        timeout=timeout, allow_redirects=False)
         except requests.exceptions.SSLError:
             raise ConnectionFailed(
                 f"{self.source}: TLS failed for {_host(url)} — check the URL and certificates"
@@ -663,7 +675,8 @@ class HttpClient:
                 return self.decode(resp), resp
             except ValueError as exc:
                 last = exc
-                self.clock.sleep(2.0 * (attempt + 1))
+                if attempt < 2:
+                    self.clock.sleep(TRANSIENT_BACKOFF.seconds(attempt))
         raise BadResponse(
             f"{self.source}: the answer from {_host(self.url(path_or_url))} was cut off or not "
             f"JSON ({type(last).__name__}); stored data is intact, a rerun resumes"
@@ -692,30 +705,6 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
-
-
-def iter_link_pages(client: HttpClient, path_or_url: str, *, params: dict | None = None,
-                    headers: dict | None = None) -> Iterator[tuple[Any, requests.Response]]:
-    """Yield ``(json, response)`` per page, following ``Link: rel="next"`` as the server sends it.
-
-    Page URLs are never built by hand: GitHub switches to ``/repositories/{id}/…`` links.
-    A next link to another origin raises :class:`OffHost` (the listing is then incomplete).
-    A 304 on the first page yields ``(None, response)`` once and stops.
-    """
-    url: str | None = path_or_url
-    first = True
-    while url:
-        body, resp = client.get_json(url, params=params if first else None,
-                                     headers=headers if first else None)
-        yield body, resp
-        if resp.status_code == 304:
-            return
-        url = resp.links.get("next", {}).get("url")
-        if url:
-            url = urljoin(resp.url, url)
-            if not client.on_host(url):
-                raise client._off_host(f"the next page of {_path(resp.url)}", url)
-        first = False
 
 
 def _secs(value: float) -> str:
