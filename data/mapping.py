@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +38,40 @@ def severity_for_labels(labels: Iterable[str], mapping: Mapping[str, Any]) -> st
     table = _casefolded(tuple(mapping["severity_labels"].items()))
     found = {table[lab.casefold()] for lab in labels if lab.casefold() in table}
     return next((s for s in SEVERITY_ORDER if s in found), None)
+
+
+@dataclass(frozen=True)
+class MappingRules:
+    """The ``[mapping]`` settings as one typed value: the only way connectors, the migration
+    and ``remap`` read them. Tables are keyed case-folded."""
+
+    severity_by_priority: dict[str, str]
+    severity_labels: dict[str, str]
+
+    def severity(self, priority: str | None, labels: Iterable[str]) -> str | None:
+        """The domain severity of an item: its priority's, when the priority maps to one;
+        else the most severe level its labels map to; else None. One order for every
+        source (a GitHub issue has no priority, a Jira issue usually a mapped one)."""
+        if priority and priority.casefold() in self.severity_by_priority:
+            return self.severity_by_priority[priority.casefold()]
+        found = {self.severity_labels[lab.casefold()] for lab in labels
+                 if lab and lab.casefold() in self.severity_labels}
+        return next((s for s in SEVERITY_ORDER if s in found), None)
+
+
+def mapping_rules(settings: Any = None) -> MappingRules:
+    """:class:`MappingRules` from Settings (its ``mapping``), a ``[mapping]`` dict, or None
+    (the defaults of data/config.py's MAPPING_SPEC, which the migration uses: it has no
+    settings)."""
+    if settings is None:
+        from data.config import MAPPING_SPEC
+        table = {k: default for k, (_t, default, _d) in MAPPING_SPEC.items()}
+    else:
+        table = getattr(settings, "mapping", settings)
+    return MappingRules(
+        severity_by_priority={k.casefold(): v
+                              for k, v in table["severity_by_priority"].items()},
+        severity_labels={k.casefold(): v for k, v in table["severity_labels"].items()})
 
 
 # --- outcomes ----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-from data.mapping import severity_for_priority
+from data.mapping import MappingRules, mapping_rules
 from data.text import LABEL, MESSAGE, TITLE, cap
 
 SOURCE = "jira"
@@ -55,6 +55,7 @@ class Mapping:
     story_types: frozenset[str] = frozenset({"story", "feature"})
     epic_types: frozenset[str] = frozenset({"epic"})
     severity_by_priority: dict[str, str] = field(default_factory=dict)
+    severity_labels: dict[str, str] = field(default_factory=dict)
     not_delivered_resolutions: frozenset[str] = frozenset()
     production_labels: frozenset[str] = frozenset()
     status_names: dict[str, str] = field(default_factory=dict)
@@ -65,6 +66,7 @@ class Mapping:
     def from_settings(cls, settings: Any, *, story_points_field: str | None = None,
                       sprint_field: str | None = None) -> "Mapping":
         m, j = settings.mapping, settings.jira
+        rules = mapping_rules(settings)
 
         def low(values: Iterable[str]) -> frozenset[str]:
             return frozenset(v.casefold() for v in values)
@@ -72,7 +74,8 @@ class Mapping:
         return cls(
             bug_types=low(m["bug_types"]), incident_types=low(m["incident_types"]),
             story_types=low(m["story_types"]), epic_types=low(m["epic_types"]),
-            severity_by_priority={k.casefold(): v for k, v in m["severity_by_priority"].items()},
+            severity_by_priority=rules.severity_by_priority,
+            severity_labels=rules.severity_labels,
             not_delivered_resolutions=low(m["not_delivered_resolutions"]),
             production_labels=low(m["production_labels"]),
             status_names={k.casefold(): v for k, v in j["status_names"].items()},
@@ -458,8 +461,9 @@ def issue_rows(issue: AbcMapping, histories: Iterable[AbcMapping] | None, mappin
         "resolution": resolution,
         "resolution_category": resolution_category(resolution, mapping),
         "priority": priority,
-        "severity": severity_for_priority(
-            priority, {"severity_by_priority": mapping.severity_by_priority}),
+        # The one rule order of data/mapping.py: the priority's severity, else the labels'.
+        "severity": MappingRules(mapping.severity_by_priority, mapping.severity_labels)
+        .severity(priority, fields.get("labels") or []),
         "found_in": found_in(fields, kind, mapping),
         "story_points": sp,
         "assignee": (fields.get("assignee") or {}).get("displayName"),
