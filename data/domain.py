@@ -232,6 +232,47 @@ def item_ids_with_history(conn: Connection, *, source: str | None = None
         last = batch[-1]
 
 
+# Sources whose ``labels`` changes record the whole label set before and after (Jira's
+# changelog) rather than one label added or removed (GitHub's events, the demo, imports).
+WHOLE_SET_LABEL_SOURCES = frozenset({"jira"})
+
+
+def single_label_events(source: str) -> bool:
+    """Whether ``source``'s label changes are one-label events (see :func:`severity_rows`)."""
+    return source not in WHOLE_SET_LABEL_SOURCES
+
+
+# The demo's severities are generated as sample data, not mapped from its priorities and
+# labels (its stories carry a priority but no severity): remap leaves them as generated.
+NOT_MAPPED_SOURCES = frozenset({"demo"})
+
+
+def remap(conn: Connection, rules: MappingRules) -> dict[str, int]:
+    """Apply ``rules`` (a changed ``[mapping]``) to what is stored, without a re-sync: the
+    severity of every synced item from its priority and labels, and the severity history
+    from the stored priority and label changes. Returns ``{"items": severities changed,
+    "history": rows written}``."""
+    wi = schema.work_items
+    updated, last = 0, ""
+    while True:
+        batch = conn.execute(select(wi.c.id, wi.c.priority, wi.c.labels, wi.c.severity)
+                             .where(wi.c.id > last, wi.c.source.not_in(NOT_MAPPED_SOURCES))
+                             .order_by(wi.c.id).limit(BATCH * 4)).all()
+        if not batch:
+            break
+        last = batch[-1][0]
+        for iid, priority, labels, severity in batch:
+            new = rules.severity(priority, labels or [])
+            if new != severity:
+                conn.execute(wi.update().where(wi.c.id == iid).values(severity=new))
+                updated += 1
+    written, releases = 0, ReleaseIndex.load(conn)
+    for ids in item_ids_with_history(conn):
+        written += rederive(conn, ids, rules, releases=releases,
+                            label_events=single_label_events)
+    return {"items": updated, "history": written}
+
+
 def upsert_scopes(conn: Connection, rows: Iterable[dict]) -> int:
     """Record what project keys name (``key``, ``kind`` project|repository, ``source``,
     optional ``name`` and ``external_id``)."""
@@ -276,5 +317,5 @@ def backfill_scopes(conn: Connection) -> int:
 
 
 __all__ = ["ReleaseIndex", "backfill_scopes", "item_ids_with_history", "membership_rows",
-           "parse_ids", "rederive", "scope_kinds", "severity_rows", "sprints_named",
-           "upsert_scopes"]
+           "parse_ids", "rederive", "remap", "scope_kinds", "severity_rows",
+           "single_label_events", "sprints_named", "upsert_scopes"]

@@ -246,9 +246,9 @@ def _migrate_5_domain(conn: Connection) -> None:
 
     The migration has no settings: severities are derived with the default ``[mapping]`` of
     data/config.py. A database whose readiness.toml changes the mapping gets its severity
-    history re-derived with it by ``python -m connectors remap`` (or, item by item, at the
-    next sync). GitHub's label changes are single-label events; Jira's are whole label sets,
-    which version 4 never read for severity (its labels count as today's all along).
+    history re-derived with it by ``python -m connectors remap`` (a sync re-derives only the
+    items it reads). GitHub's label changes are single-label events; Jira's are whole label
+    sets, which version 4 never read for severity (its labels count as today's all along).
     """
     from data import domain
     from data.mapping import mapping_rules
@@ -258,7 +258,7 @@ def _migrate_5_domain(conn: Connection) -> None:
     rules, releases = mapping_rules(None), domain.ReleaseIndex.load(conn)
     for batch in domain.item_ids_with_history(conn):
         domain.rederive(conn, batch, rules, releases=releases,
-                        label_events=lambda source: source != "jira")
+                        label_events=domain.single_label_events)
     domain.backfill_scopes(conn)
 
 

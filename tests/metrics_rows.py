@@ -65,6 +65,6 @@ def load(engine, **tables: list[dict]) -> None:
                 conn.execute(insert(table), rows)
         if tables.get("work_item_changes"):
             domain.rederive(conn, {c["item_id"] for c in tables["work_item_changes"]},
-                            mapping_rules(None), label_events=lambda src: src != "jira")
+                            mapping_rules(None), label_events=domain.single_label_events)
         if tables.get("work_items") or tables.get("releases"):
             domain.backfill_scopes(conn)
