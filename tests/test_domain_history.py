@@ -141,3 +141,17 @@ def test_scope_kind_is_a_row_not_a_slash_count(engine):
         assert release_context(conn, settings, "t:release:r1",
                                datetime(2026, 3, 1, tzinfo=timezone.utc)).repos == (
             "group/sub/app",)
+
+
+def test_one_type_rule_order_for_github_and_jira():
+    """A name configured as both incident and bug is an incident from either source (Jira's
+    own order used to say bug, GitHub's incident)."""
+    from connectors.github.normalize import classify_type
+    from connectors.jira.normalize import Mapping, work_type
+
+    settings = parse_settings({"mapping": {"bug_types": ["Bug", "Problem"],
+                                           "incident_types": ["Incident", "Problem"]}}, None)
+    assert classify_type([], "Problem", settings.mapping) == ("incident", "Problem")
+    assert work_type({"name": "problem"}, Mapping.from_settings(settings)) == "incident"
+    assert classify_type(["bug", "incident"], None, settings.mapping) == ("incident",
+                                                                         "incident")

@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from data.mapping import MappingRules, mapping_rules
+from data.mapping import work_type as classify_work_type
 from data.text import LABEL, MESSAGE, TITLE, cap
 
 SOURCE = "jira"
@@ -136,20 +137,14 @@ def status_category(status: AbcMapping | None, mapping: Mapping) -> str:
 
 
 def work_type(issuetype: AbcMapping | None, mapping: Mapping) -> str:
-    """story/task/bug/incident/epic/other from the issue type name (configured lists first)."""
+    """story/task/bug/incident/epic/other from the issue type by the one rule order of
+    data/mapping.py (a hierarchy level 1 type is an epic, a sub-task a task)."""
     issuetype = issuetype or {}
-    name = (issuetype.get("name") or "").casefold()
-    if name in mapping.bug_types:
-        return "bug"
-    if name in mapping.incident_types:
-        return "incident"
-    if name in mapping.epic_types or issuetype.get("hierarchyLevel") == 1:
-        return "epic"
-    if name in mapping.story_types:
-        return "story"
-    if issuetype.get("subtask") or name in {"task", "sub-task", "subtask"}:
-        return "task"
-    return "other"
+    types = {"bug": mapping.bug_types, "incident": mapping.incident_types,
+             "epic": mapping.epic_types, "story": mapping.story_types}
+    return classify_work_type(issuetype.get("name"), (), types, {},
+                              epic_level=issuetype.get("hierarchyLevel") == 1,
+                              subtask=bool(issuetype.get("subtask")))[0]
 
 
 def resolution_category(resolution_name: str | None, mapping: Mapping) -> str | None:
