@@ -263,8 +263,9 @@ def load_histories(conn: Connection, item_ids: Iterable[str] | None = None, *,
         # Only the wanted fields leave the database (a Jira changelog also records assignee,
         # description, labels…): every raw name that normalises to one of them.
         raw = set(fields)
-        for aliases in (STATUS_FIELDS, CATEGORY_FIELDS, SPRINT_FIELDS, POINTS_FIELDS):
+        for aliases in (STATUS_FIELDS, CATEGORY_FIELDS, POINTS_FIELDS):
             raw |= {a for a in aliases if _norm_field(a) in fields}
+        raw.discard("sprint")  # read from membership_changes
         cq = cq.where(func.lower(func.trim(work_item_changes.c.field)).in_(sorted(raw)))
     # Chunks keep each statement small; literal lists (in_values) keep PostgreSQL from
     # reusing a generic plan across chunks.

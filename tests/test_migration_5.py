@@ -7,8 +7,9 @@ servers (priority and label changes, sprint and Fix Version changes, milestone e
 written by this code, then taken back to what version 4 stored — the version-5 tables dropped,
 the derived ``severity`` rows deleted, the version set to 4 — and opened again, which runs the
 migration. Version 4 wrote exactly those raw rows: the connectors' raw change rows are
-unchanged by version 5. (The same comparison against the version-4 code itself, on the same
-data, is in the README of this change's report.)
+unchanged by version 5. (Run once by hand against the version-4 code itself — commit 96afc31
+building the database and answering, this code migrating and answering — the 234 answers were
+equal on SQLite and PostgreSQL.)
 """
 
 from __future__ import annotations
