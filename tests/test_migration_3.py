@@ -8,13 +8,13 @@ import io
 import random
 from datetime import datetime, timezone
 
-from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String,
-                        Table, Text, inspect, insert, select)
+from sqlalchemy import insert, inspect, select
 
 from connectors.junit.importer import import_streams
 from data import schema
 from data.store import get_engine
 from data.text import test_key
+from old_schema import metadata_at
 
 
 def huge_name() -> str:
@@ -22,27 +22,8 @@ def huge_name() -> str:
     return random.Random(7).randbytes((16 << 20) // 3).decode("latin-1").translate(cjk)
 
 
-def _version_2_metadata() -> MetaData:
-    """Every table as it is now, but ``test_results`` as versions 1 and 2 had it."""
-    old = MetaData()
-    for table in schema.metadata.sorted_tables:
-        if table.name != "test_results":
-            table.to_metadata(old)
-    Table("test_results", old,
-          Column("id", Integer, primary_key=True, autoincrement=True),
-          Column("run_id", String(255), ForeignKey("pipeline_runs.id", ondelete="CASCADE"),
-                 nullable=False),
-          Column("suite", Text), Column("classname", Text), Column("name", Text, nullable=False),
-          Column("status", String(16), nullable=False), Column("duration_s", Float),
-          Column("message", Text), Column("flaky", Boolean, nullable=False, default=False),
-          Column("file", Text),
-          Index("ix_test_results_run", "run_id", "status"),
-          Index("ix_test_results_name", "classname", "name"))
-    return old
-
-
 def test_migration_3_backfills_test_key_and_swaps_the_index(db_url):
-    old = _version_2_metadata()
+    old = metadata_at(2)
     eng = get_engine(db_url, create_schema=False)
     with eng.begin() as conn:
         old.create_all(conn)
@@ -71,7 +52,7 @@ def test_migration_3_backfills_test_key_and_swaps_the_index(db_url):
         assert len(got) == 2500
         assert all(k == test_key(c, n) for c, n, k in got)
         assert test_key(None, "t0") == test_key("", "t0")  # a missing class is the empty one
-        assert sorted(versions) == [1, 2, 3]
+        assert sorted(versions) == list(range(1, schema.SCHEMA_VERSION + 1))
 
         # A name far past PostgreSQL's ~2.7 KB btree entry limit now goes in.
         # 16 MB of random CJK characters (3 bytes each in UTF-8): incompressible, as PostgreSQL

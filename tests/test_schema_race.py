@@ -68,12 +68,12 @@ def test_processes_starting_at_once_create_one_schema(db_url, attempt):
 
 @pytest.mark.parametrize("attempt", range(2))
 def test_processes_starting_at_once_on_an_old_database_upgrade_it_once(db_url, attempt):
-    from test_sync_heartbeat import _version_1_metadata
+    from old_schema import metadata_at
 
     engine = create_engine(db_url)
     try:
         with engine.begin() as conn:  # a database as schema version 1 left it
-            _version_1_metadata().create_all(conn)
+            metadata_at(1).create_all(conn)
             conn.execute(schema.schema_version.insert().values(
                 version=1, applied_at=datetime.now(timezone.utc)))
     finally:

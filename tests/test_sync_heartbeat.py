@@ -8,12 +8,13 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, create_engine, inspect, select
+from sqlalchemy import MetaData, Table, create_engine, inspect, select
 from streamlit.testing.v1 import AppTest
 
 from connectors.sync import ABANDONED_AFTER, SyncRun, run_outcome
 from data import schema
 from data.store import get_engine
+from old_schema import metadata_at
 from pages_support import APP, TIMEOUT, page_database
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -59,22 +60,10 @@ def test_a_running_sync_renews_its_heartbeat_and_stops_when_it_ends(engine):
 
 
 # --- migration 2 ----------------------------------------------------------------------------
-def _version_1_metadata() -> MetaData:
-    """The schema as version 1 wrote it: today's tables, sync_runs without heartbeat_at."""
-    old = MetaData()
-    for table in schema.metadata.sorted_tables:
-        if table.name != "sync_runs":
-            table.to_metadata(old)
-    Table("sync_runs", old, *[Column(c.name, c.type, primary_key=c.primary_key,
-                                     nullable=c.nullable, autoincrement=c.autoincrement)
-                              for c in schema.sync_runs.columns if c.name != "heartbeat_at"])
-    return old
-
-
 def test_migration_2_adds_the_heartbeat_to_a_version_1_database(db_url):
     old_engine = create_engine(db_url)
     with old_engine.begin() as conn:
-        _version_1_metadata().create_all(conn)
+        metadata_at(1).create_all(conn)
         conn.execute(schema.schema_version.insert().values(version=1, applied_at=NOW))
         v1_runs = Table("sync_runs", MetaData(), autoload_with=conn)
         assert "heartbeat_at" not in v1_runs.c
@@ -88,7 +77,7 @@ def test_migration_2_adds_the_heartbeat_to_a_version_1_database(db_url):
         with engine.connect() as conn:
             versions = conn.execute(select(schema.schema_version.c.version)
                                     .order_by(schema.schema_version.c.version)).scalars().all()
-            assert versions == [1, 2]
+            assert versions == list(range(1, schema.SCHEMA_VERSION + 1))
             assert "heartbeat_at" in {c["name"] for c in inspect(conn).get_columns("sync_runs")}
             row = conn.execute(select(schema.sync_runs)).mappings().one()
         assert (row["source"], row["outcome"], row["requests"]) == ("jira", "success", 3)
