@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from data.mapping import (GITHUB_TERMINAL_DEPLOY_STATES, deployment_status_for_run,
-                          github_deployment_outcome, github_run_outcome, severity_for_labels,
-                          MappingRules, mapping_rules)
+                          github_deployment_outcome, github_run_outcome, MappingRules,
+                          mapping_rules)
 from data.text import LABEL, MESSAGE, TITLE, cap
 
 SOURCE = "github"
@@ -126,7 +126,7 @@ def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
         "key": f"{repo}#{number}", "title": cap(item.get("title"), TITLE), "type": kind,
         "type_name": type_name, "status": item.get("state"), "status_category": category,
         "resolution": reason, "resolution_category": res_category, "priority": None,
-        "severity": severity_for_labels(labels, mapping), "found_in": found_in,
+        "severity": _rules(mapping).severity(None, labels), "found_in": found_in,
         "story_points": None, "assignee": assignee, "labels": labels, "components": None,
         "parent_key": None, "created_at": item["created_at"],
         "resolved_at": item.get("closed_at") if closed else None,
