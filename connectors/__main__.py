@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="load only into a database holding no data yet (what `make run` does)")
 
     common, per_source = _common_options(False), _common_options(True)
+    remap = sub.add_parser("remap", help="apply a changed [mapping] to the stored severities "
+                           "and their history, without a re-sync")
+    remap.add_argument("--config", default=None, help="configuration file (readiness.toml)")
     sync = sub.add_parser("sync", parents=[common],
                           help="sync configured sources, or one source given on the command line")
     sync.add_argument("--source", choices=sorted(SOURCE_MODULES),
@@ -111,6 +114,15 @@ def _run(args: argparse.Namespace) -> int:
             counts = demo.load_demo(engine, scale=args.scale, seed=args.seed, today=args.today,
                                     progress=progress)
         print("loaded demo organisation: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 0
+    if args.command == "remap":
+        from data.domain import remap
+        from data.mapping import mapping_rules
+
+        with engine.begin() as conn:
+            counts = remap(conn, mapping_rules(settings))
+        print(f"remapped: {counts['items']} severities changed, "
+              f"{counts['history']} history rows derived")
         return 0
     if args.command == "import-junit":
         module = importlib.import_module("connectors.junit")

@@ -1,7 +1,8 @@
 """How a source's signal becomes a domain value, as pure functions shared across layers:
 
-- severity — the ``[mapping]`` rules of readiness.toml, used by the connectors (today's
-  severity) and the metrics (severity at a past moment, rebuilt from the signal's history);
+- the ``[mapping]`` rules of readiness.toml (severity, work type), read once into
+  :class:`MappingRules` and used by the connectors (today's values), data/domain.py (severity
+  history) and ``remap``;
 - outcomes — every source's run, build and deployment vocabulary mapped to the stored
   conclusion and deployment status, used by the connectors and by the schema migration that
   re-derives stored rows from their raw payloads (data/ cannot import connectors/).
@@ -11,32 +12,93 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 
 
-@lru_cache(maxsize=64)
-def _casefolded(items: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    return {k.casefold(): v for k, v in items}
+# --- work type -----------------------------------------------------------------------------------
+# One rule order for every source: the first kind whose configured names match wins, the issue
+# type checked before the labels within a kind — an item typed or labelled incident is an
+# incident even if also a bug.
+TYPE_ORDER = ("incident", "bug", "epic", "story")
+TASK_TYPES = frozenset({"task", "sub-task", "subtask"})
+STORY_LABELS = ("enhancement", "feature")  # GitHub's default labels for new work
 
 
-def severity_for_priority(priority: str | None, mapping: Mapping[str, Any]) -> str | None:
-    """The severity ``mapping.severity_by_priority`` gives a priority name (any case), or
-    None when the priority is unset or not mapped (Jira)."""
-    if not priority:
-        return None
-    table = _casefolded(tuple(mapping["severity_by_priority"].items()))
-    return table.get(priority.casefold())
+def work_type(issue_type: str | None, labels: Iterable[str],
+              types: Mapping[str, frozenset[str]], type_labels: Mapping[str, frozenset[str]],
+              *, epic_level: bool = False, subtask: bool = False) -> tuple[str, str | None]:
+    """``(type, what decided it)``: story/task/bug/incident/epic/other.
+
+    ``types[kind]`` are the issue type names of a kind and ``type_labels[kind]`` the labels
+    (both case-folded; a source without labels passes none). In :data:`TYPE_ORDER`, a kind
+    matches by the issue type, then by a label, an epic also by ``epic_level`` (Jira's
+    hierarchy level 1); then a sub-task or a task type name is a task; else other."""
+    labels = list(labels)
+    for kind in TYPE_ORDER:
+        if issue_type and issue_type.casefold() in types.get(kind, ()):
+            return kind, issue_type
+        wanted = type_labels.get(kind, ())
+        for label in labels:
+            if label.casefold() in wanted:
+                return kind, label
+        if kind == "epic" and epic_level:
+            return kind, issue_type
+    if subtask or (issue_type and issue_type.casefold() in TASK_TYPES):
+        return "task", issue_type
+    return "other", issue_type
 
 
-def severity_for_labels(labels: Iterable[str], mapping: Mapping[str, Any]) -> str | None:
-    """The most severe level any label maps to through ``mapping.severity_labels`` (any case),
-    or None when none does (GitHub)."""
-    table = _casefolded(tuple(mapping["severity_labels"].items()))
-    found = {table[lab.casefold()] for lab in labels if lab.casefold() in table}
-    return next((s for s in SEVERITY_ORDER if s in found), None)
+@dataclass(frozen=True)
+class MappingRules:
+    """The ``[mapping]`` settings as one typed value: the only way connectors, the migration
+    and ``remap`` read them. Tables are keyed case-folded."""
+
+    severity_by_priority: dict[str, str]
+    severity_labels: dict[str, str]
+    types: dict[str, frozenset[str]] = field(default_factory=dict)
+    type_labels: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def work_type(self, issue_type: str | None, labels: Iterable[str] = (), **kw
+                  ) -> tuple[str, str | None]:
+        """The item's type by :func:`work_type` with these tables."""
+        return work_type(issue_type, labels, self.types, self.type_labels, **kw)
+
+    def severity(self, priority: str | None, labels: Iterable[str]) -> str | None:
+        """The domain severity of an item: its priority's, when the priority maps to one;
+        else the most severe level its labels map to; else None. One order for every
+        source (a GitHub issue has no priority, a Jira issue usually a mapped one)."""
+        if priority and priority.casefold() in self.severity_by_priority:
+            return self.severity_by_priority[priority.casefold()]
+        found = {self.severity_labels[lab.casefold()] for lab in labels
+                 if lab and lab.casefold() in self.severity_labels}
+        return next((s for s in SEVERITY_ORDER if s in found), None)
+
+
+def mapping_rules(settings: Any = None) -> MappingRules:
+    """:class:`MappingRules` from Settings (its ``mapping``), a ``[mapping]`` dict, or None
+    (the defaults of data/config.py's MAPPING_SPEC, which the migration uses: it has no
+    settings)."""
+    if settings is None:
+        from data.config import MAPPING_SPEC
+        table = {k: default for k, (_t, default, _d) in MAPPING_SPEC.items()}
+    else:
+        table = getattr(settings, "mapping", settings)
+    def low(*lists: Iterable[str]) -> frozenset[str]:
+        return frozenset(v.casefold() for values in lists for v in values)
+
+    return MappingRules(
+        severity_by_priority={k.casefold(): v
+                              for k, v in table["severity_by_priority"].items()},
+        severity_labels={k.casefold(): v for k, v in table["severity_labels"].items()},
+        types={kind: low(table[f"{kind}_types"]) for kind in TYPE_ORDER},
+        # A label naming a type counts as that type (GitHub labels "Bug" as often as "bug").
+        type_labels={"incident": low(table["incident_labels"], table["incident_types"]),
+                     "bug": low(table["bug_labels"], table["bug_types"]),
+                     "epic": low(table["epic_types"]),
+                     "story": low(table["story_types"], STORY_LABELS)})
 
 
 # --- outcomes ----------------------------------------------------------------------------------

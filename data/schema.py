@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from data.text import test_key
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(TypeDecorator):
@@ -142,6 +142,37 @@ work_item_changes = Table(
     Column("author", String(255)),
     Index("ix_changes_item_at", "item_id", "at"),
     Index("ix_changes_field_at", "field", "at"),
+)
+
+# Domain history, derived from the raw change rows above by data/domain.py (connectors after
+# each write, migration 5, `python -m connectors remap`): metrics read these, never the source's
+# own encodings. ``field`` is severity here; from/to_value are domain values
+# (critical/high/medium/low), from/to_string the source's value that decided them.
+membership_changes = Table(
+    "membership_changes",
+    metadata,
+    _id(),  # "<raw change id>:<scope id>" — re-derived rows upsert
+    Column("item_id", ID, ForeignKey("work_items.id", ondelete="CASCADE"), nullable=False),
+    Column("scope_type", String(16), nullable=False),  # sprint/release
+    Column("scope_id", ID, nullable=False),  # sprints.id / releases.id
+    Column("change", String(8), nullable=False),  # added/removed
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("original", Text),  # the source's value (sprint id, version id, milestone title)
+    Index("ix_membership_scope_at", "scope_type", "scope_id", "at"),
+    Index("ix_membership_item", "item_id", "at"),
+)
+
+# What a project key names: a tracker project or a code repository (GitLab paths have several
+# slashes, so the key's shape cannot tell). Upserted by each connector for what it syncs.
+scopes = Table(
+    "scopes",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("kind", String(16), nullable=False),  # project/repository
+    Column("source", String(32), nullable=False),
+    Column("name", String(255)),
+    Column("external_id", Integer),
 )
 
 sprints = Table(

@@ -238,11 +238,36 @@ def _migrate_3_test_key(conn: Connection) -> None:
     next(i for i in tr.indexes if i.name == "ix_test_results_key").create(conn)
 
 
+def _migrate_5_domain(conn: Connection) -> None:
+    """Version 5: the domain history metrics read instead of each source's encodings —
+    ``membership_changes`` from the raw sprint and fix-version changes, ``severity`` changes
+    from the priority and label changes, and the ``scopes`` table telling a project key from a
+    repository (see data/domain.py).
+
+    The migration has no settings: severities are derived with the default ``[mapping]`` of
+    data/config.py. A database whose readiness.toml changes the mapping gets its severity
+    history re-derived with it by ``python -m connectors remap`` (a sync re-derives only the
+    items it reads). GitHub's label changes are single-label events; Jira's are whole label
+    sets, which version 4 never read for severity (its labels count as today's all along).
+    """
+    from data import domain
+    from data.mapping import mapping_rules
+
+    schema.membership_changes.create(conn, checkfirst=True)
+    schema.scopes.create(conn, checkfirst=True)
+    rules, releases = mapping_rules(None), domain.ReleaseIndex.load(conn)
+    for batch in domain.item_ids_with_history(conn):
+        domain.rederive(conn, batch, rules, releases=releases,
+                        label_events=domain.single_label_events)
+    domain.backfill_scopes(conn)
+
+
 # version -> function(connection) upgrading from version-1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_sync_heartbeat,
     3: _migrate_3_test_key,
     4: _migrate_4_outcomes,
+    5: _migrate_5_domain,
 }
 
 # Any constant works: it only has to be the same in every ShipReady process on one server.

@@ -11,8 +11,9 @@ Conventions read from the changes (what the connectors and the demo write):
   already is a category, the status → category pairs seen on current items, the configured
   ``jira.status_names``, then the name (done/closed/resolved → done, progress/review → in
   progress). A ``status_category`` change, when present, is used as is.
-- Sprint values are comma-separated sprint ids (Jira's raw form, e.g. ``"7, 9"``) or full ids
-  (``jira:sprint:7``); a sprint matches either.
+- Severity and sprint membership are read in domain terms only: ``severity`` changes
+  (critical/high/medium/low) and ``membership_changes`` rows, which data/domain.py derives
+  from whatever each source records (a priority, labels, a comma list of sprint ids).
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from data.mapping import severity_for_labels, severity_for_priority
-from data.schema import work_item_changes, work_items
+from data.schema import membership_changes, work_item_changes, work_items
 from data.store import in_values
 
 CATEGORIES = ("todo", "in_progress", "done")
@@ -135,17 +135,6 @@ class Timeline:
         return None
 
 
-def parse_ids(value: str | None) -> set[str]:
-    if not value:
-        return set()
-    return {p.strip() for p in value.replace("[", "").replace("]", "").split(",") if p.strip()}
-
-
-def sprint_tokens(sprint_id: str) -> set[str]:
-    """The values that name ``sprint_id`` in a change: the full id and its natural id."""
-    return {sprint_id, sprint_id.rsplit(":", 1)[-1]}
-
-
 def _to_float(v: str | None) -> float | None:
     if v is None or str(v).strip() == "":
         return None
@@ -202,29 +191,12 @@ class ItemHistory:
             return "todo"
         return self.category(cats).at(t)
 
-    def severity_at(self, t: datetime, mapping, labels_now: Iterable[str] | None = None
-                    ) -> str | None:
-        """Severity at ``t``: today's, unless the signal the connector derives it from changed
-        after ``t`` — the labels for GitHub items (``mapping.severity_labels``), the priority
-        for the others (Jira: ``mapping.severity_by_priority``); then the mapping applied to
-        the signal's value at ``t``, rebuilt by undoing the later changes. ``labels_now``
-        (today's labels) is needed only for a GitHub item whose labels changed after ``t``."""
-        row = self.row
-        if row.get("source") != "github":
-            later = [c for c in self.changes.get("priority", ()) if c["at"] > t]
-            if not later:
-                return row["severity"]
-            return severity_for_priority(later[0]["from_string"], mapping)
-        later = [c for c in self.changes.get("labels", ()) if c["at"] > t]
-        if not later:
-            return row["severity"]
-        labels = set(labels_now or ())
-        for c in reversed(later):  # undo the newest first: a label added later was absent
-            if c["to_string"]:
-                labels.discard(c["to_string"])
-            if c["from_string"]:
-                labels.add(c["from_string"])
-        return severity_for_labels(labels, mapping)
+    def severity_at(self, t: datetime) -> str | None:
+        """Severity at ``t``: today's, unless a ``severity`` change (domain values, derived
+        by data/domain.py from whatever signal the source has) came after ``t`` — then the
+        ``from_value`` of the first such change."""
+        later = [c for c in self.changes.get("severity", ()) if c["at"] > t]
+        return later[0]["from_value"] if later else self.row["severity"]
 
     def points(self) -> Timeline:
         """Story points over time (the current estimate when no history)."""
@@ -243,17 +215,17 @@ class ItemHistory:
         return Timeline(self.row.get("story_points"))
 
     def in_sprint(self, sprint_id: str, currently: bool) -> Timeline:
-        """Membership of ``sprint_id`` over time (``currently`` when no sprint history)."""
-        tokens = sprint_tokens(sprint_id)
+        """Membership of ``sprint_id`` over time, from the item's ``membership_changes``
+        (``currently`` when it has no sprint history; never a member when its history never
+        names this sprint)."""
         ch = self.changes.get("sprint")
         if not ch:
             return Timeline(currently)
-
-        def has(c: dict, side: str) -> bool:
-            ids = parse_ids(c[f"{side}_value"])
-            return bool(ids & tokens)
-
-        return Timeline(has(ch[0], "from"), [c["at"] for c in ch], [has(c, "to") for c in ch])
+        mine = [c for c in ch if c["scope_id"] == sprint_id]
+        if not mine:
+            return Timeline(False)
+        return Timeline(mine[0]["change"] == "removed", [c["at"] for c in mine],
+                        [c["change"] == "added" for c in mine])
 
 
 # What metrics read of an item; the JSON columns (labels, components) are left out: decoding
@@ -291,8 +263,9 @@ def load_histories(conn: Connection, item_ids: Iterable[str] | None = None, *,
         # Only the wanted fields leave the database (a Jira changelog also records assignee,
         # description, labels…): every raw name that normalises to one of them.
         raw = set(fields)
-        for aliases in (STATUS_FIELDS, CATEGORY_FIELDS, SPRINT_FIELDS, POINTS_FIELDS):
+        for aliases in (STATUS_FIELDS, CATEGORY_FIELDS, POINTS_FIELDS):
             raw |= {a for a in aliases if _norm_field(a) in fields}
+        raw.discard("sprint")  # read from membership_changes
         cq = cq.where(func.lower(func.trim(work_item_changes.c.field)).in_(sorted(raw)))
     # Chunks keep each statement small; literal lists (in_values) keep PostgreSQL from
     # reusing a generic plan across chunks.
@@ -301,10 +274,21 @@ def load_histories(conn: Connection, item_ids: Iterable[str] | None = None, *,
         for item_id, at, fld, fv, tv, fs, ts in conn.execute(
                 cq.where(in_values(work_item_changes.c.item_id, chunk))):
             f = _norm_field(fld)
+            if f == "sprint":  # membership comes from membership_changes (below)
+                continue
             if fields is None or f in fields:
                 items[item_id].changes[f].append(
                     {"item_id": item_id, "at": at, "field": fld, "from_value": fv,
                      "to_value": tv, "from_string": fs, "to_string": ts})
+    if fields is None or "sprint" in fields:
+        mc = membership_changes
+        mq = select(mc.c.item_id, mc.c.at, mc.c.scope_id, mc.c.change, mc.c.id).where(
+            mc.c.scope_type == "sprint")
+        for i in range(0, len(ids), 500):
+            for item_id, at, scope_id, change, cid in conn.execute(
+                    mq.where(in_values(mc.c.item_id, ids[i:i + 500]))):
+                items[item_id].changes["sprint"].append(
+                    {"at": at, "scope_id": scope_id, "change": change, "id": cid})
     for h in items.values():
         for lst in h.changes.values():
             lst.sort(key=lambda c: c["at"])

@@ -3,9 +3,8 @@
 A bug is a work item of type ``bug``. "Open at ``as_of``" is rebuilt from history: the bug
 existed (``created_at <= as_of``) and its status category then was not done — so a bug
 resolved after ``as_of`` counts as open, and a bug reopened after being done is open again.
-Its severity is the one it had at ``as_of``: today's, unless the priority (Jira) or labels
-(GitHub) it is mapped from changed since — then rebuilt from their history (a bug downgraded
-from critical after ``as_of`` was critical then).
+Its severity is the one it had at ``as_of``: today's, unless a ``severity`` change came
+since (a bug downgraded from critical after ``as_of`` was critical then).
 
 Escaped defects of a release: bugs found in production (``found_in = 'production'``) in the
 release's project, or bugs in the release's own scope, created after the release shipped
@@ -20,9 +19,8 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
-from data.config import MAPPING_SPEC
 from data.schema import release_items, releases, work_items
 from data.schema import work_item_changes as wic
 from data.store import in_values
@@ -32,7 +30,6 @@ from metrics.history import StatusCategories, load_histories
 from metrics.registry import MetricValue, kpi
 
 SEVERITIES = ("critical", "high", "medium", "low")
-DEFAULT_MAPPING = {k: spec[1] for k, spec in MAPPING_SPEC.items()}
 
 
 def _bug_filter(scope_or_items):
@@ -44,29 +41,14 @@ def _bug_filter(scope_or_items):
 
 
 # What open bugs need of an item's history: its status, and the signals severity comes from.
-HISTORY_FIELDS = {"status", "status_category", "priority", "labels"}
+HISTORY_FIELDS = {"status", "status_category", "severity"}
 
 
-def _mapping(settings) -> dict:
-    return settings.mapping if settings is not None else DEFAULT_MAPPING
-
-
-def _severity_signal_changed_after(t: datetime):
-    """The bug's priority or labels changed after ``t`` (its severity may have differed)."""
+def _severity_changed_after(t: datetime):
+    """The bug's severity changed after ``t`` (it may have had another then)."""
     return (select(wic.c.id).where(wic.c.item_id == work_items.c.id, wic.c.at > t,
-                                   func.lower(wic.c.field).in_(["priority", "labels"]))
+                                   wic.c.field == "severity")
             .exists())
-
-
-def _labels_now(conn: Connection, histories: Iterable, after: datetime) -> dict[str, list]:
-    """Today's labels of the GitHub items whose labels changed after ``after`` — the only
-    ones whose severity is rebuilt from labels (a JSON column, so read for those alone)."""
-    ids = [h.row["id"] for h in histories if h.row.get("source") == "github"
-           and any(c["at"] > after for c in h.changes.get("labels", ()))]
-    if not ids:
-        return {}
-    return {i: list(labels or []) for i, labels in conn.execute(
-        select(work_items.c.id, work_items.c.labels).where(in_values(work_items.c.id, ids)))}
 
 
 def open_bugs(conn: Connection, scope_or_items, as_of: datetime, *, settings=None,
@@ -82,17 +64,15 @@ def open_bugs(conn: Connection, scope_or_items, as_of: datetime, *, settings=Non
                      work_items.c.resolved_at > as_of))
     if severities is not None:  # today's severity, or one that may have differed then
         where = and_(where, or_(work_items.c.severity.in_(list(severities)),
-                                _severity_signal_changed_after(as_of)))
+                                _severity_changed_after(as_of)))
     cats = StatusCategories.load(conn, settings)
-    mapping = _mapping(settings)
     histories = load_histories(conn, where=where, fields=HISTORY_FIELDS)
-    labels = _labels_now(conn, histories.values(), as_of)
     out = []
     for h in histories.values():
         if h.category_or_resolved(cats, as_of) == "done":
             continue
         r = h.row
-        severity = h.severity_at(as_of, mapping, labels.get(r["id"]))
+        severity = h.severity_at(as_of)
         if severities is not None and severity not in severities:
             continue
         out.append({"key": r["key"], "title": r["title"], "url": r["url"],
@@ -132,14 +112,12 @@ def open_bugs_by_severity_at(conn: Connection, scope_or_items, moments: Sequence
                  or_(work_items.c.status_category != "done", work_items.c.resolved_at.is_(None),
                      work_items.c.resolved_at > first))
     cats = StatusCategories.load(conn, settings)
-    mapping = _mapping(settings)
     out = [dict.fromkeys(SEVERITIES, 0) for _ in moments]
     histories = load_histories(conn, where=where, fields=HISTORY_FIELDS)
-    labels = _labels_now(conn, histories.values(), first)
     for h in histories.values():
         r = h.row
         timeline = h.category(cats)
-        varies = bool(h.changes.get("priority") or h.changes.get("labels"))
+        varies = bool(h.changes.get("severity"))
         sev = r["severity"]
         settled = (r["resolved_at"] if r["status_category"] == "done"
                    and r["resolved_at"] is not None else None)
@@ -149,7 +127,7 @@ def open_bugs_by_severity_at(conn: Connection, scope_or_items, moments: Sequence
             if timeline.at(t) == "done":
                 continue
             if varies:
-                sev = h.severity_at(t, mapping, labels.get(r["id"]))
+                sev = h.severity_at(t)
             key = sev if sev in SEVERITIES else "unset"
             counts[key] = counts.get(key, 0) + 1
     return out

@@ -23,6 +23,7 @@ from typing import Callable
 
 from sqlalchemy import Connection, func, select
 
+from data.domain import scope_kinds
 from data.mapping import DEPLOY_NOT_DEPLOYED, DEPLOY_UNFINISHED, natural_key
 from data.schema import deployments as dep
 from data.schema import releases
@@ -365,7 +366,9 @@ def release_context(conn: Connection, settings, release_id: str, as_of: datetime
         repos, services = tuple(proj.repos), tuple(proj.services)
         pipelines, pattern = tuple(proj.pipelines), proj.release_branch
     else:  # a GitHub project is its repository
-        repos = (rel["project"],) if rel["project"].count("/") == 1 else ()
+        repos = ((rel["project"],)
+                 if scope_kinds(conn, [rel["project"]]).get(rel["project"]) == "repository"
+                 else ())
         services, pipelines, pattern = (), (), "release/{name}"
     team = settings.team_for_project(rel["project"])
     return Context(conn, settings, rel, as_of, repos, services, pipelines,

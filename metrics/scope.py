@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, or_, select, union
 
+from data.domain import scope_kinds
 from data.schema import releases, sprint_items, sprints, work_items
 
 DEFAULT_WINDOW = timedelta(days=30)
@@ -152,12 +153,13 @@ def resolve_scope(conn: Connection, settings, *, project: str | None = None,
 
     repos: list[str] = []
     services: list[str] = []
+    kinds = scope_kinds(conn, projects)
     for key in projects:
         cfg = configured.get(key)
         if cfg is not None:
             repos += [r for r in cfg.repos if r not in repos]
             services += [s for s in cfg.services if s not in services]
-        elif key.count("/") == 1 and key not in repos:  # a GitHub project is its repo
+        elif kinds.get(key) == "repository" and key not in repos:  # a project that is a repo
             repos.append(key)
     if team_cfg is not None and project is None:
         repos += [r for r in team_cfg.repos if r not in repos]

@@ -15,18 +15,17 @@ count 0, as in Jira), otherwise counts of items; ``unit`` says which. The sprint
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
-from data.schema import sprint_items, sprints, work_item_changes
+from data.schema import membership_changes, sprint_items, sprints
 from metrics.history import (ItemHistory, StatusCategories, Timeline, load_histories,
-                             per_connection, sprint_tokens)
+                             per_connection)
 from metrics.registry import MetricValue, kpi
 
 
@@ -87,43 +86,17 @@ def _sprint_row(conn: Connection, sprint_id: str) -> dict:
     return dict(row)
 
 
-SPRINT_FIELD_NAMES = ("sprint", "Sprint", "SPRINT")
-
-
-def _entries(value: str | None) -> set[str]:
-    """The names a raw sprint-change value gives, read exactly as the patterns ``tok``,
-    ``tok,…``, ``…, tok``, ``…,tok``, ``…, tok,…`` and ``…,tok,…`` would match it (the comma
-    lists Jira writes: "7", "7, 9", "5,7")."""
-    if not value:
-        return set()
-    first, *rest = value.split(",")
-    out = {first}
-    for p in rest:
-        out.add(p)
-        if p.startswith(" "):
-            out.add(p[1:])
-    return out
-
-
 def _historic_members(conn: Connection, sprint_ids: list[str]) -> dict[str, set[str]]:
-    """Items whose sprint history names each sprint (an item removed from a sprint is no
-    longer a member but still counts as removed). One scan of the sprint changes for all the
-    sprints: SQL keeps only values containing a token, the exact match is done here."""
-    by_token: dict[str, set[str]] = defaultdict(set)
-    for sid in sprint_ids:
-        for tok in sprint_tokens(sid):
-            by_token[tok].add(sid)
+    """Items whose membership history names each sprint (an item removed from a sprint is
+    no longer a member but still counts as removed). One query for all the sprints."""
     out: dict[str, set[str]] = {sid: set() for sid in sprint_ids}
-    if not by_token:
+    if not sprint_ids:
         return out
-    fv, tv = work_item_changes.c.from_value, work_item_changes.c.to_value
-    conds = [col.contains(tok, autoescape=True) for tok in sorted(by_token) for col in (fv, tv)]
-    q = (select(work_item_changes.c.item_id, fv, tv)
-         .where(work_item_changes.c.field.in_(SPRINT_FIELD_NAMES), or_(*conds)))
-    for item_id, f, t in conn.execute(q):
-        for name in _entries(f) | _entries(t):
-            for sid in by_token.get(name, ()):
-                out[sid].add(item_id)
+    mc = membership_changes
+    for sid, item_id in conn.execute(
+            select(mc.c.scope_id, mc.c.item_id).distinct()
+            .where(mc.c.scope_type == "sprint", mc.c.scope_id.in_(sprint_ids))):
+        out[sid].add(item_id)
     return out
 
 

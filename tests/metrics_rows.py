@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import insert
 
-from data import schema
+from data import domain, schema
+from data.mapping import mapping_rules
 
 
 def utc(*args) -> datetime:
@@ -54,9 +55,16 @@ def release(rid: str, name: str, *, project: str = "PAY", target=None, released=
 
 
 def load(engine, **tables: list[dict]) -> None:
-    """Insert rows table by table, parents first (``load(engine, work_items=[...], ...)``)."""
+    """Insert rows table by table, parents first (``load(engine, work_items=[...], ...)``),
+    then derive the domain history and scopes from them as a connector would (data/domain.py:
+    default mapping; label changes are single-label events except Jira's)."""
     with engine.begin() as conn:
         for table in schema.metadata.sorted_tables:
             rows = tables.get(table.name)
             if rows:
                 conn.execute(insert(table), rows)
+        if tables.get("work_item_changes"):
+            domain.rederive(conn, {c["item_id"] for c in tables["work_item_changes"]},
+                            mapping_rules(None), label_events=domain.single_label_events)
+        if tables.get("work_items") or tables.get("releases"):
+            domain.backfill_scopes(conn)

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.github import normalize as nz
 from data.config import parse_settings
-from data.mapping import severity_for_labels
+from data.mapping import mapping_rules
 
 MAPPING = parse_settings({}, None).mapping
 
@@ -60,8 +60,8 @@ def test_classify_type(labels, issue_type, expected):
 
 
 def test_severity_is_the_most_severe_label():
-    assert severity_for_labels(["sev3", "P1", "ui"], MAPPING) == "high"
-    assert severity_for_labels(["ui"], MAPPING) is None
+    assert mapping_rules(MAPPING).severity(None, ["sev3", "P1", "ui"]) == "high"
+    assert mapping_rules(MAPPING).severity(None, ["ui"]) is None
 
 
 def test_release_matching_by_name_or_tag_without_v():

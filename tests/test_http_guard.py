@@ -27,7 +27,7 @@ from tests.fake_clock import FakeClock
 from tests.github_server import FakeGitHub, issue, run
 from tests.raw_server import RawServer, head
 from tests.test_github_artifacts import REPORT, zipped
-from tests.test_github_sync import NOW, sync
+from tests.test_github_sync import sync
 from tests.test_jenkins_sync import FakeJenkins, build
 from tests.test_jenkins_sync import settings as jenkins_settings
 

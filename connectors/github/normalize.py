@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from data.mapping import (GITHUB_TERMINAL_DEPLOY_STATES, deployment_status_for_run,
-                          github_deployment_outcome, github_run_outcome, severity_for_labels)
+                          github_deployment_outcome, github_run_outcome, MappingRules,
+                          mapping_rules)
 from data.text import LABEL, MESSAGE, TITLE, cap
 
 SOURCE = "github"
@@ -72,25 +73,24 @@ def label_names(item: Mapping[str, Any]) -> list[str]:
     return [lab["name"] if isinstance(lab, dict) else str(lab) for lab in item.get("labels") or []]
 
 
+_RULES: dict[int, tuple[Mapping[str, Any], MappingRules]] = {}
+
+
+def _rules(mapping: Mapping[str, Any]) -> MappingRules:
+    """The [mapping] rules of ``mapping``, built once per settings object (per issue is hot)."""
+    held = _RULES.get(id(mapping))
+    if held is None or held[0] is not mapping:
+        held = _RULES[id(mapping)] = (mapping, mapping_rules(mapping))
+    return held[1]
+
+
 def classify_type(labels: list[str], issue_type: str | None, mapping: Mapping[str, Any]
                   ) -> tuple[str, str | None]:
-    """``(type, what decided it)``: incident > bug > epic > story by label or issue type."""
-    names = [issue_type] if issue_type else []
-    names += labels
-    if not names:
+    """``(type, what decided it)`` by the one rule order of data/mapping.py (incident > bug >
+    epic > story, by issue type or label)."""
+    if not issue_type and not labels:
         return "other", None
-    rules = (("incident", mapping["incident_labels"] + mapping["incident_types"]),
-             ("bug", mapping["bug_labels"] + mapping["bug_types"]),
-             ("epic", mapping["epic_types"]),
-             ("story", mapping["story_types"] + ["enhancement", "feature"]))
-    for kind, words in rules:
-        wanted = _lower_set(words)
-        for name in names:
-            if name.lower() in wanted:
-                return kind, name
-    if issue_type and issue_type.lower() == "task":
-        return "task", issue_type
-    return "other", issue_type
+    return _rules(mapping).work_type(issue_type, labels)
 
 
 def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
@@ -126,7 +126,7 @@ def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
         "key": f"{repo}#{number}", "title": cap(item.get("title"), TITLE), "type": kind,
         "type_name": type_name, "status": item.get("state"), "status_category": category,
         "resolution": reason, "resolution_category": res_category, "priority": None,
-        "severity": severity_for_labels(labels, mapping), "found_in": found_in,
+        "severity": _rules(mapping).severity(None, labels), "found_in": found_in,
         "story_points": None, "assignee": assignee, "labels": labels, "components": None,
         "parent_key": None, "created_at": item["created_at"],
         "resolved_at": item.get("closed_at") if closed else None,

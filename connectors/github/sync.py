@@ -48,6 +48,8 @@ from connectors.frame import (
     set_state,
 )
 from data import schema
+from data import domain
+from data.mapping import mapping_rules
 from data.store import in_values, insert_for, upsert
 
 from . import fetch
@@ -254,6 +256,7 @@ class RepoSync:
         members = [m for m in (nz.release_item(i, self.repo) for i in issues) if m]
         if members:
             bulk_upsert(conn, schema.release_items, members)
+        domain.upsert_scopes(conn, [{"key": self.repo, "kind": "repository", "source": SOURCE}])
         return len(rows)
 
     # --- issue events (status, labels, assignee, milestone history) ---------------------
@@ -283,6 +286,10 @@ class RepoSync:
                     rows = [r for r in rows if r["item_id"] in known]
                     if rows:
                         upsert(conn, schema.work_item_changes, rows)
+                        # Domain history from every stored event of these issues (labels
+                        # are single-label events here).
+                        domain.rederive(conn, {r["item_id"] for r in rows},
+                                        mapping_rules(self.mapping), label_events=True)
             self.count("issue_events", len(rows))
             older = nz.parse_time(watermark) if watermark else None
             if older and all(nz.parse_time(e["created_at"]) < older for e in page.items):

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
 
-from data.mapping import severity_for_priority
+from data.mapping import MappingRules, mapping_rules
+from data.mapping import work_type as classify_work_type
 from data.text import LABEL, MESSAGE, TITLE, cap
 
 SOURCE = "jira"
@@ -55,6 +56,7 @@ class Mapping:
     story_types: frozenset[str] = frozenset({"story", "feature"})
     epic_types: frozenset[str] = frozenset({"epic"})
     severity_by_priority: dict[str, str] = field(default_factory=dict)
+    severity_labels: dict[str, str] = field(default_factory=dict)
     not_delivered_resolutions: frozenset[str] = frozenset()
     production_labels: frozenset[str] = frozenset()
     status_names: dict[str, str] = field(default_factory=dict)
@@ -65,6 +67,7 @@ class Mapping:
     def from_settings(cls, settings: Any, *, story_points_field: str | None = None,
                       sprint_field: str | None = None) -> "Mapping":
         m, j = settings.mapping, settings.jira
+        rules = mapping_rules(settings)
 
         def low(values: Iterable[str]) -> frozenset[str]:
             return frozenset(v.casefold() for v in values)
@@ -72,7 +75,8 @@ class Mapping:
         return cls(
             bug_types=low(m["bug_types"]), incident_types=low(m["incident_types"]),
             story_types=low(m["story_types"]), epic_types=low(m["epic_types"]),
-            severity_by_priority={k.casefold(): v for k, v in m["severity_by_priority"].items()},
+            severity_by_priority=rules.severity_by_priority,
+            severity_labels=rules.severity_labels,
             not_delivered_resolutions=low(m["not_delivered_resolutions"]),
             production_labels=low(m["production_labels"]),
             status_names={k.casefold(): v for k, v in j["status_names"].items()},
@@ -133,20 +137,14 @@ def status_category(status: AbcMapping | None, mapping: Mapping) -> str:
 
 
 def work_type(issuetype: AbcMapping | None, mapping: Mapping) -> str:
-    """story/task/bug/incident/epic/other from the issue type name (configured lists first)."""
+    """story/task/bug/incident/epic/other from the issue type by the one rule order of
+    data/mapping.py (a hierarchy level 1 type is an epic, a sub-task a task)."""
     issuetype = issuetype or {}
-    name = (issuetype.get("name") or "").casefold()
-    if name in mapping.bug_types:
-        return "bug"
-    if name in mapping.incident_types:
-        return "incident"
-    if name in mapping.epic_types or issuetype.get("hierarchyLevel") == 1:
-        return "epic"
-    if name in mapping.story_types:
-        return "story"
-    if issuetype.get("subtask") or name in {"task", "sub-task", "subtask"}:
-        return "task"
-    return "other"
+    types = {"bug": mapping.bug_types, "incident": mapping.incident_types,
+             "epic": mapping.epic_types, "story": mapping.story_types}
+    return classify_work_type(issuetype.get("name"), (), types, {},
+                              epic_level=issuetype.get("hierarchyLevel") == 1,
+                              subtask=bool(issuetype.get("subtask")))[0]
 
 
 def resolution_category(resolution_name: str | None, mapping: Mapping) -> str | None:
@@ -458,8 +456,9 @@ def issue_rows(issue: AbcMapping, histories: Iterable[AbcMapping] | None, mappin
         "resolution": resolution,
         "resolution_category": resolution_category(resolution, mapping),
         "priority": priority,
-        "severity": severity_for_priority(
-            priority, {"severity_by_priority": mapping.severity_by_priority}),
+        # The one rule order of data/mapping.py: the priority's severity, else the labels'.
+        "severity": MappingRules(mapping.severity_by_priority, mapping.severity_labels)
+        .severity(priority, fields.get("labels") or []),
         "found_in": found_in(fields, kind, mapping),
         "story_points": sp,
         "assignee": (fields.get("assignee") or {}).get("displayName"),

@@ -42,7 +42,6 @@ from connectors.jira.normalize import (
 from connectors.progress import NULL_PROGRESS, Progress
 from connectors.frame import (
     DeletePolicy,
-    RemovalRefused,
     SyncRun,
     get_state,
     reading,
@@ -51,6 +50,8 @@ from connectors.frame import (
     set_state,
 )
 from data import schema
+from data import domain
+from data.mapping import MappingRules
 from data.store import in_values, replace_rows, upsert
 
 OVERLAP = timedelta(minutes=5)
@@ -193,6 +194,12 @@ def store_issue_page(conn, plan: Plan, issues: list[dict], histories: dict[str, 
     upsert(conn, schema.releases, list(releases.values()))
     counts["changes"] = upsert(conn, schema.work_item_changes,
                                [c for n in normalised for c in n.changes])
+    # Domain history (membership and severity changes) from the changes just written; Jira's
+    # label changes are whole label sets, not single-label events.
+    domain.rederive(conn, [n.item["id"] for n in normalised],
+                    MappingRules(plan.mapping.severity_by_priority,
+                                 plan.mapping.severity_labels), label_events=False)
+    domain.upsert_scopes(conn, [{"key": plan.project, "kind": "project", "source": SOURCE}])
     # An issue retyped away from incident must not leave its incident behind.
     counts["incidents"] = replace_rows(
         conn, schema.incidents,

@@ -192,12 +192,32 @@ def load_demo(engine: Engine, *, scale: float = 1.0, seed: int = 7, today: date 
         for table, row in generate(scale=scale, seed=seed, today=today):
             writer.add(table, row)
         writer.flush()
+        _derive_domain(engine)
     except BaseException as exc:
         _close_run(engine, run_id, started, "failed", writer.counts,
                    f"demo load stopped: {type(exc).__name__}")
         raise
     _close_run(engine, run_id, started, "success", writer.counts, None)
     return dict(sorted(writer.counts.items()))
+
+
+def _derive_domain(engine: Engine) -> None:
+    """Membership history and scopes, as the connectors write them (data/domain.py): the
+    generator writes sprint changes in Jira's form, and this turns them into domain rows."""
+    from data import domain
+    from data.mapping import mapping_rules
+
+    rules = mapping_rules(None)
+    with engine.begin() as conn:
+        releases = domain.ReleaseIndex.load(conn)
+        for batch in domain.item_ids_with_history(conn, source=SOURCE):
+            domain.rederive(conn, batch, rules, releases=releases)
+        scopes = {}
+        for p in PROJECTS:
+            scopes[p.repo] = {"key": p.repo, "kind": "repository", "source": SOURCE}
+            scopes[p.key] = {"key": p.key, "source": SOURCE,
+                             "kind": "repository" if p.style == "github" else "project"}
+        domain.upsert_scopes(conn, scopes.values())
 
 
 def _close_run(engine: Engine, run_id: int, started: datetime, outcome: str,
