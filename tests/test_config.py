@@ -20,7 +20,7 @@ def test_no_file_means_demo_defaults(tmp_path, monkeypatch):
     assert settings.is_demo and settings.configured_sources() == []
     assert set(settings.teams) == {"payments", "platform", "web"}
     assert settings.project_for_repo("acme/payments") == "PAY"
-    assert settings.mapping["severity_by_priority"]["Highest"] == "critical"
+    assert settings.mapping.severity_by_priority["Highest"] == "critical"
 
 
 def test_example_file_is_valid(monkeypatch):
@@ -91,5 +91,5 @@ def test_max_delete_share_is_a_number_from_0_to_1(value):
 
 
 def test_max_delete_share_defaults_to_a_tenth():
-    assert parse_settings({}, None).app["max_delete_share"] == 0.1
-    assert parse_settings({"app": {"max_delete_share": 1}}, None).app["max_delete_share"] == 1
+    assert parse_settings({}, None).app.max_delete_share == 0.1
+    assert parse_settings({"app": {"max_delete_share": 1}}, None).app.max_delete_share == 1
