@@ -3,21 +3,24 @@
 Connectors, metrics and pages all call :func:`load_settings`; nothing else parses the file.
 No file means the demo organisation: every section falls back to the defaults below.
 
-Validation is driven by the ``SPEC`` tables: each known key has an expected type and a
-default. An unknown key or a value of the wrong type raises :class:`ConfigError`, whose
-message names the file, the dotted key and what was expected — one line a user can act on.
-Gate overrides are only checked for shape here; whether a gate id exists is checked by the
-metrics layer, which owns the gate catalogue.
+The file is described by frozen pydantic models (:class:`ConfigFile` and one model per
+section): each field has its one default, its type and a description of what a user must
+write. Callers get typed sections (``settings.github.max_wait``), so no default is repeated
+where a value is used. An unknown key, a value of the wrong type or out of range raises
+:class:`ConfigError`, whose message names the file, the dotted key and what was expected — one
+line a user can act on. Gate overrides are only checked for shape here; whether a gate id
+exists is checked by the metrics layer, which owns the gate catalogue.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_CONFIG_PATH = Path("readiness.toml")
 DEMO_CONFIG_PATH = Path(__file__).with_name("demo.toml")
@@ -27,111 +30,195 @@ class ConfigError(ValueError):
     """A configuration problem, phrased as one line for the user."""
 
 
-# --- the specification ---------------------------------------------------------------------
-# Each entry: key -> (expected python type(s), default, description of what is expected).
-_STR_LIST = (list, "a list of strings")
+# --- the model ---------------------------------------------------------------------------
+# Each section is a frozen pydantic model: the field's default is the one default, its
+# description what a user must write (it ends up in the error message). Strict: TOML already
+# types its values, so a string where a number is expected is a mistake, not something to coerce.
+_Severity = Literal["critical", "high", "medium", "low"]
+_WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+_SECONDS = "a number of seconds, 0 or more"
 
-MAPPING_SPEC: dict[str, tuple[Any, Any, str]] = {
-    "bug_types": (list, ["Bug", "Defect"], "a list of issue type names"),
-    "bug_labels": (list, ["bug", "type: bug", "kind/bug"], "a list of label names"),
-    "incident_types": (list, ["Incident"], "a list of issue type names"),
-    "incident_labels": (list, ["incident"], "a list of label names"),
-    "story_types": (list, ["Story", "Feature"], "a list of issue type names"),
-    "epic_types": (list, ["Epic"], "a list of issue type names"),
-    "severity_by_priority": (
-        dict,
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _seconds() -> Any:
+    # A negative wait or nan/inf (both valid TOML floats) would make the rate-limit logic
+    # wait never or forever.
+    return Field(900.0, ge=0, allow_inf_nan=False, description=_SECONDS)
+
+
+def _owner_name(repos: list[str]) -> list[str]:
+    for repo in repos:
+        if repo.count("/") != 1:
+            raise ValueError(f"should list OWNER/NAME, got {repo!r}")
+    return repos
+
+
+class MappingSettings(_Section):
+    """``[mapping]``: how source vocabularies map onto domain values."""
+
+    bug_types: list[str] = Field(["Bug", "Defect"], description="a list of issue type names")
+    bug_labels: list[str] = Field(["bug", "type: bug", "kind/bug"],
+                                  description="a list of label names")
+    incident_types: list[str] = Field(["Incident"], description="a list of issue type names")
+    incident_labels: list[str] = Field(["incident"], description="a list of label names")
+    story_types: list[str] = Field(["Story", "Feature"], description="a list of issue type names")
+    epic_types: list[str] = Field(["Epic"], description="a list of issue type names")
+    severity_by_priority: dict[str, _Severity] = Field(
         {"Highest": "critical", "Blocker": "critical", "Critical": "critical", "High": "high",
          "Major": "high", "Medium": "medium", "Low": "low", "Minor": "low", "Lowest": "low",
          "Trivial": "low"},
-        "a table of priority name = critical|high|medium|low",
-    ),
-    "severity_labels": (
-        dict,
+        description="a table of priority name = critical|high|medium|low")
+    severity_labels: dict[str, _Severity] = Field(
         {"severity: critical": "critical", "sev1": "critical", "P0": "critical",
          "severity: high": "high", "sev2": "high", "P1": "high",
          "severity: medium": "medium", "sev3": "medium", "P2": "medium",
          "severity: low": "low", "sev4": "low", "P3": "low"},
-        "a table of label = critical|high|medium|low",
-    ),
-    "production_labels": (list, ["production", "found-in-production"],
-                          "a list of labels meaning a bug was found in production"),
-    "in_progress_labels": (list, ["in progress", "in-progress", "status: in progress"],
-                           "a list of labels meaning work started"),
-    "started_from": (list, ["assigned", "linked_pr", "label"],
-                     "a list drawn from assigned, linked_pr, label"),
-    "not_delivered_resolutions": (
-        list,
+        description="a table of label = critical|high|medium|low")
+    production_labels: list[str] = Field(
+        ["production", "found-in-production"],
+        description="a list of labels meaning a bug was found in production")
+    in_progress_labels: list[str] = Field(["in progress", "in-progress", "status: in progress"],
+                                          description="a list of labels meaning work started")
+    started_from: list[Literal["assigned", "linked_pr", "label"]] = Field(
+        ["assigned", "linked_pr", "label"],
+        description="a list drawn from assigned, linked_pr, label")
+    not_delivered_resolutions: list[str] = Field(
         ["Won't Do", "Won't Fix", "Duplicate", "Cannot Reproduce", "Declined", "not_planned",
          "duplicate"],
-        "a list of resolution names that do not count as delivered work",
-    ),
-    "production_environments": (list, ["production", "prod", "live"],
-                                "a list of environment names"),
-    "staging_environments": (list, ["staging", "stage", "preprod", "pre-production"],
-                             "a list of environment names"),
-    "story_points_field": (str, "auto", "'auto' or a Jira field id such as customfield_10016"),
-}
+        description="a list of resolution names that do not count as delivered work")
+    production_environments: list[str] = Field(["production", "prod", "live"],
+                                               description="a list of environment names")
+    staging_environments: list[str] = Field(["staging", "stage", "preprod", "pre-production"],
+                                            description="a list of environment names")
+    story_points_field: str = Field(
+        "auto", description="'auto' or a Jira field id such as customfield_10016")
 
-GITHUB_SPEC: dict[str, tuple[Any, Any, str]] = {
-    "api_url": (str, "https://api.github.com", "a URL such as https://HOST/api/v3"),
-    "repos": (list, [], "a list of OWNER/NAME strings"),
-    "token_env": (str, "GITHUB_TOKEN", "the name of an environment variable"),
-    "lookback_days": (int, 180, "a whole number of days"),
-    "artifact_pattern": (str, "*junit*", "a glob matched against artifact names"),
-    "deploy_workflows": (list, [], "a list of workflow names or file names that deploy"),
-    "max_wait": ((int, float), 900, "a number of seconds, 0 or more"),
-    "per_page": (int, 100, "a whole number from 1 to 100"),
-}
 
-JIRA_SPEC: dict[str, tuple[Any, Any, str]] = {
-    "url": (str, "", "the Jira base URL, e.g. https://acme.atlassian.net"),
-    "projects": (list, [], "a list of project keys"),
-    "boards": (list, [], "a list of board ids"),
-    "status_names": (dict, {}, "a table of status name = todo|in_progress|done"),
-    "max_wait": ((int, float), 900, "a number of seconds, 0 or more"),
-}
+class GithubSettings(_Section):
+    """``[github]``: which repositories to sync and how."""
 
-JENKINS_SPEC: dict[str, tuple[Any, Any, str]] = {
-    "url": (str, "", "the Jenkins base URL"),
-    "jobs": (list, [], "a list of job paths such as folder/job or app/main"),
-    "deploy_job_pattern": (str, "", "a glob matched against job paths that deploy"),
-    "max_wait": ((int, float), 900, "a number of seconds, 0 or more"),
-}
+    api_url: str = Field("https://api.github.com",
+                         description="a URL such as https://HOST/api/v3")
+    repos: list[str] = Field([], description="a list of OWNER/NAME strings")
+    token_env: str = Field("GITHUB_TOKEN", min_length=1,
+                           description="the name of an environment variable")
+    lookback_days: int = Field(180, description="a whole number of days")
+    artifact_pattern: str = Field("*junit*", min_length=1,
+                                  description="a glob matched against artifact names")
+    deploy_workflows: list[str] = Field(
+        [], description="a list of workflow names or file names that deploy")
+    max_wait: float = _seconds()
+    per_page: int = Field(100, ge=1, le=100, description="a whole number from 1 to 100")
 
-PROJECT_SPEC: dict[str, tuple[Any, Any, str]] = {
-    "repos": (list, [], "a list of OWNER/NAME strings"),
-    "release_branch": (str, "release/{name}", "a branch pattern containing {name}"),
-    "services": (list, [], "a list of service names"),
-    "pipelines": (list, [], "a list of pipeline names"),
-    "gates": (dict, {}, "a table of gate overrides"),
-    "releases": (dict, {}, "a table of release name = {gates = {...}}"),
-}
+    _repos = field_validator("repos")(_owner_name)
 
-TEAM_SPEC: dict[str, tuple[Any, Any, str]] = {
-    "projects": (list, [], "a list of project keys"),
-    "repos": (list, [], "a list of OWNER/NAME strings"),
-    "timezone": (str, "UTC", "an IANA time zone such as Europe/Berlin"),
-    "working_days": (list, ["Mon", "Tue", "Wed", "Thu", "Fri"], "a list of Mon..Sun"),
-}
 
-GATE_OVERRIDE_SPEC: dict[str, tuple[Any, Any, str]] = {
-    "threshold": ((int, float, str), None, "a number (or a word for text gates)"),
-    "warn": ((int, float, str), None, "a number"),
-    "weight": ((int, float), None, "a number >= 0"),
-    "blocking": (bool, None, "true or false"),
-    "enabled": (bool, None, "true or false"),
-}
+class JiraSettings(_Section):
+    """``[jira]``: the Jira site, its projects and boards."""
 
-APP_SPEC: dict[str, tuple[Any, Any, str]] = {
-    "database_url": (str, "", "a SQLAlchemy URL (DATABASE_URL overrides it)"),
-    "max_delete_share": ((int, float), 0.1,
-                         "a number from 0 to 1: the largest share of a repository's or "
-                         "project's stored items one sync may remove"),
-}
+    url: str = Field("", description="the Jira base URL, e.g. https://acme.atlassian.net")
+    projects: list[str] = Field([], description="a list of project keys")
+    # Board ids are numbers in Jira; a quoted id is accepted too (both are read as text).
+    boards: list[int | str] = Field([], description="a list of board ids")
+    status_names: dict[str, Literal["todo", "in_progress", "done"]] = Field(
+        {}, description="a table of status name = todo|in_progress|done")
+    max_wait: float = _seconds()
 
-TOP_LEVEL = {"app", "mapping", "github", "jira", "jenkins", "projects", "teams", "gates"}
-_WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-_SEVERITIES = {"critical", "high", "medium", "low"}
+
+class JenkinsSettings(_Section):
+    """``[jenkins]``: the Jenkins server and its jobs."""
+
+    url: str = Field("", description="the Jenkins base URL")
+    jobs: list[str] = Field([], description="a list of job paths such as folder/job or app/main")
+    deploy_job_pattern: str = Field("", description="a glob matched against job paths that deploy")
+    max_wait: float = _seconds()
+
+
+class AppSettings(_Section):
+    """``[app]``: where data is stored and how much one sync may delete."""
+
+    database_url: str = Field("", description="a SQLAlchemy URL (DATABASE_URL overrides it)")
+    max_delete_share: float = Field(
+        0.1, ge=0, le=1, allow_inf_nan=False,
+        description="a number from 0 to 1: the largest share of a repository's or project's "
+                    "stored items one sync may remove")
+
+
+class GateOverride(_Section):
+    """One gate's overrides; unset fields keep the catalogue's value. Whether the gate id
+    exists is checked by the metrics layer, which owns the gate catalogue."""
+
+    threshold: float | str | None = Field(None,
+                                          description="a number (or a word for text gates)")
+    warn: float | str | None = Field(None, description="a number")
+    weight: float | None = Field(None, description="a number >= 0")
+    blocking: bool | None = Field(None, description="true or false")
+    enabled: bool | None = Field(None, description="true or false")
+
+
+_Gates = dict[str, GateOverride]
+
+
+class ReleaseSection(_Section):
+    gates: _Gates = Field({}, description="a table of gate overrides")
+
+
+class ProjectSection(_Section):
+    repos: list[str] = Field([], description="a list of OWNER/NAME strings")
+    release_branch: str = Field("release/{name}",
+                                description="a branch pattern containing {name}")
+    services: list[str] = Field([], description="a list of service names")
+    pipelines: list[str] = Field([], description="a list of pipeline names")
+    gates: _Gates = Field({}, description="a table of gate overrides")
+    releases: dict[str, ReleaseSection] = Field(
+        {}, description="a table of release name = {gates = {...}}")
+
+    @field_validator("release_branch")
+    @classmethod
+    def _has_name(cls, value: str) -> str:
+        if "{name}" not in value:
+            raise ValueError(f"should contain {{name}}, got {value!r}")
+        return value
+
+
+class TeamSection(_Section):
+    projects: list[str] = Field([], description="a list of project keys")
+    repos: list[str] = Field([], description="a list of OWNER/NAME strings")
+    timezone: str = Field("UTC", description="an IANA time zone such as Europe/Berlin")
+    working_days: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
+        ["Mon", "Tue", "Wed", "Thu", "Fri"], description="a list of Mon..Sun")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"should be an IANA time zone, got {name!r}") from None
+        return name
+
+
+class ConfigFile(_Section):
+    """The whole of readiness.toml; every section optional."""
+
+    app: AppSettings = AppSettings()
+    mapping: MappingSettings = MappingSettings()
+    github: GithubSettings = GithubSettings()
+    jira: JiraSettings = JiraSettings()
+    jenkins: JenkinsSettings = JenkinsSettings()
+    projects: dict[str, ProjectSection] = Field({}, description="a table of project keys")
+    teams: dict[str, TeamSection] = Field({}, description="a table of team names")
+    gates: _Gates = Field({}, description="a table of gate overrides")
+
+
+def _overrides(gates: _Gates) -> dict[str, dict[str, Any]]:
+    # Overrides stay plain tables: gate_overrides() layers them key by key.
+    return {gate_id: o.model_dump(exclude_none=True) for gate_id, o in gates.items()}
 
 
 @dataclass(frozen=True)
@@ -164,11 +251,11 @@ class Settings:
     """Validated configuration. ``path`` is None when no file was found (demo mode)."""
 
     path: Path | None
-    app: dict[str, Any]
-    mapping: dict[str, Any]
-    github: dict[str, Any]
-    jira: dict[str, Any]
-    jenkins: dict[str, Any]
+    app: AppSettings
+    mapping: MappingSettings
+    github: GithubSettings
+    jira: JiraSettings
+    jenkins: JenkinsSettings
     projects: dict[str, ProjectConfig]
     teams: dict[str, TeamConfig]
     gates: dict[str, dict[str, Any]]
@@ -187,11 +274,11 @@ class Settings:
     def configured_sources(self) -> list[str]:
         """Sources with enough configuration to sync, in a stable order."""
         out = []
-        if self.github["repos"]:
+        if self.github.repos:
             out.append("github")
-        if self.jira["url"] and (self.jira["projects"] or self.jira["boards"]):
+        if self.jira.url and (self.jira.projects or self.jira.boards):
             out.append("jira")
-        if self.jenkins["url"] and self.jenkins["jobs"]:
+        if self.jenkins.url and self.jenkins.jobs:
             out.append("jenkins")
         return out
 
@@ -216,150 +303,75 @@ class Settings:
         return None
 
 
-def _type_name(expected: Any) -> str:
-    if isinstance(expected, tuple):
-        return " or ".join(t.__name__ for t in expected)
-    return expected.__name__
-
-
-def _check_type(value: Any, expected: Any) -> bool:
-    # bool is an int in Python; a threshold of `true` is still a mistake.
-    if isinstance(value, bool) and expected is not bool and not (
-        isinstance(expected, tuple) and bool in expected
-    ):
-        return False
-    return isinstance(value, expected)
-
-
-def _validate_table(raw: Any, spec: dict, where: str, path: Path) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: [{where}] must be a table")
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in spec:
-            known = ", ".join(sorted(spec))
-            raise ConfigError(f"{path}: unknown key '{where}.{key}' (known keys: {known})")
-        expected, _default, description = spec[key]
-        if not _check_type(value, expected):
-            raise ConfigError(
-                f"{path}: '{where}.{key}' should be {description}, "
-                f"got {type(value).__name__} {value!r}"
-            )
-        out[key] = value
-    for key, (_expected, default, _d) in spec.items():
-        out.setdefault(key, default if not isinstance(default, (list, dict)) else type(default)(default))
-    return out
-
-
-def _validate_gate_overrides(raw: Any, where: str, path: Path) -> dict[str, dict[str, Any]]:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: '{where}' must be a table of gate ids")
-    out = {}
-    for gate_id, override in raw.items():
-        table = _validate_table(override, GATE_OVERRIDE_SPEC, f"{where}.{gate_id}", path)
-        out[gate_id] = {k: v for k, v in table.items() if v is not None}
-    return out
-
-
-def _validate_str_list(values: list, where: str, path: Path) -> None:
-    for v in values:
-        if not isinstance(v, str):
-            raise ConfigError(f"{path}: '{where}' should list strings, got {v!r}")
-
-
 def parse_settings(data: dict[str, Any], path: Path | None) -> Settings:
     """Validate an already-parsed TOML document (``path`` is only used in messages)."""
     shown = path or Path("<defaults>")
-    for key in data:
-        if key not in TOP_LEVEL:
-            raise ConfigError(
-                f"{shown}: unknown section '{key}' (known: {', '.join(sorted(TOP_LEVEL))})"
-            )
-    mapping = _validate_table(data.get("mapping", {}), MAPPING_SPEC, "mapping", shown)
-    for table_key in ("severity_by_priority", "severity_labels"):
-        for name, sev in mapping[table_key].items():
-            if sev not in _SEVERITIES:
-                raise ConfigError(
-                    f"{shown}: 'mapping.{table_key}.{name}' should be one of "
-                    f"critical, high, medium, low, got {sev!r}"
-                )
-    for key, (expected, _d, _desc) in MAPPING_SPEC.items():
-        if expected is list:
-            _validate_str_list(mapping[key], f"mapping.{key}", shown)
-
-    github = _validate_table(data.get("github", {}), GITHUB_SPEC, "github", shown)
-    _check_seconds(github, "github", shown)
-    if not 1 <= github["per_page"] <= 100:
-        raise ConfigError(f"{shown}: 'github.per_page' should be a whole number from 1 to 100")
-    for repo in github["repos"]:
-        if not isinstance(repo, str) or repo.count("/") != 1:
-            raise ConfigError(f"{shown}: 'github.repos' should list OWNER/NAME, got {repo!r}")
-    jira = _validate_table(data.get("jira", {}), JIRA_SPEC, "jira", shown)
-    _check_seconds(jira, "jira", shown)
-    jenkins = _validate_table(data.get("jenkins", {}), JENKINS_SPEC, "jenkins", shown)
-    _check_seconds(jenkins, "jenkins", shown)
-    app = _validate_table(data.get("app", {}), APP_SPEC, "app", shown)
-    if not 0 <= app["max_delete_share"] <= 1:  # also refuses nan
-        raise ConfigError(f"{shown}: 'app.max_delete_share' should be a number from 0 to 1, "
-                          f"got {app['max_delete_share']!r}")
-
-    projects = {}
-    raw_projects = data.get("projects", {})
-    if not isinstance(raw_projects, dict):
-        raise ConfigError(f"{shown}: [projects] must be a table of project keys")
-    for key, raw in raw_projects.items():
-        table = _validate_table(raw, PROJECT_SPEC, f"projects.{key}", shown)
-        if "{name}" not in table["release_branch"]:
-            raise ConfigError(
-                f"{shown}: 'projects.{key}.release_branch' should contain {{name}}, "
-                f"got {table['release_branch']!r}"
-            )
-        table["gates"] = _validate_gate_overrides(table["gates"], f"projects.{key}.gates", shown)
-        releases = {}
-        for rel, rel_raw in table["releases"].items():
-            where = f"projects.{key}.releases.{rel}"
-            if not isinstance(rel_raw, dict) or set(rel_raw) - {"gates"}:
-                raise ConfigError(f"{shown}: '{where}' should be a table with only 'gates'")
-            releases[rel] = {"gates": _validate_gate_overrides(rel_raw.get("gates", {}),
-                                                               f"{where}.gates", shown)}
-        table["releases"] = releases
-        projects[key] = ProjectConfig(key=key, **table)
-
-    teams = {}
-    raw_teams = data.get("teams", {})
-    if not isinstance(raw_teams, dict):
-        raise ConfigError(f"{shown}: [teams] must be a table of team names")
-    for name, raw in raw_teams.items():
-        table = _validate_table(raw, TEAM_SPEC, f"teams.{name}", shown)
-        for day in table["working_days"]:
-            if day not in _WEEKDAYS:
-                raise ConfigError(
-                    f"{shown}: 'teams.{name}.working_days' should list Mon..Sun, got {day!r}"
-                )
-        _check_timezone(table["timezone"], f"teams.{name}.timezone", shown)
-        teams[name] = TeamConfig(name=name, **table)
-
-    gates = _validate_gate_overrides(data.get("gates", {}), "gates", shown)
-    return Settings(path=path, app=app, mapping=mapping, github=github, jira=jira,
-                    jenkins=jenkins, projects=projects, teams=teams, gates=gates)
-
-
-def _check_seconds(table: dict[str, Any], where: str, path: Path) -> None:
-    """``max_wait`` is a finite number of seconds >= 0: a negative wait or ``nan``/``inf``
-    (both valid TOML floats) would make the rate-limit logic wait never or forever."""
-    value = table["max_wait"]
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{path}: '{where}.max_wait' should be a number of seconds, "
-                          f"0 or more, got {value!r}")
-
-
-def _check_timezone(name: str, where: str, path: Path) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{path}: '{where}' should be an IANA time zone, got {name!r}") from None
+        model = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{shown}: {_one_line(exc.errors(include_url=False)[0])}") from None
+    projects = {
+        key: ProjectConfig(key=key, repos=list(p.repos), release_branch=p.release_branch,
+                           services=list(p.services), pipelines=list(p.pipelines),
+                           gates=_overrides(p.gates),
+                           releases={rel: {"gates": _overrides(r.gates)}
+                                     for rel, r in p.releases.items()})
+        for key, p in model.projects.items()}
+    teams = {name: TeamConfig(name=name, projects=list(t.projects), repos=list(t.repos),
+                              timezone=t.timezone, working_days=list(t.working_days))
+             for name, t in model.teams.items()}
+    return Settings(path=path, app=model.app, mapping=model.mapping, github=model.github,
+                    jira=model.jira, jenkins=model.jenkins, projects=projects, teams=teams,
+                    gates=_overrides(model.gates))
+
+
+def _one_line(error: Any) -> str:
+    """A pydantic error as "'dotted.key' should be <expectation>, got <type> <value>".
+
+    The location is walked through the model so that union member tags and list indexes
+    are dropped while table keys (project, team, gate, label names) are kept."""
+    model: Any = ConfigFile
+    annotation: Any = None
+    keys: list[str] = []
+    description = ""
+    at_field = False
+    for part in error["loc"]:
+        if annotation is None and isinstance(model, type) and issubclass(model, BaseModel):
+            info = model.model_fields.get(str(part))
+            keys.append(str(part))
+            if info is None:  # an unknown key
+                break
+            description, annotation, at_field = info.description or "", info.annotation, True
+        else:
+            at_field = False
+            origin, args = get_origin(annotation), get_args(annotation)
+            if origin is dict:
+                keys.append(str(part))
+                annotation = args[1]
+            elif origin is list:
+                annotation = args[0]
+            # else: a union member's tag, e.g. 'float' in float | str: not part of the key
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model, annotation = annotation, None
+    dotted = ".".join(keys)
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        parent = model.model_fields if annotation is None else {}
+        known = ", ".join(sorted(parent))
+        if len(keys) == 1:
+            return f"unknown section '{dotted}' (known: {known})"
+        return f"unknown key '{dotted}' (known keys: {known})"
+    if error["type"] == "value_error":  # our own validators phrase the whole expectation
+        return f"'{dotted}' {str(error['ctx']['error'])}"
+    if error["type"] == "model_type":
+        if len(keys) == 1:
+            return f"[{dotted}] must be a table"
+        return (f"'{dotted}' should be a table of {', '.join(model.model_fields)}, "
+                f"got {type(value).__name__} {value!r}")
+    if not at_field and error["type"] == "literal_error":
+        description = "one of " + error["ctx"]["expected"].replace(" or ", ", ").replace("'", "")
+    return (f"'{dotted}' should be {description or 'a table'}, "
+            f"got {type(value).__name__} {value!r}")
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

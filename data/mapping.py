@@ -13,7 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from data.config import MappingSettings
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 
@@ -77,28 +80,25 @@ class MappingRules:
         return next((s for s in SEVERITY_ORDER if s in found), None)
 
 
-def mapping_rules(settings: Any = None) -> MappingRules:
-    """:class:`MappingRules` from Settings (its ``mapping``), a ``[mapping]`` dict, or None
-    (the defaults of data/config.py's MAPPING_SPEC, which the migration uses: it has no
-    settings)."""
-    if settings is None:
-        from data.config import MAPPING_SPEC
-        table = {k: default for k, (_t, default, _d) in MAPPING_SPEC.items()}
-    else:
-        table = getattr(settings, "mapping", settings)
+def mapping_rules(mapping: MappingSettings | None = None) -> MappingRules:
+    """:class:`MappingRules` from the typed ``[mapping]`` section (``settings.mapping``), or
+    from its defaults when None (the migration has no settings)."""
+    if mapping is None:
+        from data.config import MappingSettings
+        mapping = MappingSettings()
     def low(*lists: Iterable[str]) -> frozenset[str]:
         return frozenset(v.casefold() for values in lists for v in values)
 
     return MappingRules(
         severity_by_priority={k.casefold(): v
-                              for k, v in table["severity_by_priority"].items()},
-        severity_labels={k.casefold(): v for k, v in table["severity_labels"].items()},
-        types={kind: low(table[f"{kind}_types"]) for kind in TYPE_ORDER},
+                              for k, v in mapping.severity_by_priority.items()},
+        severity_labels={k.casefold(): v for k, v in mapping.severity_labels.items()},
+        types={kind: low(getattr(mapping, f"{kind}_types")) for kind in TYPE_ORDER},
         # A label naming a type counts as that type (GitHub labels "Bug" as often as "bug").
-        type_labels={"incident": low(table["incident_labels"], table["incident_types"]),
-                     "bug": low(table["bug_labels"], table["bug_types"]),
-                     "epic": low(table["epic_types"]),
-                     "story": low(table["story_types"], STORY_LABELS)})
+        type_labels={"incident": low(mapping.incident_labels, mapping.incident_types),
+                     "bug": low(mapping.bug_labels, mapping.bug_types),
+                     "epic": low(mapping.epic_types),
+                     "story": low(mapping.story_types, STORY_LABELS)})
 
 
 # --- outcomes ----------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def database_url(explicit: str | None = None) -> str:
     try:
         from data.config import load_settings
 
-        configured = load_settings().app.get("database_url")
+        configured = load_settings().app.database_url
     except Exception:  # a broken config is reported by whoever loads it for real
         configured = None
     return configured or DEFAULT_URL

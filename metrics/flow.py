@@ -19,17 +19,17 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, and_, or_, select
 
-from data.config import MAPPING_SPEC
+from data.config import MappingSettings
 from data.schema import work_items
 from metrics.history import ItemHistory, StatusCategories, load_histories
 from metrics.registry import MetricValue, kpi
 
 _EPS = timedelta(microseconds=1)
-DEFAULT_NOT_DELIVERED = tuple(MAPPING_SPEC["not_delivered_resolutions"][1])
+DEFAULT_NOT_DELIVERED = tuple(MappingSettings().not_delivered_resolutions)
 
 
 def not_delivered_names(settings=None) -> set[str]:
-    names = (settings.mapping["not_delivered_resolutions"] if settings is not None
+    names = (settings.mapping.not_delivered_resolutions if settings is not None
              else DEFAULT_NOT_DELIVERED)
     return {n.lower() for n in names}
 

@@ -99,7 +99,7 @@ class StatusCategories:
         for status, cat, n in rows:  # a name used with two categories: the commoner wins
             if status not in best or n > best[status][0]:
                 best[status] = (n, cat)
-        configured = settings.jira.get("status_names", {}) if settings is not None else {}
+        configured = settings.jira.status_names if settings is not None else {}
         return cls({k: v[1] for k, v in best.items()}, configured)
 
     def __call__(self, value: str | None, name: str | None = None) -> str | None:

@@ -164,7 +164,7 @@ def resolve_scope(conn: Connection, settings, *, project: str | None = None,
     if team_cfg is not None and project is None:
         repos += [r for r in team_cfg.repos if r not in repos]
     if project is None and team_cfg is None:
-        for r in settings.github.get("repos", []):
+        for r in settings.github.repos:
             if r not in repos:
                 repos.append(r)
 

@@ -158,7 +158,7 @@ st.subheader("Mapping in force")
 st.caption("The rules that turn source data into bugs, severities, story points and "
            "production deployments — when a number looks wrong, check its rule here.")
 mapping_rows = []
-for key, value in settings.mapping.items():
+for key, value in settings.mapping.model_dump().items():
     if isinstance(value, dict):
         text = ", ".join(f"{k} → {v}" for k, v in value.items())
     elif isinstance(value, list):

@@ -96,8 +96,8 @@ def test_max_wait_of_zero_or_a_fraction_is_accepted(tmp_path):
     config = tmp_path / "readiness.toml"
     config.write_text("[github]\nmax_wait = 0\n[jira]\nmax_wait = 1.5\n")
     settings = load_settings(config)
-    assert settings.github["max_wait"] == 0 and settings.jira["max_wait"] == 1.5
-    assert settings.jenkins["max_wait"] == 900
+    assert settings.github.max_wait == 0 and settings.jira.max_wait == 1.5
+    assert settings.jenkins.max_wait == 900
 
 
 def test_a_negative_max_wait_stops_the_sync_command_in_one_line(tmp_path):

@@ -20,7 +20,7 @@ def test_no_file_means_demo_defaults(tmp_path, monkeypatch):
     assert settings.is_demo and settings.configured_sources() == []
     assert set(settings.teams) == {"payments", "platform", "web"}
     assert settings.project_for_repo("acme/payments") == "PAY"
-    assert settings.mapping["severity_by_priority"]["Highest"] == "critical"
+    assert settings.mapping.severity_by_priority["Highest"] == "critical"
 
 
 def test_example_file_is_valid(monkeypatch):
@@ -91,5 +91,61 @@ def test_max_delete_share_is_a_number_from_0_to_1(value):
 
 
 def test_max_delete_share_defaults_to_a_tenth():
-    assert parse_settings({}, None).app["max_delete_share"] == 0.1
-    assert parse_settings({"app": {"max_delete_share": 1}}, None).app["max_delete_share"] == 1
+    assert parse_settings({}, None).app.max_delete_share == 0.1
+    assert parse_settings({"app": {"max_delete_share": 1}}, None).app.max_delete_share == 1
+
+
+# --- the typed model (issue 12, item 4) ------------------------------------------------------
+def test_sections_are_typed_frozen_and_defaulted_in_one_place():
+    from pydantic import ValidationError
+
+    from data.mapping import mapping_rules
+
+    s = parse_settings({"github": {"repos": ["acme/web"], "max_wait": 5}}, None)
+    assert s.github.repos == ["acme/web"] and s.github.max_wait == 5.0
+    assert s.github.per_page == 100 and s.github.token_env == "GITHUB_TOKEN"
+    assert s.jira.url == "" and s.jenkins.jobs == [] and s.app.database_url == ""
+    with pytest.raises(ValidationError):
+        s.github.max_wait = 1  # settings are read, never patched at a use site
+    # The migration's rules (no settings) are the defaults of the one model.
+    assert mapping_rules(None) == mapping_rules(parse_settings({}, None).mapping)
+
+
+@pytest.mark.parametrize("doc, message", [
+    # a union's member names ('float', 'str') are not part of the key
+    ({"gates": {"test_pass_rate": {"threshold": True}}},
+     "'gates.test_pass_rate.threshold' should be a number (or a word for text gates), "
+     "got bool True"),
+    # a list's index is not part of the key; a table's key is
+    ({"mapping": {"bug_types": ["Bug", 1]}},
+     "'mapping.bug_types' should be a list of issue type names, got int 1"),
+    ({"mapping": {"severity_by_priority": {"Urgent": "asap"}}},
+     "'mapping.severity_by_priority.Urgent' should be one of critical, high, medium, low, "
+     "got str 'asap'"),
+    ({"projects": {"PAY": {"releases": {"2.4": {"gate": {}}}}}},
+     "unknown key 'projects.PAY.releases.2.4.gate' (known keys: gates)"),
+    ({"teams": {"web": {"working_days": ["Mon", "Funday"]}}},
+     "'teams.web.working_days' should be one of Mon, Tue, Wed, Thu, Fri, Sat, Sun, "
+     "got str 'Funday'"),
+    # strict: an int where text is expected is refused, not turned into "5"
+    ({"jira": {"url": 5}},
+     "'jira.url' should be the Jira base URL, e.g. https://acme.atlassian.net, got int 5"),
+    ({"github": {"repos": ["acme"]}}, "'github.repos' should list OWNER/NAME, got 'acme'"),
+    ({"github": {"per_page": 101}},
+     "'github.per_page' should be a whole number from 1 to 100, got int 101"),
+    ({"github": 3}, "[github] must be a table"),
+    ({"report": {}}, "unknown section 'report' (known: app, gates, github, jenkins, jira, "
+                     "mapping, projects, teams)"),
+])
+def test_errors_are_one_line_naming_file_dotted_key_and_expectation(doc, message):
+    from pathlib import Path
+
+    with pytest.raises(ConfigError) as info:
+        parse_settings(doc, Path("readiness.toml"))
+    assert str(info.value) == f"readiness.toml: {message}"
+
+
+def test_empty_token_env_is_refused_not_silently_defaulted():
+    with pytest.raises(ConfigError, match="'github.token_env' should be the name of an "
+                                          "environment variable, got str ''"):
+        parse_settings({"github": {"token_env": ""}}, None)

@@ -31,7 +31,7 @@ def test_one_severity_rule_order_priority_then_labels():
     assert RULES.severity(None, ["bug"]) is None
     custom = mapping_rules(parse_settings({"mapping": {
         "severity_by_priority": {"P-A": "critical"}, "severity_labels": {"ouch": "low"}}},
-        None))
+        None).mapping)
     assert custom.severity("p-a", []) == "critical" and custom.severity(None, ["OUCH"]) == "low"
 
 
@@ -102,7 +102,7 @@ def test_remap_applies_a_changed_mapping_without_a_resync(engine):
         assert quality.open_bugs_by_severity(conn, scope, utc(2026, 3, 8))["critical"] == 0
     settings = parse_settings({"mapping": {"severity_labels": {"blocker": "critical"}}}, None)
     with engine.begin() as conn:
-        assert domain.remap(conn, mapping_rules(settings)) == {"items": 1, "history": 1}
+        assert domain.remap(conn, mapping_rules(settings.mapping)) == {"items": 1, "history": 1}
     with engine.connect() as conn:
         assert conn.execute(select(schema.work_items.c.severity)).scalar() == "critical"
         # labelled on 03-05: unset before, critical after

@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 import pytest
 
 from connectors.jenkins import normalize as nz
+from data.config import MappingSettings
 
-MAPPING = {"production_environments": ["production", "prod", "live"],
-           "staging_environments": ["staging", "stage"]}
+MAPPING = MappingSettings(production_environments=["production", "prod", "live"],
+                          staging_environments=["staging", "stage"])
 
 
 @pytest.mark.parametrize("given, name, path", [

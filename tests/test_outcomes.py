@@ -16,13 +16,14 @@ from connectors.github.cli import sync_repos
 from connectors.jenkins import normalize as jnz
 from connectors.progress import Progress
 from data import mapping, schema
+from data.config import MappingSettings
 from metrics import dora, tests_ci
 from tests.fake_clock import FakeClock
 from tests.github_server import FakeGitHub, run
 from tests.test_github_sync import settings
 
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp()
-MAPPING = {"production_environments": ["production"], "staging_environments": ["staging"]}
+MAPPING = MappingSettings(production_environments=["production"], staging_environments=["staging"])
 
 
 # --- GitHub Actions run conclusions ---------------------------------------------------------

@@ -78,7 +78,7 @@ def test_mapping_in_force_is_listed():
     at = _open()
     mapping = next(df.value for df in at.dataframe if "Rule" in df.value.columns)
     rules = dict(zip(mapping["Rule"], mapping["Value"]))
-    # the defaults of data/config.py's MAPPING_SPEC
+    # the defaults of data/config.py's MappingSettings
     assert rules["bug types"] == "Bug, Defect"
     assert "Highest → critical" in rules["severity by priority"]
 

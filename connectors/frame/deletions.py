@@ -40,9 +40,7 @@ class DeletePolicy:
 
     @classmethod
     def from_settings(cls, settings: Any, allow_mass_delete: bool = False) -> "DeletePolicy":
-        app = getattr(settings, "app", None) or {}
-        return cls(float(app.get("max_delete_share", DEFAULT_MAX_DELETE_SHARE)),
-                   bool(allow_mass_delete))
+        return cls(settings.app.max_delete_share, bool(allow_mass_delete))
 
 
 class RemovalRefused(SourceError):

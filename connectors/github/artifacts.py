@@ -38,7 +38,7 @@ def junit_importer(settings: Any) -> Callable | None:
         from connectors.junit.importer import import_streams
     except ImportError:
         return None
-    pattern = settings.github.get("artifact_pattern") or "*junit*"
+    pattern = settings.github.artifact_pattern
 
     def importer(rs, run: dict, row: dict) -> None:
         import_run_artifacts(rs, run, row, pattern, import_streams)

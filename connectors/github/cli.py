@@ -39,7 +39,7 @@ _warned_no_token: set[str] = set()
 
 
 def _token(settings: Settings) -> tuple[str | None, str]:
-    env = settings.github.get("token_env") or "GITHUB_TOKEN"
+    env = settings.github.token_env
     token = get_secret(env)
     if not token and env not in _warned_no_token:
         _warned_no_token.add(env)
@@ -55,14 +55,14 @@ def sync_repos(settings: Settings, engine: Engine, progress: Progress, repos: li
     """Sync each repository in turn; one ``sync_runs`` row per repository. A failing repo does
     not stop the others; the first failure is raised at the end. ``allow_mass_delete`` lifts
     the ``[app] max_delete_share`` limit on removals (``--allow-mass-delete``)."""
-    api_url = api_url or settings.github["api_url"]
-    env = token_env or settings.github.get("token_env") or "GITHUB_TOKEN"
+    api_url = api_url or settings.github.api_url
+    env = token_env or settings.github.token_env
     check_base_url(api_url, "github", env)  # before any warning about the token
     if token is None and token_env is None:
         token, token_env = _token(settings)
     client = make_client(api_url, token,
                          token_env=token_env or "GITHUB_TOKEN", clock=clock,
-                         max_wait=settings.github["max_wait"] if max_wait is None else max_wait)
+                         max_wait=settings.github.max_wait if max_wait is None else max_wait)
     policy = DeletePolicy.from_settings(settings, allow_mass_delete)
     try:
         return sync_scopes(repos, lambda repo: sync_one(
@@ -96,5 +96,5 @@ def run(args: argparse.Namespace, settings: Settings, engine: Engine,
 
 def sync_configured(settings: Settings, engine: Engine, progress: Progress,
                     full: bool = False, allow_mass_delete: bool = False) -> dict[str, int]:
-    return sync_repos(settings, engine, progress, list(settings.github["repos"]), full=full,
+    return sync_repos(settings, engine, progress, list(settings.github.repos), full=full,
                       allow_mass_delete=allow_mass_delete)

@@ -11,12 +11,15 @@ import re
 from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from data.mapping import (GITHUB_TERMINAL_DEPLOY_STATES, deployment_status_for_run,
                           github_deployment_outcome, github_run_outcome, MappingRules,
                           mapping_rules)
 from data.text import LABEL, MESSAGE, TITLE, cap
+
+if TYPE_CHECKING:
+    from data.config import MappingSettings
 
 SOURCE = "github"
 TERMINAL_DEPLOY_STATES = GITHUB_TERMINAL_DEPLOY_STATES
@@ -73,10 +76,10 @@ def label_names(item: Mapping[str, Any]) -> list[str]:
     return [lab["name"] if isinstance(lab, dict) else str(lab) for lab in item.get("labels") or []]
 
 
-_RULES: dict[int, tuple[Mapping[str, Any], MappingRules]] = {}
+_RULES: dict[int, tuple[MappingSettings, MappingRules]] = {}
 
 
-def _rules(mapping: Mapping[str, Any]) -> MappingRules:
+def _rules(mapping: MappingSettings) -> MappingRules:
     """The [mapping] rules of ``mapping``, built once per settings object (per issue is hot)."""
     held = _RULES.get(id(mapping))
     if held is None or held[0] is not mapping:
@@ -84,7 +87,7 @@ def _rules(mapping: Mapping[str, Any]) -> MappingRules:
     return held[1]
 
 
-def classify_type(labels: list[str], issue_type: str | None, mapping: Mapping[str, Any]
+def classify_type(labels: list[str], issue_type: str | None, mapping: MappingSettings
                   ) -> tuple[str, str | None]:
     """``(type, what decided it)`` by the one rule order of data/mapping.py (incident > bug >
     epic > story, by issue type or label)."""
@@ -94,7 +97,7 @@ def classify_type(labels: list[str], issue_type: str | None, mapping: Mapping[st
 
 
 def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
-                       mapping: Mapping[str, Any]) -> dict[str, Any]:
+                       mapping: MappingSettings) -> dict[str, Any]:
     """One work_items row from an issue (not a pull request).
 
     status_category: closed → done; open and started by the current state (an assignee, an
@@ -106,19 +109,19 @@ def issue_to_work_item(item: Mapping[str, Any], repo: str, project: str,
     issue_type = (item.get("type") or {}).get("name") if isinstance(item.get("type"), dict) else None
     kind, type_name = classify_type(labels, issue_type, mapping)
     closed = item.get("state") == "closed"
-    started_from = set(mapping["started_from"])
+    started_from = set(mapping.started_from)
     assignee = (item.get("assignee") or {}).get("login")
-    in_progress_label = bool(_lower_set(labels) & _lower_set(mapping["in_progress_labels"]))
+    in_progress_label = bool(_lower_set(labels) & _lower_set(mapping.in_progress_labels))
     started_now = (("assigned" in started_from and assignee is not None)
                    or ("label" in started_from and in_progress_label))
     category = "done" if closed else ("in_progress" if started_now else "todo")
     reason = item.get("state_reason") if closed else None
     if closed:
-        not_delivered = _lower_set(mapping["not_delivered_resolutions"])
+        not_delivered = _lower_set(mapping.not_delivered_resolutions)
         res_category = "not_delivered" if (reason or "").lower() in not_delivered else "delivered"
     else:
         res_category = None
-    found_in = ("production" if _lower_set(labels) & _lower_set(mapping["production_labels"])
+    found_in = ("production" if _lower_set(labels) & _lower_set(mapping.production_labels)
                 else None)
     number = item["number"]
     return {
@@ -271,12 +274,12 @@ def run_to_pipeline_run(run: Mapping[str, Any], repo: str, project: str) -> dict
     }
 
 
-def environment_category(name: str | None, mapping: Mapping[str, Any]) -> str:
+def environment_category(name: str | None, mapping: MappingSettings) -> str:
     """production / staging / other, by ``mapping.production_environments`` etc. (any case)."""
     low = (name or "").lower()
-    if low in _lower_set(mapping["production_environments"]):
+    if low in _lower_set(mapping.production_environments):
         return "production"
-    if low in _lower_set(mapping["staging_environments"]):
+    if low in _lower_set(mapping.staging_environments):
         return "staging"
     return "other"
 
@@ -289,7 +292,7 @@ def deployment_outcome(statuses: list[Mapping[str, Any]]) -> tuple[str, str | No
 
 
 def deployment_to_row(dep: Mapping[str, Any], statuses: list[Mapping[str, Any]], repo: str,
-                      mapping: Mapping[str, Any]) -> dict[str, Any]:
+                      mapping: MappingSettings) -> dict[str, Any]:
     status, finished = deployment_outcome(statuses)
     env = dep.get("environment")
     return {

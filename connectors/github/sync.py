@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select, update
@@ -56,6 +56,9 @@ from . import fetch
 from .bulk import bulk_upsert
 from . import normalize as nz
 
+if TYPE_CHECKING:
+    from data.config import GithubSettings, MappingSettings
+
 SOURCE = "github"
 TERMINAL = set(nz.TERMINAL_DEPLOY_STATES)
 
@@ -84,8 +87,8 @@ class RepoSync:
     client: HttpClient
     repo: str
     project: str
-    mapping: dict[str, Any]
-    github: dict[str, Any]
+    mapping: MappingSettings
+    github: GithubSettings
     run: SyncRun
     progress: Progress = NULL_PROGRESS
     full: bool = False
@@ -99,7 +102,7 @@ class RepoSync:
     # --- helpers ------------------------------------------------------------------------
     @property
     def per_page(self) -> int:
-        return int(self.github.get("per_page", 100))
+        return self.github.per_page
 
     @property
     def now(self) -> datetime:
@@ -107,7 +110,7 @@ class RepoSync:
 
     @property
     def lookback_start(self) -> datetime:
-        return self.now - timedelta(days=int(self.github.get("lookback_days", 180)))
+        return self.now - timedelta(days=self.github.lookback_days)
 
     def state(self, resource: str):
         with self.engine.connect() as conn:
@@ -363,8 +366,8 @@ class RepoSync:
         """started_at = earliest of the configured signals; an open started item is in
         progress. Runs over the repo's stored items, so a mapping change applies on re-sync."""
         wi, ch, pr = schema.work_items, schema.work_item_changes, schema.pull_requests
-        started_from = list(self.mapping["started_from"])
-        in_progress = {x.lower() for x in self.mapping["in_progress_labels"]}
+        started_from = list(self.mapping.started_from)
+        in_progress = {x.lower() for x in self.mapping.in_progress_labels}
         prefix = nz.issue_id(self.repo, 0)[:-1]
         cands: dict[str, dict[str, datetime]] = {}
 
@@ -497,7 +500,7 @@ class RepoSync:
             return []
         rows = [nz.run_to_pipeline_run(r, self.repo, self.project) for r in runs]
         deploys = [nz.workflow_run_to_deployment(r, self.repo) for r in runs
-                   if nz.is_deploy_workflow(r, self.github.get("deploy_workflows", []))]
+                   if nz.is_deploy_workflow(r, self.github.deploy_workflows)]
         with self.engine.begin() as conn:
             save_raw(conn, SOURCE, "runs", self.repo, ((f"{self.repo}:{r['id']}", r) for r in runs))
             upsert(conn, schema.pipeline_runs, rows)

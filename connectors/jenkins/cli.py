@@ -50,7 +50,7 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
               clock: Clock | None = None, page_size: int = fetch.PAGE_SIZE) -> dict[str, int]:
     """Sync each job in turn, one ``sync_runs`` row per job. A failing job does not stop the
     others; the first failure is raised at the end."""
-    url = url or settings.jenkins["url"]
+    url = url or settings.jenkins.url
     if not url:
         raise ConfigError("jenkins: no server URL — pass --url or set [jenkins] url in "
                           "readiness.toml")
@@ -59,14 +59,14 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
                           "readiness.toml")
     user, token = _credentials()
     client = fetch.make_client(url, user, token, clock=clock,
-                               max_wait=settings.jenkins["max_wait"] if max_wait is None
+                               max_wait=settings.jenkins.max_wait if max_wait is None
                                else max_wait)
 
     def sync_job(job: str) -> dict[str, int]:
         with SyncRun(engine, nz.SOURCE, job, client) as run:
             return JobSync(
                 engine=engine, client=client, job=job, mapping=settings.mapping,
-                deploy_job_pattern=settings.jenkins["deploy_job_pattern"],
+                deploy_job_pattern=settings.jenkins.deploy_job_pattern,
                 project_for_repo=settings.project_for_repo, run=run,
                 progress=progress, full=full, page_size=page_size).sync()
 
@@ -79,7 +79,7 @@ def sync_jobs(settings: Settings, engine: Engine, progress: Progress, url: str |
 def run(args: argparse.Namespace, settings: Settings, engine: Engine,
         progress: Progress) -> dict[str, Any]:
     # --allow-mass-delete is accepted as by every source; a Jenkins sync removes nothing.
-    jobs = args.job or list(settings.jenkins["jobs"])
+    jobs = args.job or list(settings.jenkins.jobs)
     return sync_jobs(settings, engine, progress, args.url, [nz.job_name(j) for j in jobs],
                      full=getattr(args, "full", False), max_wait=args.max_wait)
 
@@ -89,4 +89,4 @@ def sync_configured(settings: Settings, engine: Engine, progress: Progress,
     """Sync ``[jenkins]`` of readiness.toml. ``allow_mass_delete`` is accepted like every
     source's; a Jenkins sync removes nothing (builds Jenkins discarded stay as history)."""
     return sync_jobs(settings, engine, progress, None,
-                     [nz.job_name(j) for j in settings.jenkins["jobs"]], full=full)
+                     [nz.job_name(j) for j in settings.jenkins.jobs], full=full)

@@ -26,11 +26,14 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from data.mapping import JENKINS_RESULTS, deployment_status_for_run, jenkins_build_outcome
 from data.text import LABEL, MESSAGE, NAME, cap, test_key
+
+if TYPE_CHECKING:
+    from data.config import MappingSettings
 
 SOURCE = "jenkins"
 MESSAGE_LIMIT = MESSAGE
@@ -174,7 +177,7 @@ def _lower(values: Iterable[str]) -> set[str]:
     return {v.lower() for v in values}
 
 
-def environment_of(job: str, mapping: Mapping[str, Any]) -> tuple[str, str | None]:
+def environment_of(job: str, mapping: MappingSettings) -> tuple[str, str | None]:
     """``(category, name)`` from the environment names the job path contains.
 
     Path segments, and the words within them (``deploy-prod``), are compared with
@@ -182,8 +185,8 @@ def environment_of(job: str, mapping: Mapping[str, Any]) -> tuple[str, str | Non
     neither counts as production, as ``github.deploy_workflows`` runs do: it was configured as
     a deploy job and says nothing narrower.
     """
-    production = _lower(mapping.get("production_environments") or [])
-    staging = _lower(mapping.get("staging_environments") or [])
+    production = _lower(mapping.production_environments)
+    staging = _lower(mapping.staging_environments)
     candidates: list[str] = []
     for segment in job_segments(job):
         candidates.append(segment)
@@ -196,7 +199,7 @@ def environment_of(job: str, mapping: Mapping[str, Any]) -> tuple[str, str | Non
 
 
 def build_to_deployment(run: Mapping[str, Any], job: str,
-                        mapping: Mapping[str, Any]) -> dict[str, Any]:
+                        mapping: MappingSettings) -> dict[str, Any]:
     """A ``deployments`` row for a build of a deploy job (from its ``pipeline_runs`` row)."""
     category, name = environment_of(job, mapping)
     status = ("in_progress" if run["status"] != "completed"

@@ -16,7 +16,7 @@ Incremental rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -29,6 +29,9 @@ from data.store import replace_rows, upsert
 from . import fetch
 from . import normalize as nz
 
+if TYPE_CHECKING:
+    from data.config import MappingSettings
+
 SOURCE = nz.SOURCE
 RESOURCE = "builds"
 
@@ -38,7 +41,7 @@ class JobSync:
     engine: Engine
     client: HttpClient
     job: str  # canonical "folder/sub/job"
-    mapping: dict[str, Any]
+    mapping: MappingSettings
     deploy_job_pattern: str = ""
     project_for_repo: Any = staticmethod(lambda repo: None)
     run: SyncRun | None = None

@@ -42,7 +42,7 @@ def _sync(settings: Any, engine: Engine, progress: Progress, *, url: str, projec
         raise SourceError("jira: no project — pass --project KEY or set jira.projects in "
                           "readiness.toml")
     client = make_client(url, clock=clock,
-                         max_wait=max_wait if max_wait is not None else settings.jira["max_wait"])
+                         max_wait=max_wait if max_wait is not None else settings.jira.max_wait)
     policy = DeletePolicy.from_settings(settings, allow_mass_delete)
     try:
         # one sync_runs row per project; a failing project does not stop the others
@@ -57,9 +57,9 @@ def run(args: argparse.Namespace, settings: Any, engine: Engine,
         progress: Progress = NULL_PROGRESS, *, clock: Clock | None = None) -> dict[str, int]:
     """Sync what the command line names (falling back to ``[jira]`` in readiness.toml)."""
     return _sync(settings, engine, progress,
-                 url=args.url or settings.jira["url"],
-                 projects=args.project or list(settings.jira["projects"]),
-                 boards=[str(b) for b in (args.board or settings.jira["boards"])],
+                 url=args.url or settings.jira.url,
+                 projects=args.project or list(settings.jira.projects),
+                 boards=[str(b) for b in (args.board or settings.jira.boards)],
                  full=bool(getattr(args, "full", False)), max_wait=args.max_wait, clock=clock,
                  allow_mass_delete=bool(getattr(args, "allow_mass_delete", False)))
 
@@ -68,7 +68,7 @@ def sync_configured(settings: Any, engine: Engine, progress: Progress = NULL_PRO
                     full: bool = False, *, clock: Clock | None = None,
                     allow_mass_delete: bool = False) -> dict[str, int]:
     """Sync ``[jira]`` of readiness.toml: its url, projects and boards."""
-    return _sync(settings, engine, progress, url=settings.jira["url"],
-                 projects=list(settings.jira["projects"]),
-                 boards=[str(b) for b in settings.jira["boards"]], full=full,
+    return _sync(settings, engine, progress, url=settings.jira.url,
+                 projects=list(settings.jira.projects),
+                 boards=[str(b) for b in settings.jira.boards], full=full,
                  max_wait=None, clock=clock, allow_mass_delete=allow_mass_delete)

@@ -67,19 +67,19 @@ class Mapping:
     def from_settings(cls, settings: Any, *, story_points_field: str | None = None,
                       sprint_field: str | None = None) -> "Mapping":
         m, j = settings.mapping, settings.jira
-        rules = mapping_rules(settings)
+        rules = mapping_rules(settings.mapping)
 
         def low(values: Iterable[str]) -> frozenset[str]:
             return frozenset(v.casefold() for v in values)
 
         return cls(
-            bug_types=low(m["bug_types"]), incident_types=low(m["incident_types"]),
-            story_types=low(m["story_types"]), epic_types=low(m["epic_types"]),
+            bug_types=low(m.bug_types), incident_types=low(m.incident_types),
+            story_types=low(m.story_types), epic_types=low(m.epic_types),
             severity_by_priority=rules.severity_by_priority,
             severity_labels=rules.severity_labels,
-            not_delivered_resolutions=low(m["not_delivered_resolutions"]),
-            production_labels=low(m["production_labels"]),
-            status_names={k.casefold(): v for k, v in j["status_names"].items()},
+            not_delivered_resolutions=low(m.not_delivered_resolutions),
+            production_labels=low(m.production_labels),
+            status_names={k.casefold(): v for k, v in j.status_names.items()},
             story_points_field=story_points_field, sprint_field=sprint_field,
         )
 

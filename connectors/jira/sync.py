@@ -141,7 +141,7 @@ def prepare(client: HttpClient, engine: Engine, settings: Any, project: str,
         board_ids = [str(b["id"]) for b in fetch.boards(client, project) if b.get("id")]
     configs = [fetch.board_configuration(client, b) for b in board_ids]
     jira_fields = fetch.fields(client, server)
-    sp_field = resolve_story_points_field(settings.mapping["story_points_field"], configs,
+    sp_field = resolve_story_points_field(settings.mapping.story_points_field, configs,
                                           jira_fields)
     sprint_field = find_sprint_field(jira_fields)
     if sprint_field is None and server.cloud:
