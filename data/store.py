@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -106,10 +108,34 @@ def get_engine(url: str | None = None, *, create_schema: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     if create_schema:
         try:
-            ensure_schema(engine)
+            _ensure_schema_patiently(engine)
         except SQLAlchemyError as exc:
             raise database_error(exc, url, doing="open") from None
     return engine
+
+
+SCHEMA_LOCK_TRIES = 6
+
+
+def _ensure_schema_patiently(engine: Engine) -> None:
+    """:func:`ensure_schema`, tried again when SQLite answers "database is locked" at once.
+
+    The busy timeout covers most waits, but SQLite skips the busy handler where waiting could
+    deadlock — a connection switching a new file to WAL while another creates the schema, a
+    reader asking to write — and fails at once instead; under load several processes starting
+    together on an empty file met that (4 of 8 in one round). Backing off and starting over is
+    SQLite's own advice for that answer; the schema work itself is idempotent under its lock.
+    """
+    for attempt in range(SCHEMA_LOCK_TRIES):
+        try:
+            ensure_schema(engine)
+            return
+        except OperationalError as exc:
+            locked = "locked" in str(exc.orig or exc).lower()
+            if engine.dialect.name != "sqlite" or not locked or attempt == SCHEMA_LOCK_TRIES - 1:
+                raise
+            engine.dispose()  # a connection left mid-transaction must not hold the lock
+            time.sleep(0.2 * 2 ** attempt + random.uniform(0, 0.2))
 
 
 def _check_sqlite_folder(database: str | None, shown: str) -> None:

@@ -7,7 +7,7 @@ PostgreSQL. Expected rows are worked out by reading the payloads (quoted in comm
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
