@@ -232,7 +232,10 @@ def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
     # for retries, or another run of that sha). Each lookup walks an index, so the cost follows
     # the failures, not the millions of passing results.
     f, p, fr, r2 = tr.alias("f"), tr.alias("p"), pr.alias("fr"), pr.alias("r2")
-    same_test = p.c.test_key == f.c.test_key
+    # Compared as test_key || '' so the planner cannot walk the test_key index — every result
+    # of that test in every run — and looks the run's passing rows up by (run_id, status)
+    # instead: 3.8 s -> 0.13 s for the Quality page's window at demo scale 10 on SQLite.
+    same_test = (p.c.test_key + literal("")) == f.c.test_key
     in_run = (select(p.c.id).where(p.c.run_id == f.c.run_id, p.c.status == "passed", same_test)
               .exists())
     in_sha = (select(p.c.id).select_from(p.join(r2, p.c.run_id == r2.c.id))
