@@ -1,6 +1,6 @@
 """Domain tables (SQLAlchemy 2.0 Core).
 
-Table names and the columns DESIGN.md marks as contract (`id`, `source`, `project`, `key`,
+Table names and the columns docs/data-model.md marks as contract (`id`, `source`, `project`, `key`,
 `type`, `status_category`, `severity`, `story_points`, `created_at`, `resolved_at`,
 `updated_at`, `conclusion`, `run_id`, `name`, `status`, `environment`) are a public interface:
 users query them directly, so they change only with a migration in ``data/store.py``.

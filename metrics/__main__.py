@@ -1,4 +1,4 @@
-"""`python -m metrics readiness | waive | kpis` — the command-line contract in DESIGN.md.
+"""`python -m metrics readiness | waive | kpis` — the command-line contract in docs/cli.md.
 
 Errors (unknown release/project/sprint, no database, bad configuration or arguments) print one
 line on stderr and exit 2; never a traceback.

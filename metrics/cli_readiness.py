@@ -1,5 +1,5 @@
 """``python -m metrics readiness`` and ``python -m metrics waive`` (metrics/__main__.py parses the
-arguments per DESIGN.md and calls these).
+arguments per docs/cli.md and calls these).
 
 readiness exit codes: 0 GO (and AT RISK unless --strict); 1 NO-GO (and AT RISK with --strict);
 2 an error — unknown release, no database, bad configuration or arguments — with one line on

@@ -1,5 +1,5 @@
 """Launch gates: the catalogue (``metrics/gates.toml``), overrides from ``readiness.toml``, and the
-pure rules that turn measured values into a status, a verdict and a score (DESIGN.md).
+pure rules that turn measured values into a status, a verdict and a score (docs/metrics.md).
 
 - Status of a gate: PASS when the threshold is met; else WARN when the warn threshold is met or
   the gate does not block; else FAIL; NO_DATA when its measure has no value; WAIVED when an

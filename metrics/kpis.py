@@ -1,7 +1,7 @@
 """`python -m metrics kpis`: every KPI for a scope as text, JSON or CSV.
 
 For CI scripts, spreadsheets and data warehouses: KPI ids are stable, ``value`` is null (JSON),
-empty (CSV) or "no data" (text) when there is nothing to compute from. Units follow DESIGN.md:
+empty (CSV) or "no data" (text) when there is nothing to compute from. Units follow docs/metrics.md:
 hours, fractions 0..1, per day, counts over the window.
 """
 

@@ -98,7 +98,7 @@ class Evaluation:
                 or (g.status == G.NO_DATA and g.gate.blocking)]
 
     def to_dict(self) -> dict:
-        """The ``--format json`` object (DESIGN.md): contract keys first, then extras."""
+        """The ``--format json`` object (docs/cli.md): contract keys first, then extras."""
         return {"release": self.release, "project": self.project, "verdict": self.verdict,
                 "score": self.score, "evaluated_at": self.evaluated_at.isoformat(),
                 "gates": [g.to_dict() for g in self.gates],

@@ -11,7 +11,7 @@ text the pages, ``python -m metrics kpis``, the readiness report and the gates a
   at a moment, lives in metrics/readiness.py (``MEASURES``). Gates name catalogue ids in
   ``metric``; :data:`GATE_METRICS` lists the ids a gate may read.
 
-KPI ids are a public contract (DESIGN.md's command-line section): dashboards and scripts key on
+KPI ids are a public contract (docs/cli.md): dashboards and scripts key on
 them, so they never change.
 
 Units: durations ``hours``; rates ``fraction`` (0..1); frequencies ``per_day``; counts cover
@@ -73,7 +73,7 @@ class Registered:
     compute: Compute
 
 
-# Every measure, KPIs in DESIGN.md's order, then the release measures. When a KPI is also read
+# Every measure, KPIs in the contract's order, then the release measures. When a KPI is also read
 # by a gate, its definition says what it reads for a window and what for a release.
 CATALOGUE: dict[str, Metric] = {m.id: m for m in [
     Metric("sprint_committed", "Committed", "points", "neutral",
@@ -215,7 +215,7 @@ def definition(metric_id: str) -> Metric:
 
 
 def all_kpis() -> list[Registered]:
-    """Every KPI, in the catalogue's order (DESIGN.md's)."""
+    """Every KPI, in the catalogue's order (docs/metrics.md follows it)."""
     _load()
     return [REGISTRY[mid] for mid in CATALOGUE if mid in REGISTRY]
 

@@ -93,7 +93,7 @@ def render_text(ev, history: list[dict] | None = None) -> str:
 
 # --- json -------------------------------------------------------------------------------------------
 def render_json(ev, history: list[dict] | None = None) -> str:
-    """The JSON object of DESIGN.md's command-line contract."""
+    """The JSON object of the command-line contract (docs/cli.md)."""
     return json.dumps(ev.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 

@@ -1,7 +1,7 @@
 """Missing data never passes.
 
 1. Properties of the verdict rules (metrics/gates.py) over any set of gate results, checked
-   against the rules as DESIGN.md writes them, computed here independently (the score with
+   against the rules as docs/metrics.md writes them, computed here independently (the score with
    exact fractions, never clamped): a gate without data is NO_DATA, never PASS; it earns what a
    FAIL earns; the verdict is NO-GO on any FAIL, else AT RISK on any WARN or blocking NO_DATA,
    else GO.
@@ -52,7 +52,7 @@ def _meets(value: float, comparator: str, bound: float) -> bool:
 
 
 def written_status(gate: G.Gate, value, waived: bool) -> str:
-    """DESIGN.md: WAIVED when a waiver covers it; NO_DATA when its metric has no data; PASS
+    """docs/metrics.md: WAIVED when a waiver covers it; NO_DATA when its metric has no data; PASS
     when the threshold is met; else WARN when the warn threshold is met or the gate does not
     block; else FAIL."""
     if waived:

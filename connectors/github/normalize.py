@@ -1,6 +1,6 @@
 """Pure functions from GitHub API items to domain rows (no I/O, no clock).
 
-Ids follow DESIGN.md: ``github:issue:OWNER/NAME#N``, ``github:milestone:OWNER/NAME#N``,
+Ids follow docs/data-model.md: ``github:issue:OWNER/NAME#N``, ``github:milestone:OWNER/NAME#N``,
 ``github:pr:OWNER/NAME#N``, ``github:run:OWNER/NAME:ID``, ``github:deployment:OWNER/NAME:ID``.
 Timestamps stay ISO strings here; the ``UTCDateTime`` column type parses them on the way in.
 """

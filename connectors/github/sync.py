@@ -4,7 +4,7 @@ Order matters: milestones before issues (release membership points at them), iss
 their events, events and pulls before ``started_at`` is derived, milestones before GitHub
 releases are matched to them, runs and deployments before the commits each deployment shipped.
 
-Incremental rules (see DESIGN.md):
+Incremental rules (see docs/architecture.md):
 - issues: ``since=<cursor>&sort=updated&direction=asc``; the cursor moves page by page;
 - pulls, issue events, deployments: newest first, read down to the stored watermark, which
   moves once the walk is complete;

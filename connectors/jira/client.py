@@ -1,6 +1,6 @@
 """The Jira HTTP client: credentials from the environment, Jira's rate-limit policy.
 
-Auth (DESIGN.md, "Secrets"): ``JIRA_EMAIL`` + ``JIRA_API_TOKEN`` give basic auth (Jira Cloud);
+Auth (README, "Security"): ``JIRA_EMAIL`` + ``JIRA_API_TOKEN`` give basic auth (Jira Cloud);
 ``JIRA_TOKEN`` gives a bearer personal access token (Data Center); each from the environment,
 else ``.streamlit/secrets.toml`` (:func:`net.secrets.get_secret`). With neither, requests go
 anonymously (public instances allow that; private ones answer 401 and the message says which
