@@ -40,6 +40,17 @@ def bad_shape(source: str, where: str, expected: str, got: Any) -> BadResponse:
         "stored data is intact; rerun, and report it if it persists")
 
 
+def list_of_objects(source: str, value: Any, where: str) -> list[dict]:
+    """``value`` if it is a list of objects (what every list endpoint answers); else the
+    one-line error naming ``where``."""
+    if not isinstance(value, list):
+        raise bad_shape(source, where, "a list", value)
+    for item in value:
+        if not isinstance(item, dict):
+            raise bad_shape(source, where, "a list of objects", item)
+    return value
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"

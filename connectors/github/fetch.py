@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from connectors.frame import bad_shape
+from connectors.frame.shape import list_of_objects
 from connectors.frame.paging import Endpoint, link_pages
 from net.http import AuthError, HttpClient, SourceError
 
@@ -76,19 +77,9 @@ def list_pages(client: HttpClient, path: str, *, params: dict | None = None,
                                 body if not isinstance(body, dict) else body.get(key))
             total = body.get("total_count")
             body = body[key]
-        check_objects(body, where)
+        list_of_objects("github", body, where)
         yield Page(items=body, etag=resp.headers.get("ETag"), first=number == 1,
                    last="next" not in resp.links, total_count=total, number=number, path=path)
-
-
-def check_objects(body: Any, where: str) -> list[dict]:
-    """``body`` if it is a list of objects; else the one-line error naming ``where``."""
-    if not isinstance(body, list):
-        raise bad_shape("github", where, "a list", body)
-    for item in body:
-        if not isinstance(item, dict):
-            raise bad_shape("github", where, "a list of objects", item)
-    return body
 
 
 def check_object(body: Any, where: str, *fields: str) -> dict:

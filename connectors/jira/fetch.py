@@ -20,6 +20,7 @@ from typing import Any
 
 from net.http import AuthError, BadResponse, HttpClient, NotFound, SourceError
 from connectors.frame import bad_shape
+from connectors.frame.shape import list_of_objects
 from connectors.frame.paging import Endpoint, Listing, offset_pages, token_pages
 
 PAGE_SIZE = 100
@@ -62,17 +63,8 @@ def _object(body: Any, where: str, *lists: str) -> dict:
     if not isinstance(body, dict):
         raise bad_shape("jira", where, "an object", body)
     for name in lists:
-        _objects(body.get(name), f"{where}, '{name}'")
+        list_of_objects("jira", body.get(name), f"{where}, '{name}'")
     return body
-
-
-def _objects(value: Any, where: str) -> list[dict]:
-    if not isinstance(value, list):
-        raise bad_shape("jira", where, "a list", value)
-    for item in value:
-        if not isinstance(item, dict):
-            raise bad_shape("jira", where, "a list of objects", item)
-    return value
 
 
 def _issues(body: Any, where: str, field_list: list[str]) -> list[dict]:
@@ -112,19 +104,19 @@ def project(client: HttpClient, server: Server, key: str) -> dict:
 def project_versions(client: HttpClient, server: Server, key: str) -> list[dict]:
     path = f"{server.api}/project/{key}/versions"
     body, _ = client.get_json(path)
-    return _objects(body, path)
+    return list_of_objects("jira", body, path)
 
 
 def fields(client: HttpClient, server: Server) -> list[dict]:
     path = f"{server.api}/field"
     body, _ = client.get_json(path)
-    return _objects(body, path)
+    return list_of_objects("jira", body, path)
 
 
 def statuses(client: HttpClient, server: Server) -> list[dict]:
     path = f"{server.api}/status"
     body, _ = client.get_json(path)
-    return _objects(body, path)
+    return list_of_objects("jira", body, path)
 
 
 def my_time_zone(client: HttpClient, server: Server) -> str | None:
