@@ -27,7 +27,7 @@ DEADLINE_S = 30.0  # one post: connect, send, answer
 MAX_WAIT_S = 60.0  # the longest 429 wait before the message is left for the next run
 RETRIES = 3  # connection attempts that failed before sending
 SECRET_PART_CHARS = 16  # path segments and query values this long are treated as secret
-_TOKEN = re.compile(r"[A-Za-z0-9_.~%+-]{%d,}" % SECRET_PART_CHARS)
+_TOKEN = re.compile(r"[A-Za-z0-9_.~%+-]{" + str(SECRET_PART_CHARS) + ",}")
 
 
 class _Redacting(logging.Filter):

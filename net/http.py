@@ -425,7 +425,8 @@ class HttpClient:
         else:  # connection errors before sending only: no method is retried after sending
             retry = ClockRetry(
                 total=self.retries, connect=self.retries, read=0, status=0, other=0,
-                backoff_factor=1.0, backoff_max=60, allowed_methods=frozenset(),
+                # POST is not among these (an empty set would mean "every method")
+                backoff_factor=1.0, backoff_max=60, allowed_methods=frozenset({"GET", "HEAD"}),
                 raise_on_status=False, clock=self.clock,
             )
         adapter = _WatchedAdapter(max_retries=retry)
