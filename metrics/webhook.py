@@ -27,6 +27,7 @@ DEADLINE_S = 30.0  # one post: connect, send, answer
 MAX_WAIT_S = 60.0  # the longest 429 wait before the message is left for the next run
 RETRIES = 3  # connection attempts that failed before sending
 SECRET_PART_CHARS = 16  # path segments and query values this long are treated as secret
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"[A-Za-z0-9_.~%+-]{" + str(SECRET_PART_CHARS) + ",}")
 
 
@@ -69,6 +70,11 @@ def _register_parts(url: str) -> None:
 def webhook_url(variable: str) -> str:
     """The webhook URL held by ``variable`` (environment, else .streamlit/secrets.toml).
     :class:`ConfigError` when unset or not an http(s) URL; the message never shows it."""
+    if not _VARIABLE.fullmatch(variable or ""):
+        # Not echoed: what was given may be the webhook URL itself.
+        raise ConfigError("notify: the webhook variable must be the name of an environment "
+                          "variable (letters, digits and _), not the URL itself — put the URL "
+                          "in a variable and name that")
     url = get_secret(variable)
     if not url:
         raise ConfigError(f"notify: {variable} is not set — put the webhook URL in that "

@@ -14,6 +14,7 @@ import logging
 import re
 import socket
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -292,6 +293,21 @@ def test_missing_webhook_variable_is_one_line_and_records_nothing(cli_db, capsys
     assert rows(cli_db) == []
 
 
+def test_a_url_given_as_the_variable_name_is_not_echoed(cli_db, capsys):
+    url = f"https://hooks.example{PATH}"
+    assert main(["notify", "--webhook-env", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not the URL itself" in err and TOKEN not in err
+
+
+def test_a_variable_holding_no_url_is_not_echoed(cli_db, capsys, monkeypatch):
+    monkeypatch.setenv("TEST_HOOK", f"hooks.example{PATH}")  # the scheme left out
+    assert main(["notify"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not hold an http(s) webhook URL" in err
+    assert TOKEN not in err and rows(cli_db) == []
+
+
 def test_the_webhook_url_is_read_from_the_secrets_file(cli_db, hook, monkeypatch, tmp_path,
                                                        capsys):
     secrets = tmp_path / "secrets.toml"
@@ -328,6 +344,12 @@ def test_the_secret_is_in_no_output_log_or_row(cli_db, hook, capsys, caplog):
                      if not r.name.startswith("werkzeug"))
     for text in (out.out, out.err, ours, dump):
         assert TOKEN not in text and "B0BBB" not in text
+    cli_db.dispose()
+    database = Path(cli_db.url.database)
+    for path in (database, database.with_name(database.name + "-wal")):
+        if path.exists():
+            raw = path.read_bytes()
+            assert TOKEN.encode() not in raw and b"B0BBB" not in raw
     assert "POST" in ours  # urllib3 did log the request line
 
 
