@@ -9,7 +9,7 @@ Release PAY 2.4 (project PAY: repository acme/web, release branch release/2.4), 
 | PAY-2 bug, done | fix; PR acme/web#11 names it but was closed unmerged | yes, Fixes, no PR |
 | PAY-3 task, done | other | yes, Other |
 | PAY-4 story, done as Won't Do | not delivered | no |
-| PAY-5 story, in progress | not done; PR acme/web#12 (merged, names it) is a feature | the PR only |
+| PAY-5 story, in progress | not done; PR acme/web#12 (merged, names it): a feature | PR only |
 | PAY-6 epic, done | an epic | no |
 | PAY-7 bug, resolved after AS_OF | not done then | no |
 | PAY-8 story, done, not in the release | PR acme/web#18 names it | no |
