@@ -13,7 +13,8 @@ Limits kept (Slack's Block Kit reference; Teams' Adaptive Card docs):
 - Teams: an Adaptive Card of version :data:`CARD_VERSION` inside
   ``{"type": "message", "attachments": [{"contentType":
   "application/vnd.microsoft.card.adaptive", "content": card}]}``, under 28 KB; source text
-  only in TextBlocks and FactSets, links only as ``Action.OpenUrl``.
+  only in TextBlocks and FactSets (never making a link there), links only as
+  ``Action.OpenUrl``.
 """
 
 from __future__ import annotations
@@ -177,8 +178,15 @@ def slack_payload(msg: Message) -> dict:
 
 
 # --- Teams ---------------------------------------------------------------------------------
+def card_text(text: object) -> str:
+    """Text for a card's TextBlock or fact, on one line. Teams renders Markdown there; a
+    zero-width space between ``]`` and ``(`` keeps source text from making a link (links go
+    only in ``Action.OpenUrl``)."""
+    return one_line(text).replace("](", "]\u200b(")
+
+
 def _text_block(text: str, **style) -> dict:
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+    return {"type": "TextBlock", "text": card_text(text), "wrap": True, **style}
 
 
 def _teams_release(msg: Message, ev) -> list[dict]:
@@ -188,9 +196,9 @@ def _teams_release(msg: Message, ev) -> list[dict]:
     reasons = ev.reasons()
     if reasons:
         facts = [{"title": f"{STATUS_ICONS[g.status]} {g.status.replace('_', ' ')}",
-                  "value": f"{one_line(g.gate.label, 120)}: "
-                           f"{format_value(g.value, g.gate.unit)} "
-                           f"(needs {g.gate.describe_threshold()})"}
+                  "value": card_text(f"{one_line(g.gate.label, 120)}: "
+                                     f"{format_value(g.value, g.gate.unit)} "
+                                     f"(needs {g.gate.describe_threshold()})")}
                  for g in reasons[:GATES_SHOWN]]
         if len(reasons) > GATES_SHOWN:
             facts.append({"title": "…", "value": f"and {len(reasons) - GATES_SHOWN} more"})

@@ -11,6 +11,10 @@
   urllib3's formula (:class:`net.retry.Backoff`).
 - Every failure becomes a :class:`SourceError` whose message is one line saying what is wrong and
   what to do.
+- A client made with ``resend=False`` (webhooks: :meth:`HttpClient.post_once`) sends each
+  request at most once: only a connection that failed before the request went out
+  (:class:`NotSent`) is retried, and a 429 waited out; never a 5xx, a dropped connection or a
+  cut-off answer, after which the server may have acted on it.
 
 Credentials — the rules every connector gets from this module, present and future:
 

@@ -101,7 +101,10 @@ def test_long_and_hostile_names_are_clipped_and_inert():
     assert "<!channel>" not in slack["text"]
     # the one link is ours, its label's | made harmless
     assert section.count("<https://") == 1
-    teams_ok(P.teams_payload(msg))
+    teams = P.teams_payload(msg)
+    teams_ok(teams)
+    card = json.dumps(teams["attachments"][0]["content"]["body"], ensure_ascii=False)
+    assert "](" not in card  # no Markdown link from a name on the card
 
 
 def test_failing_gates_are_listed_with_their_values_and_capped():
