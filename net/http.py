@@ -118,8 +118,8 @@ class ConnectionFailed(SourceError):
 
 
 class NotSent(ConnectionFailed):
-    """The connection failed before the request was sent (refused, DNS, connect timeout, TLS
-    handshake): nothing reached the server, so trying again cannot deliver anything twice."""
+    """The connection failed before the request was sent (refused, DNS, connect timeout):
+    nothing reached the server, so trying again cannot deliver anything twice."""
 
 
 class BadResponse(SourceError):
@@ -625,7 +625,8 @@ class HttpClient:
                                         json=json_body, auth=auth, stream=True,
                                         timeout=timeout, allow_redirects=False)
         except requests.exceptions.SSLError:
-            raise NotSent(
+            # Not NotSent: urllib3 reports TLS errors while reading the answer this way too.
+            raise ConnectionFailed(
                 f"{self.source}: TLS failed for {_host(url)} — check the URL and certificates"
             ) from None
         except requests.exceptions.ConnectTimeout:
