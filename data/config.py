@@ -15,6 +15,7 @@ exists is checked by the metrics layer, which owns the gate catalogue.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,13 +139,53 @@ class JenkinsSettings(_Section):
 
 
 class AppSettings(_Section):
-    """``[app]``: where data is stored and how much one sync may delete."""
+    """``[app]``: where data is stored, how much one sync may delete, where the app is served."""
 
     database_url: str = Field("", description="a SQLAlchemy URL (DATABASE_URL overrides it)")
+    base_url: str = Field("", description="the dashboard's address, an http(s) URL such as "
+                                          "https://shipready.acme.example (links in messages)")
     max_delete_share: float = Field(
         0.1, ge=0, le=1, allow_inf_nan=False,
         description="a number from 0 to 1: the largest share of a repository's or project's "
                     "stored items one sync may remove")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname \
+                or "@" in parts.netloc or parts.query or parts.fragment:
+            raise ValueError("should be an http(s) URL naming a host, without user:password@, "
+                             f"query or fragment, got {value!r}")
+        return value.rstrip("/")
+
+
+class NotifySettings(_Section):
+    """``[notify]``: where verdict changes and the daily digest are posted (README,
+    Notifications). The webhook URL itself is a secret: only the name of the variable holding
+    it is written here."""
+
+    to: Literal["slack", "teams", "json"] | None = Field(
+        None, description="one of slack, teams, json")
+    webhook_env: str = Field("SHIPREADY_WEBHOOK_URL",
+                             description="the name of an environment variable")
+    digest_days: int = Field(7, ge=0, le=365,
+                             description="a whole number of days from 0 to 365")
+    digest_hour: int = Field(8, ge=0, le=23, description="an hour of the day (UTC), 0 to 23")
+
+    @field_validator("webhook_env")
+    @classmethod
+    def _variable_name(cls, value: str) -> str:
+        # Not echoed: a URL pasted here by mistake is the secret itself.
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("should be the name of an environment variable (letters, digits "
+                             "and _), not the webhook URL itself: put the URL in that variable")
+        return value
 
 
 class GateOverride(_Section):
@@ -211,6 +252,7 @@ class ConfigFile(_Section):
     github: GithubSettings = GithubSettings()
     jira: JiraSettings = JiraSettings()
     jenkins: JenkinsSettings = JenkinsSettings()
+    notify: NotifySettings = NotifySettings()
     projects: dict[str, ProjectSection] = Field({}, description="a table of project keys")
     teams: dict[str, TeamSection] = Field({}, description="a table of team names")
     gates: _Gates = Field({}, description="a table of gate overrides")
@@ -259,6 +301,7 @@ class Settings:
     projects: dict[str, ProjectConfig]
     teams: dict[str, TeamConfig]
     gates: dict[str, dict[str, Any]]
+    notify: NotifySettings = NotifySettings()
 
     @property
     def is_demo(self) -> bool:
@@ -322,7 +365,7 @@ def parse_settings(data: dict[str, Any], path: Path | None) -> Settings:
              for name, t in model.teams.items()}
     return Settings(path=path, app=model.app, mapping=model.mapping, github=model.github,
                     jira=model.jira, jenkins=model.jenkins, projects=projects, teams=teams,
-                    gates=_overrides(model.gates))
+                    gates=_overrides(model.gates), notify=model.notify)
 
 
 def _one_line(error: Any) -> str:

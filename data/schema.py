@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from data.text import test_key
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 11
 
 
 class UTCDateTime(TypeDecorator):
@@ -430,6 +430,38 @@ readiness_snapshots = Table(
     Column("score", Float, nullable=False),
     Column("payload", JSON, nullable=False),  # the full evaluation, gates and evidence
     Index("ix_readiness_snapshots_release", "release_id", "evaluated_at"),
+)
+
+# --- notifications (schema migration 11; README "Notifications") ------------------------------
+# The outbox: one row per message, written and committed before the message goes, so a message
+# is sent at most once. `key` says what the message is about (its event), unique per channel.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False, unique=True),  # e.g. digest:2026-11-30:slack
+    Column("kind", String(16), nullable=False),  # change/digest/one_off
+    Column("channel", String(16), nullable=False),  # slack/teams/json
+    Column("release_id", ID),  # null for a digest
+    Column("verdict", String(16)),
+    Column("subject", String(255), nullable=False),  # one line: what the message is about
+    Column("status", String(16), nullable=False),  # sending/sent/failed/unsent
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("http_status", Integer),
+    Column("error", Text),  # one line, redacted: never the webhook URL
+    Column("payload", JSON, nullable=False),  # the body as posted (it holds no secret)
+    Index("ix_notifications_status", "status", "created_at"),
+)
+
+# The verdict the notifier last saw for each release: a change is a new verdict against it.
+notify_verdicts = Table(
+    "notify_verdicts",
+    metadata,
+    Column("release_id", ID, primary_key=True),
+    Column("verdict", String(16), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
 )
 
 

@@ -288,12 +288,21 @@ def _migrate_5_domain(conn: Connection) -> None:
     domain.backfill_scopes(conn)
 
 
-# version -> function(connection) upgrading from version-1.
+def _migrate_11_notifications(conn: Connection) -> None:
+    """Version 11: the notification outbox and the last verdict the notifier saw
+    (``notifications``, ``notify_verdicts``; README, Notifications). New tables only."""
+    schema.notifications.create(conn, checkfirst=True)
+    schema.notify_verdicts.create(conn, checkfirst=True)
+
+
+# version -> function(connection) upgrading from version-1. A version that only adds tables
+# may be absent: ``create_all`` at the end of an upgrade creates them.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_sync_heartbeat,
     3: _migrate_3_test_key,
     4: _migrate_4_outcomes,
     5: _migrate_5_domain,
+    11: _migrate_11_notifications,
 }
 
 # Any constant works: it only has to be the same in every ShipReady process on one server.
@@ -331,7 +340,8 @@ def ensure_schema(engine: Engine) -> None:
                 f"({schema.SCHEMA_VERSION}); update ShipReady"
             )
         for target in range(version + 1, schema.SCHEMA_VERSION + 1):
-            MIGRATIONS[target](conn)
+            if target in MIGRATIONS:
+                MIGRATIONS[target](conn)
             _record_version(conn, target)
         # Tables added since (without altering old ones) are created here too.
         schema.metadata.create_all(conn, checkfirst=True)

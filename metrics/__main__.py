@@ -1,4 +1,5 @@
-"""`python -m metrics readiness | waive | kpis` — the command-line contract in docs/cli.md.
+"""`python -m metrics readiness | waive | kpis | notify | notes` — the command-line contract in
+docs/cli.md.
 
 Errors (unknown release/project/sprint, no database, bad configuration or arguments) print one
 line on stderr and exit 2; never a traceback.
@@ -79,6 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--until", help="DATE or DATETIME (default: now)")
     k.add_argument("--format", choices=["text", "json", "csv"], default="text")
     k.add_argument("--config", help="readiness.toml path")
+
+    n = sub.add_parser("notify", help="post verdict changes and the daily digest to a webhook")
+    n.add_argument("--release", help="post this release's state now (a one-off)")
+    n.add_argument("--project", help="project key (needed when the name is in several)")
+    n.add_argument("--to", choices=["slack", "teams", "json"],
+                   help="where to post (default [notify] to)")
+    n.add_argument("--webhook-env", dest="webhook_env", metavar="VARIABLE",
+                   help="the environment variable holding the webhook URL "
+                        "(default [notify] webhook_env)")
+    n.add_argument("--dry-run", dest="dry_run", action="store_true",
+                   help="print the messages' bodies; record and send nothing")
+    n.add_argument("--config", help="readiness.toml path")
+
+    o = sub.add_parser("notes", help="draft a release's notes")
+    o.add_argument("--release", required=True, help="release name, e.g. 2.4")
+    o.add_argument("--project", help="project key (needed when the name is in several)")
+    o.add_argument("--format", choices=["markdown", "html"], default="markdown")
+    o.add_argument("--output", help="write the notes to FILE instead of stdout")
+    o.add_argument("--config", help="readiness.toml path")
     return p
 
 
@@ -107,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
             from metrics.kpis import run_kpis
 
             return run_kpis(args)
+        if args.command in ("notify", "notes"):
+            from metrics import cli_notify
+
+            return (cli_notify.run_notify(args) if args.command == "notify"
+                    else cli_notify.run_notes(args))
         from metrics import cli_readiness  # imported only when its commands run
 
         if args.command == "readiness":

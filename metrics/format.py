@@ -67,14 +67,19 @@ def one_line(text: object, limit: int | None = None) -> str:
     return out
 
 
-# Anywhere in a line: code spans, emphasis (*), links and images ([ ]), HTML tags, comments and
-# autolinks (< before a letter, /, ! or ?),
-# strikethrough (~) and a backslash before punctuation (elsewhere a backslash is literal).
-_ALWAYS = re.compile(r"(\\(?=[!-/:-@\[-`{-~]|$)|<(?=[A-Za-z/!?])|[`*\[\]~])")
+# Anywhere in a line: code spans, emphasis (*), HTML tags, comments and autolinks (< before a
+# letter, /, ! or ?), strikethrough (~), a backslash before punctuation (elsewhere a backslash
+# is literal), and a ] that would close a link, an image or a reference — one followed by
+# ( [ or : — so ``[chrome]`` in a parametrised test's name stays as typed.
+_ALWAYS = re.compile(r"(\\(?=[!-/:-@\[-`{-~]|$)|<(?=[A-Za-z/!?])|[`*~]|\](?=[(\[:]))")
+# Inside a link's label every bracket is escaped: an unbalanced one would end the label.
+# (a bracket after an even run of backslashes is unescaped: each pair is one literal backslash)
+_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")
 # Underscores make emphasis only at a word edge (snake_case names are left alone).
 _UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
-# At the start of a line: headings, block quotes, list items, ordered list items.
-_LEADING = re.compile(r"^(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))")
+# At the start of a line: headings, block quotes, list items, ordered list items, and (in a
+# list item) a task-list box ``[ ]`` / ``[x]``.
+_LEADING = re.compile(r"^(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|\d{1,9}(?=[.)](?:\s|$))|\[(?=[ xX]\]))")
 
 
 def _escape(text: object, limit: int | None, streamlit: bool, leading: bool) -> str:
@@ -97,10 +102,11 @@ def md_inline(text: object, *, limit: int | None = None, streamlit: bool = False
     """Source text as inert inline Markdown on one line (safe at the start of a line, in a
     heading or a list item too).
 
-    Escaped: a backslash before punctuation, backtick, ``*``, ``[``, ``]``, ``~`` and a ``<``
-    that could open a tag or autolink, anywhere; ``_`` at a word
-    edge; a leading ``#``, ``>``, ``-``/``+`` list marker or ``1.`` number. ``streamlit``
-    also escapes ``$`` (st.markdown renders ``$…$`` as LaTeX). Everything else is left as typed.
+    Escaped: a backslash before punctuation, backtick, ``*``, ``~``, a ``]`` followed by
+    ``(``, ``[`` or ``:`` (it would close a link, image or reference) and a ``<`` that could
+    open a tag or autolink, anywhere; ``_`` at a word edge; a leading ``#``, ``>``, ``-``/``+``
+    list marker, ``1.`` number or ``[x]`` task box. ``streamlit`` also escapes ``$`` (st.markdown renders
+    ``$…$`` as LaTeX). Everything else is left as typed.
     """
     return _escape(text, limit, streamlit, leading=True)
 
@@ -114,12 +120,14 @@ def md_cell(text: object, *, limit: int | None = None, streamlit: bool = False) 
 def md_link(label: object, url: object, *, limit: int | None = None,
             streamlit: bool = False) -> str:
     """``[label](url)`` for a safe http(s) URL (parentheses in it percent-encoded), else the
-    label alone; the label is escaped with :func:`md_inline`."""
+    label alone; the label is escaped with :func:`md_inline`, and inside a link every bracket
+    too."""
     text = md_inline(label, limit=limit, streamlit=streamlit)
     safe = safe_url(url)
     if not safe or not text:
         return text
-    return f"[{text}]({quote(safe, safe=':/?#@!$&*+,;=%~._-[]')})"
+    label_text = _BRACKET.sub(r"\1\\\2", text)
+    return f"[{label_text}]({quote(safe, safe=':/?#@!$&*+,;=%~._-[]')})"
 
 
 # --- html -------------------------------------------------------------------------------------

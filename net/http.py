@@ -11,6 +11,10 @@
   urllib3's formula (:class:`net.retry.Backoff`).
 - Every failure becomes a :class:`SourceError` whose message is one line saying what is wrong and
   what to do.
+- A client made with ``resend=False`` (webhooks: :meth:`HttpClient.post_once`) sends each
+  request at most once: only a connection that failed before the request went out
+  (:class:`NotSent`) is retried, and a 429 waited out; never a 5xx, a dropped connection or a
+  cut-off answer, after which the server may have acted on it.
 
 Credentials — the rules every connector gets from this module, present and future:
 
@@ -111,6 +115,11 @@ class RateLimited(SourceError):
 
 class ConnectionFailed(SourceError):
     kind = "connection"
+
+
+class NotSent(ConnectionFailed):
+    """The connection failed before the request was sent (refused, DNS, connect timeout):
+    nothing reached the server, so trying again cannot deliver anything twice."""
 
 
 class BadResponse(SourceError):
@@ -379,6 +388,10 @@ class HttpClient:
     download_deadline: float = field(default_factory=lambda: DOWNLOAD_DEADLINE_S)
     max_answer_bytes: int = field(default_factory=lambda: MAX_ANSWER_BYTES)
     notify: Callable[[str], None] | None = None
+    # False: a request is sent at most once (webhooks). Retried only when the connection failed
+    # before it was sent, or on a rate limit (the server refused it); never after a 5xx, a
+    # dropped connection or a cut-off answer, when the server may have acted on it.
+    resend: bool = True
     requests_made: int = 0
     not_modified: int = 0
     session: requests.Session = field(init=False, repr=False)
@@ -404,13 +417,22 @@ class HttpClient:
             _register_header(f"Basic {pair}")
             self._auth = requests.auth.HTTPBasicAuth(user.encode("utf-8"), token.encode("utf-8"))
         self.session = requests.Session()
-        retry = ClockRetry(
-            total=self.retries, connect=self.retries, read=self.retries, status=self.retries,
-            backoff_factor=1.0, backoff_max=60, status_forcelist=(500, 502, 503, 504),
-            # POST is only used for read-only queries (GraphQL counts), so it retries too.
-            allowed_methods=frozenset({"GET", "HEAD", "POST"}), respect_retry_after_header=True,
-            raise_on_status=False, clock=self.clock,
-        )
+        if self.resend:
+            retry = ClockRetry(
+                total=self.retries, connect=self.retries, read=self.retries,
+                status=self.retries, backoff_factor=1.0, backoff_max=60,
+                status_forcelist=(500, 502, 503, 504),
+                # POST is only used for read-only queries (GraphQL counts), so it retries too.
+                allowed_methods=frozenset({"GET", "HEAD", "POST"}),
+                respect_retry_after_header=True, raise_on_status=False, clock=self.clock,
+            )
+        else:  # connection errors before sending only: no method is retried after sending
+            retry = ClockRetry(
+                total=self.retries, connect=self.retries, read=0, status=0, other=0,
+                # POST is not among these (an empty set would mean "every method")
+                backoff_factor=1.0, backoff_max=60, allowed_methods=frozenset({"GET", "HEAD"}),
+                raise_on_status=False, clock=self.clock,
+            )
         adapter = _WatchedAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -462,6 +484,17 @@ class HttpClient:
         except ValueError:
             raise BadResponse(f"{self.source}: the answer from {_path(resp.url)} was not JSON; "
                               "stored data is intact, a rerun resumes") from None
+
+    def post_once(self, path_or_url: str, body: Any, *, headers: dict | None = None,
+                  allow: tuple[int, ...] = ()) -> requests.Response:
+        """POST ``body`` as JSON for a client made with ``resend=False``: the request goes at
+        most once (a 429 is waited out and sent again: the server refused it). Raises
+        :class:`NotSent` when the connection failed before sending, another
+        :class:`SourceError` otherwise; returns the 2xx answer (or one in ``allow``), its body
+        read."""
+        if self.resend:
+            raise ValueError("post_once needs an HttpClient made with resend=False")
+        return self._request("POST", path_or_url, json_body=body, headers=headers, allow=allow)
 
     def _before_request(self) -> None:
         """Hook: called before each request (GitHub waits out a used-up limit here)."""
@@ -540,7 +573,7 @@ class HttpClient:
             # per request, never on the session: nothing can carry them to another origin
             send_headers.update(self.auth_headers)
             auth = self._auth
-        for attempt in range(self.retries + 1):
+        for attempt in range(self.retries + 1 if self.resend else 1):
             self.requests_made += 1
             watch = _CURRENT.watch = _Watch(self.deadline)
             try:
@@ -560,7 +593,7 @@ class HttpClient:
                     resp.close()
                     if watch.expired:
                         raise self._too_slow(url, self.deadline) from None
-                    if attempt == self.retries:
+                    if attempt == self.retries or not self.resend:
                         raise ConnectionFailed(
                             f"{self.source}: the answer from {_host(url)} was cut off "
                             f"{attempt + 1} times — try again later (stored data is intact, a "
@@ -592,8 +625,13 @@ class HttpClient:
                                         json=json_body, auth=auth, stream=True,
                                         timeout=timeout, allow_redirects=False)
         except requests.exceptions.SSLError:
+            # Not NotSent: urllib3 reports TLS errors while reading the answer this way too.
             raise ConnectionFailed(
                 f"{self.source}: TLS failed for {_host(url)} — check the URL and certificates"
+            ) from None
+        except requests.exceptions.ConnectTimeout:
+            raise NotSent(
+                f"{self.source}: {_host(url)} did not answer in time; try again later"
             ) from None
         except requests.exceptions.RetryError:
             raise BadResponse(
@@ -605,7 +643,8 @@ class HttpClient:
                 f"{self.source}: {_host(url)} did not answer in time; try again later"
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            raise ConnectionFailed(
+            kind = NotSent if _before_sending(exc) else ConnectionFailed
+            raise kind(
                 f"{self.source}: cannot reach {_host(url)} ({_reason(exc)}) — check the URL "
                 "and the network; stored data is intact, a rerun resumes"
             ) from None
@@ -725,6 +764,15 @@ def _host(url: str) -> str:
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return parts.path or _display(url)
+
+
+def _before_sending(exc: BaseException) -> bool:
+    """Whether a connection error happened before the request was sent: urllib3 says so with
+    a connect error (refused, DNS, connect timeout) as the reason of its last retry."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError carries the last error
+    return isinstance(reason, (urllib3.exceptions.ConnectTimeoutError,
+                               urllib3.exceptions.NewConnectionError))
 
 
 def _reason(exc: Exception) -> str:

@@ -10,6 +10,7 @@ import streamlit as st
 import ui
 from metrics.report import render
 from ui import db, figures, filters, loaders, theme, widgets
+from ui import notes as release_notes
 
 ui.ensure_router()
 st.title("🚦 Readiness")
@@ -285,3 +286,7 @@ if st.button("Build the HTML report", help="One self-contained page with the ver
     st.download_button("Download the HTML report ⤓",
                        render(ev, "html", view["snapshots"]).encode(),
                        f"{slug}-readiness.html", mime="text/html")
+
+# --- release notes: a draft from the done items and merged pull requests (ui/notes.py) ----
+release_notes.downloads(release_id, slug=slug, as_of=shipped_at.to_pydatetime()
+                        if shipped_at is not None else None)

@@ -31,6 +31,8 @@ def _without(old: MetaData, name: str, *, drop_columns: set[str] = frozenset(),
 
 # version -> how to undo that version's table changes (versions that changed no table: absent)
 _UNDO = {
+    11: lambda old: [old.remove(old.tables[name])
+                     for name in ("notifications", "notify_verdicts")],
     5: lambda old: [old.remove(old.tables[name]) for name in ("membership_changes", "scopes")],
     3: lambda old: _without(old, "test_results", drop_columns={"test_key"},
                             drop_indexes={"ix_test_results_key"},

@@ -70,3 +70,36 @@ def test_metrics_have_no_source_branch():
                   for line in slash_counts(code)]
     assert found == [], "metrics/ must read domain rows, not branch on a source:\n" + \
         "\n".join(found)
+
+
+# metrics/ reads the domain; the one module that calls out is the webhook sender, through the
+# shared HTTP client (docs/architecture.md, Dependency direction).
+MAY_CALL_OUT = {"metrics/webhook.py"}
+NEVER_IN_METRICS = {"connectors", "ui", "pages", "app", "streamlit"}
+
+
+def imported_packages(code: str) -> set[str]:
+    """Top-level packages ``code`` imports (at any depth: imports inside functions count)."""
+    found = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_import_check_finds_imports_inside_functions():
+    code = "import os\ndef f():\n    from net.http import HttpClient\n    import streamlit as st\n"
+    assert imported_packages(code) == {"os", "net", "streamlit"}
+
+
+def test_metrics_import_no_connector_ui_or_net_but_the_webhook_sender():
+    found = []
+    for path in sorted((ROOT / "metrics").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        packages = imported_packages(path.read_text())
+        banned = packages & (NEVER_IN_METRICS | ({"net"} if rel not in MAY_CALL_OUT else set()))
+        found += [f"{rel}: imports {p}" for p in sorted(banned)]
+    assert found == [], "metrics/ imports against the layers:\n" + "\n".join(found)
+    assert "net" in imported_packages((ROOT / "metrics" / "webhook.py").read_text())
