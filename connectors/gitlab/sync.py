@@ -160,6 +160,23 @@ class ProjectSync:
         skip = {k for k in same if stored.get(k) == at}
         return [i for i in items if make_id(self.pid, i["iid"]) not in skip]
 
+    def _changed_raw(self, resource: str, items: list[dict], since: str | None) -> list[dict]:
+        """Like :meth:`_changed` for pipelines and deployments, by the ``updated_at`` of the
+        raw record stored for them."""
+        at = nz.parse_time(since) if since else None
+        same = {f"{self.pid}:{i['id']}": i for i in items
+                if at is not None and nz.parse_time(i.get("updated_at")) == at}
+        if not same:
+            return items
+        raw = schema.raw_records
+        with self.engine.connect() as conn:
+            stored = {k: p for k, p in conn.execute(select(raw.c.external_id, raw.c.payload).where(
+                raw.c.source == SOURCE, raw.c.resource == resource,
+                in_values(raw.c.external_id, list(same))))}
+        skip = {k for k, p in stored.items()
+                if isinstance(p, dict) and nz.parse_time(p.get("updated_at")) == at}
+        return [i for i in items if f"{self.pid}:{i['id']}" not in skip]
+
     # --- the project ----------------------------------------------------------------------
     def resolve(self) -> None:
         """The project's numeric id and current path (a moved project answers with a redirect
@@ -468,6 +485,7 @@ class ProjectSync:
                 self._where = listing.where
                 check_items(items, listing.where, "id", "updated_at")
                 cursor = max_time((p["updated_at"] for p in items), cursor)
+                items = self._changed_raw("pipelines", items, since)
                 fetched = [self._pipeline(p) for p in items]
                 with self.engine.begin() as conn:
                     save_raw(conn, SOURCE, "pipelines", self.scope,
@@ -534,6 +552,7 @@ class ProjectSync:
                 tiers = self.environment_tiers()
             cursor = max_time((d.get("updated_at") or d.get("created_at") for d in items),
                               cursor)
+            items = self._changed_raw("deployments", items, since)
             rows = [nz.deployment_to_row(d, self.pid, self.path,
                                          tiers.get((d.get("environment") or {}).get("id")),
                                          self.settings.mapping) for d in items]
