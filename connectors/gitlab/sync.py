@@ -21,7 +21,8 @@ work items GitLab no longer lists, guarded by ``connectors/frame/deletions.py`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,8 @@ class ProjectSync:
     pid: int = 0
     project: dict = field(default_factory=dict)
     _where: str = "the first answer"
+    _listing: Listing | None = None
+    _item: str = ""
     _refused: RemovalRefused | None = None
     _milestones_seen: set[str] = field(default_factory=set)
 
@@ -107,6 +110,32 @@ class ProjectSync:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.client.clock.now(), timezone.utc)
 
+    def listing(self) -> Listing:
+        """A new listing, followed by error messages (its ``where`` names the page asked)."""
+        self._listing = Listing()
+        return self._listing
+
+    def where(self) -> str:
+        """The page or resource being read, for a message: an item's own resource while it
+        is fetched (:meth:`item`), else the listing's page, else the last resource named."""
+        if self._item:
+            return self._item
+        if self._listing is not None and self._listing.where:
+            return self._listing.where
+        return self._where
+
+    def at(self, where: str) -> None:
+        self._where, self._listing = where, None
+
+    @contextmanager
+    def item(self, where: str) -> Iterator[None]:
+        """While one item's own resources (events, notes, a test report) are fetched."""
+        self._item = where
+        try:
+            yield
+        finally:
+            self._item = ""
+
     def state(self, resource: str):
         with self.engine.connect() as conn:
             return get_state(conn, SOURCE, self.scope, resource)
@@ -119,7 +148,7 @@ class ProjectSync:
     def sync(self) -> dict[str, int]:
         host = urlsplit(self.client.base_url).netloc
         try:
-            with reading(SOURCE, lambda: f"{self.path}, {self._where}"):
+            with reading(SOURCE, lambda: f"{self.path}, {self.where()}"):
                 self.resolve()
                 self.sync_milestones()
                 self.sync_iterations()
@@ -131,7 +160,7 @@ class ProjectSync:
                 self.sync_deployment_commits()
         except NotFound as exc:
             if self.pid:
-                raise NotFound(f"gitlab: {self.path}: not found (404) at {self._where} on "
+                raise NotFound(f"gitlab: {self.path}: not found (404) at {self.where()} on "
                                f"{host} — the feature may be disabled in the project, or "
                                f"{self.client.token_hint} cannot see it") from exc
             raise NotFound(
@@ -139,7 +168,7 @@ class ProjectSync:
                 f"token (404) — check --project and {self.client.token_hint}") from exc
         except PermissionDenied as exc:
             raise PermissionDenied(
-                f"gitlab: {self.path}: permission denied (403) at {self._where} — {PERMISSION} "
+                f"gitlab: {self.path}: permission denied (403) at {self.where()} — {PERMISSION} "
                 f"(set {self.client.token_hint})") from exc
         if self._refused is not None:
             raise self._refused
@@ -182,7 +211,7 @@ class ProjectSync:
         """The project's numeric id and current path (a moved project answers with a redirect
         on the same host, which the client follows); a renamed project's rows move to the new
         path."""
-        self._where = f"/projects/{fetch.encode_path(self.path)}"
+        self.at(f"/projects/{fetch.encode_path(self.path)}")
         body, _ = fetch.get_object(self.client, self._where)
         check_items([body], self._where, "id", "path_with_namespace")
         self.project, self.pid = body, int(body["id"])
@@ -230,11 +259,10 @@ class ProjectSync:
     # --- milestones and iterations ----------------------------------------------------------
     def sync_milestones(self) -> None:
         """Project milestones and those of its ancestor groups, every state."""
-        listing = Listing()
+        listing = self.listing()
         for items, _resp in fetch.pages(self.client, f"{self.base}/milestones",
                                         {"include_ancestors": "true",
                                          "per_page": self.gl.per_page}, listing):
-            self._where = listing.where
             check_items(items, listing.where, "id")
             rows = [nz.milestone_to_release(ms, self.pid, self.path) for ms in items]
             with self.engine.begin() as conn:
@@ -247,7 +275,7 @@ class ProjectSync:
     def sync_iterations(self) -> None:
         """Iterations of the project's groups (Premium). On the Free tier the endpoint is not
         there: no sprints, which the pages show as no data, never as zero."""
-        self._where = f"{self.base}/iterations"
+        self.at(f"{self.base}/iterations")
         items = fetch.optional_items(self.client, self._where, {"state": "all"})
         if not items:
             return
@@ -265,10 +293,9 @@ class ProjectSync:
         params: dict[str, Any] = {"state": "all", "sort": "asc", "per_page": self.gl.per_page}
         if since:
             params["updated_after"] = since
-        listing, listed, cursor = Listing(), set(), since
+        listing, listed, cursor = self.listing(), set(), since
         for items, _resp in fetch.keyset_pages(self.client, f"{self.base}/issues", params,
                                                listing, order_by="updated_at"):
-            self._where = listing.where
             check_items(items, listing.where, "iid", "created_at", "updated_at")
             listed.update(f"{self.pid}#{i['iid']}" for i in items)
             cursor = max_time((i["updated_at"] for i in items), cursor)
@@ -289,13 +316,13 @@ class ProjectSync:
         """Every resource event of one issue; iteration events only where the issue carries
         the Premium ``iteration`` key (the endpoint is Premium too)."""
         base = f"{self.base}/issues/{issue['iid']}"
-        self._where = f"{base}/resource_*_events"
-        out = {"state": fetch.all_items(self.client, f"{base}/resource_state_events"),
-               "label": fetch.all_items(self.client, f"{base}/resource_label_events"),
-               "milestone": fetch.all_items(self.client, f"{base}/resource_milestone_events")}
+        out: dict[str, list[dict] | None] = {}
+        for kind in ("state", "label", "milestone"):
+            with self.item(f"{base}/resource_{kind}_events"):
+                out[kind] = fetch.all_items(self.client, self._item)
         if "iteration" in issue:
-            out["iteration"] = fetch.optional_items(self.client,
-                                                    f"{base}/resource_iteration_events")
+            with self.item(f"{base}/resource_iteration_events"):
+                out["iteration"] = fetch.optional_items(self.client, self._item)
         return out
 
     def _write_issues(self, conn, items: list[dict], events: dict) -> int:
@@ -402,10 +429,9 @@ class ProjectSync:
                                   "per_page": self.gl.per_page}
         if since:
             params["updated_after"] = since
-        listing, cursor = Listing(), since
+        listing, cursor = self.listing(), since
         for items, _resp in fetch.pages(self.client, f"{self.base}/merge_requests", params,
                                         listing):
-            self._where = listing.where
             check_items(items, listing.where, "iid", "created_at", "updated_at")
             cursor = max_time((m["updated_at"] for m in items), cursor)
             items = self._changed(schema.pull_requests, nz.mr_id, items, since)
@@ -429,25 +455,27 @@ class ProjectSync:
         """Size, first commit and first review of a merged MR: its own answer (for
         ``changes_count``), commits, approvals and notes — four requests."""
         base = f"{self.base}/merge_requests/{mr['iid']}"
-        self._where = base
-        single, _ = fetch.get_object(self.client, base)
-        commits = fetch.all_items(self.client, f"{base}/commits")
-        try:
-            approvals, _ = fetch.get_object(self.client, f"{base}/approvals")
-        except (NotFound, PermissionDenied):
-            approvals = None
-        notes = fetch.all_items(self.client, f"{base}/notes",
-                                {"sort": "asc", "order_by": "created_at"})
+        with self.item(base):
+            single, _ = fetch.get_object(self.client, base)
+        with self.item(f"{base}/commits"):
+            commits = fetch.all_items(self.client, self._item)
+        with self.item(f"{base}/approvals"):
+            try:
+                approvals, _ = fetch.get_object(self.client, self._item)
+            except (NotFound, PermissionDenied):
+                approvals = None
+        with self.item(f"{base}/notes"):
+            notes = fetch.all_items(self.client, self._item,
+                                    {"sort": "asc", "order_by": "created_at"})
         return nz.mr_detail(single or mr, commits, approvals, notes)
 
     # --- GitLab releases ----------------------------------------------------------------------
     def sync_releases(self) -> None:
         """A release marks the milestones it names (else the one with its name or tag)
         shipped at its ``released_at``; one no milestone matches is a release of its own."""
-        listing, items_all = Listing(), []
+        listing, items_all = self.listing(), []
         for items, _resp in fetch.pages(self.client, f"{self.base}/releases",
                                         {"per_page": self.gl.per_page}, listing):
-            self._where = listing.where
             items_all += check_items(items, listing.where, "tag_name")
         if not items_all:
             return
@@ -479,10 +507,9 @@ class ProjectSync:
                 "%Y-%m-%dT%H:%M:%SZ")
             params = {"updated_after": start, "order_by": "updated_at", "sort": "asc",
                       "per_page": self.gl.per_page, **extra}
-            listing, cursor = Listing(), since
+            listing, cursor = self.listing(), since
             for items, _resp in fetch.pages(self.client, f"{self.base}/pipelines", params,
                                             listing):
-                self._where = listing.where
                 check_items(items, listing.where, "id", "updated_at")
                 cursor = max_time((p["updated_at"] for p in items), cursor)
                 items = self._changed_raw("pipelines", items, since)
@@ -511,28 +538,28 @@ class ProjectSync:
         passed or failed, its test report (None: not asked, or not available — 403 without
         ``read_build``, 404 where the feature is off)."""
         path = f"{self.base}/pipelines/{p['id']}"
-        self._where = path
-        detail, status = fetch.get_object(self.client, path, allow=(404,))
+        with self.item(path):
+            detail, _status = fetch.get_object(self.client, path, allow=(404,))
         if detail is None:  # deleted since it was listed
             return p, None
         report = None
         if str(detail.get("status")) in ("success", "failed"):
-            report, _ = fetch.get_object(self.client, f"{path}/test_report", allow=(403, 404))
+            with self.item(f"{path}/test_report"):
+                report, _ = fetch.get_object(self.client, self._item, allow=(403, 404))
         return detail, report
 
     # --- deployments --------------------------------------------------------------------------
     def environment_tiers(self) -> dict[Any, str | None]:
         """``{environment id: tier}`` of the project's environments (one listing per sync)."""
         tiers: dict[Any, str | None] = {}
-        listing = Listing()
         try:
-            for items, _resp in fetch.pages(self.client, f"{self.base}/environments",
-                                            {"per_page": self.gl.per_page}, listing):
-                self._where = listing.where
-                for env in items:
-                    tiers[env.get("id")] = env.get("tier")
+            with self.item(f"{self.base}/environments"):
+                for items, _resp in fetch.pages(self.client, self._item,
+                                                {"per_page": self.gl.per_page}, Listing()):
+                    for env in items:
+                        tiers[env.get("id")] = env.get("tier")
         except (NotFound, PermissionDenied):
-            return {}
+            return {}  # no tiers to read: environments by name ([mapping])
         return tiers
 
     def sync_deployments(self) -> None:
@@ -543,10 +570,9 @@ class ProjectSync:
         if since:
             params["updated_after"] = since
         tiers: dict | None = None
-        listing, cursor = Listing(), since
+        listing, cursor = self.listing(), since
         for items, _resp in fetch.pages(self.client, f"{self.base}/deployments", params,
                                         listing):
-            self._where = listing.where
             check_items(items, listing.where, "id")
             if tiers is None:
                 tiers = self.environment_tiers()
@@ -602,7 +628,7 @@ class ProjectSync:
     def _compare(self, base: str, head: str) -> list[dict]:
         """Commits in ``head`` and not in ``base``; none when GitLab cannot compare them."""
         path = f"{self.base}/repository/compare"
-        self._where = path
+        self.at(path)
         try:
             body, _ = fetch.get_object(self.client, path, params={"from": base, "to": head})
         except NotFound:
