@@ -131,7 +131,8 @@ def issue_to_work_item(item: Mapping[str, Any], pid: int, path: str, mapping: Ma
     names there. severity: an incident's own ``severity`` (CRITICAL/HIGH/MEDIUM/LOW, stored
     as its priority so ``remap`` gives the same answer), else the labels. status is GitLab's
     ``opened``/``closed``; closed → done, open and assigned (or carrying an in-progress
-    label, as ``started_from`` allows) → in_progress, else todo.
+    label, as ``started_from`` allows) → in_progress, else todo. resolution: a label of a
+    closed issue that ``not_delivered_resolutions`` names (``duplicate``), else none.
     """
     rules = _rules(mapping)
     labels = label_names(item)
@@ -145,12 +146,19 @@ def issue_to_work_item(item: Mapping[str, Any], pid: int, path: str, mapping: Ma
                    or ("label" in started_from and in_progress_label))
     category = "done" if closed else ("in_progress" if started_now else "todo")
     priority = INCIDENT_SEVERITIES.get(str(item.get("severity") or "").upper())
+    # GitLab has no resolution; a closed issue labelled with a not-delivered resolution
+    # (``duplicate``, ``won't fix`` …) is not delivered work.
+    not_delivered = _low(mapping.not_delivered_resolutions)
+    resolution = next((lab for lab in labels if lab.casefold() in not_delivered), None) \
+        if closed else None
     iid = item["iid"]
     return {
         "id": issue_id(pid, iid), "source": SOURCE, "project": path,
         "key": f"{path}#{iid}", "title": cap(item.get("title"), TITLE), "type": kind,
         "type_name": type_name, "status": item.get("state"), "status_category": category,
-        "resolution": None, "resolution_category": "delivered" if closed else None,
+        "resolution": resolution,
+        "resolution_category": ("not_delivered" if resolution else "delivered") if closed
+        else None,
         "priority": priority, "severity": rules.severity(priority, labels),
         "found_in": "production" if _low(labels) & _low(mapping.production_labels) else None,
         "story_points": story_points(item, weight_as_story_points), "assignee": assignee,
