@@ -29,7 +29,7 @@ SOURCE = "gitlab"
 # in their forms, then #N, group/project#N or a full issue URL.
 _CLOSING = re.compile(
     r"\b(?:clos(?:e[sd]?|ing)|fix(?:e[sd]|ing)?|resolv(?:e[sd]?|ing)|implement(?:s|ed|ing)?)"
-    r"\b:?\s+(?:#(\d+)|[\w./-]+/issues/(\d+))", re.I)
+    r"\b:?\s+(?:#(\d+)|https?://[^\s/]+/([\w./-]+?)/-/issues/(\d+))", re.I)
 # Bots that comment or approve: user objects flagged ``bot``, GitLab's own bots, and the bot
 # users behind project/group access tokens (``project_123_bot_…``).
 _BOT_NAME = re.compile(r"(?:^|[-_.])bot(?:$|[-_.\d])|\[bot\]$|^(?:project|group)_\d+_bot", re.I)
@@ -357,12 +357,15 @@ def iteration_changes(events: Iterable[Mapping[str, Any]], item_id: str) -> list
 
 
 # --- merge requests ---------------------------------------------------------------------------
-def linked_issue_ids(description: str | None, pid: int) -> list[str]:
-    """Work item ids a merge request closes ("Closes #12", a full issue URL of this project
-    counts by its number too)."""
+def linked_issue_ids(description: str | None, pid: int, path: str | None = None
+                     ) -> list[str]:
+    """Work item ids a merge request closes: "Closes #12", or the full URL of an issue of
+    this project (``path``); another project's issue is not guessed at."""
     out: list[str] = []
-    for a, b in _CLOSING.findall(description or ""):
-        wid = issue_id(pid, int(a or b))
+    for number, url_path, url_number in _CLOSING.findall(description or ""):
+        if not number and (path is None or url_path.strip("/").lower() != path.lower()):
+            continue
+        wid = issue_id(pid, int(number or url_number))
         if wid not in out:
             out.append(wid)
     return out
@@ -384,7 +387,7 @@ def mr_to_row(mr: Mapping[str, Any], pid: int, path: str) -> dict[str, Any]:
         "updated_at": mr.get("updated_at"),
         "merge_sha": (mr.get("merge_commit_sha") or mr.get("squash_commit_sha"))
         if state == "merged" else None,
-        "linked_items": linked_issue_ids(mr.get("description"), pid), "url": mr.get("web_url"),
+        "linked_items": linked_issue_ids(mr.get("description"), pid, path), "url": mr.get("web_url"),
     }
 
 
