@@ -134,8 +134,12 @@ def test_sections_are_typed_frozen_and_defaulted_in_one_place():
     ({"github": {"per_page": 101}},
      "'github.per_page' should be a whole number from 1 to 100, got int 101"),
     ({"github": 3}, "[github] must be a table"),
-    ({"report": {}}, "unknown section 'report' (known: app, gates, github, jenkins, jira, "
-                     "mapping, projects, teams)"),
+    ({"report": {}}, "unknown section 'report' (known: app, gates, github, gitlab, jenkins, "
+                     "jira, mapping, projects, teams)"),
+    ({"gitlab": {"projects": ["acme//api"]}},
+     "'gitlab.projects' should list paths such as group/sub/project, got 'acme//api'"),
+    ({"gitlab": {"include_archived": "yes"}},
+     "'gitlab.include_archived' should be true or false, got str 'yes'"),
 ])
 def test_errors_are_one_line_naming_file_dotted_key_and_expectation(doc, message):
     from pathlib import Path
