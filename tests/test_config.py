@@ -27,7 +27,7 @@ def test_example_file_is_valid(monkeypatch):
     from pathlib import Path
 
     settings = load_settings(Path(__file__).parent.parent / "readiness.toml.example")
-    assert settings.configured_sources() == ["github", "jira", "jenkins"]
+    assert settings.configured_sources() == ["github", "jira", "jenkins", "gitlab"]
     assert "PAY" in settings.projects
 
 

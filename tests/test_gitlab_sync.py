@@ -393,3 +393,17 @@ def test_group_lists_subgroup_projects_without_archived(engine, gl):
         runs = conn.execute(select(schema.sync_runs.c.scope, schema.sync_runs.c.outcome)
                             .order_by(schema.sync_runs.c.id)).all()
     assert runs == [(PATH, "success"), ("acme/web/site", "success")]
+
+
+def test_project_key_from_readiness_toml(engine, gl):
+    s = parse_settings({"gitlab": {"projects": [PATH]},
+                        "projects": {"API": {"repos": [PATH]}}}, None)
+    sync(engine, gl, settings_=s)
+    items = rows(engine, schema.work_items)
+    # the project listing the path owns the items; the key stays the path's
+    assert {i.project for i in items.values()} == {"API"}
+    assert items["gitlab:issue:42#1"].key == f"{PATH}#1"
+    assert {r.project for r in rows(engine, schema.releases).values()} == {"API"}
+    assert {r.repo for r in rows(engine, schema.pull_requests).values()} == {PATH}
+    runs = rows(engine, schema.pipeline_runs).values()
+    assert {(r.repo, r.project) for r in runs} == {(PATH, "API")}

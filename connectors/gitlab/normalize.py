@@ -6,7 +6,9 @@ Ids are keyed by GitLab's numeric project id, so a renamed or moved project keep
 project synced under it), ``gitlab:iteration:<id>``, ``gitlab:pipeline:<project id>:<id>``,
 ``gitlab:deployment:<project id>:<id>``, ``gitlab:release:<project id>@<tag>``. The
 ``project``/``repo`` columns hold the project's path (``group/sub/project``), the key users
-configure; a rename rewrites them (connectors/gitlab/sync.py).
+configure; ``project`` on work items, releases, sprints and runs is the project whose
+``[projects.X] repos`` lists the path, else the path, as for GitHub (docs/data-model.md). A
+rename rewrites them (connectors/gitlab/sync.py).
 Timestamps stay ISO strings; the ``UTCDateTime`` column type parses them.
 """
 
@@ -123,7 +125,8 @@ def story_points(item: Mapping[str, Any], weight_as_story_points: bool) -> float
 
 
 def issue_to_work_item(item: Mapping[str, Any], pid: int, path: str, mapping: MappingSettings,
-                       *, weight_as_story_points: bool = False) -> dict[str, Any]:
+                       *, weight_as_story_points: bool = False, project: str | None = None
+                       ) -> dict[str, Any]:
     """One work_items row.
 
     type: by the ``[mapping]`` rules from ``issue_type`` (``incident`` is an incident type by
@@ -153,7 +156,7 @@ def issue_to_work_item(item: Mapping[str, Any], pid: int, path: str, mapping: Ma
         if closed else None
     iid = item["iid"]
     return {
-        "id": issue_id(pid, iid), "source": SOURCE, "project": path,
+        "id": issue_id(pid, iid), "source": SOURCE, "project": project or path,
         "key": f"{path}#{iid}", "title": cap(item.get("title"), TITLE), "type": kind,
         "type_name": type_name, "status": item.get("state"), "status_category": category,
         "resolution": resolution,
@@ -180,11 +183,11 @@ def incident_row(item: Mapping[str, Any], service: str) -> dict[str, Any] | None
             "deployment_id": None, "work_item_id": item["id"], "url": item.get("url")}
 
 
-def milestone_to_release(ms: Mapping[str, Any], pid: int, path: str) -> dict[str, Any]:
+def milestone_to_release(ms: Mapping[str, Any], pid: int, project: str) -> dict[str, Any]:
     """A releases row: the due date is the target; closed means released (when it shipped
     comes from a GitLab release naming it, see :func:`release_fields`)."""
     return {
-        "id": milestone_id(pid, ms["id"]), "source": SOURCE, "project": path,
+        "id": milestone_id(pid, ms["id"]), "source": SOURCE, "project": project,
         "name": cap(ms.get("title") or f"milestone {ms['id']}", LABEL),
         "description": cap(ms.get("description"), MESSAGE), "target_date": ms.get("due_date"),
         "state": "released" if ms.get("state") == "closed" else "unreleased",
@@ -225,11 +228,11 @@ def release_fields(release: Mapping[str, Any]) -> dict[str, Any]:
     return {"released_at": release.get("released_at"), "state": "released"}
 
 
-def release_to_release(release: Mapping[str, Any], pid: int, path: str) -> dict[str, Any]:
+def release_to_release(release: Mapping[str, Any], pid: int, project: str) -> dict[str, Any]:
     """A releases row for a GitLab release no milestone matches."""
     tag = release.get("tag_name") or release.get("name") or "?"
     upcoming = bool(release.get("upcoming_release"))
-    return {"id": f"{SOURCE}:release:{pid}@{tag}", "source": SOURCE, "project": path,
+    return {"id": f"{SOURCE}:release:{pid}@{tag}", "source": SOURCE, "project": project,
             "name": cap(release.get("name") or version_key(tag), LABEL),
             "description": None, "target_date": release.get("released_at") if upcoming else None,
             "released_at": None if upcoming else release.get("released_at"),
@@ -244,7 +247,7 @@ _ITERATION_STATES = {"1": "future", "2": "active", "3": "closed", "upcoming": "f
                      "closed": "closed"}
 
 
-def iteration_to_sprint(it: Mapping[str, Any], path: str) -> dict[str, Any]:
+def iteration_to_sprint(it: Mapping[str, Any], project: str) -> dict[str, Any]:
     """A sprints row. Iterations made by a cadence have no title: named by cadence and dates."""
     title = it.get("title")
     if not title:
@@ -254,7 +257,7 @@ def iteration_to_sprint(it: Mapping[str, Any], path: str) -> dict[str, Any]:
                                      f"{it.get('start_date') or '?'}–{it.get('due_date') or '?'}")
                          if x)
     state = _ITERATION_STATES.get(str(it.get("state")).lower(), "future")
-    return {"id": iteration_id(it["id"]), "source": SOURCE, "project": path,
+    return {"id": iteration_id(it["id"]), "source": SOURCE, "project": project,
             "board": None, "name": cap(title, LABEL), "state": state,
             "goal": cap(it.get("description"), MESSAGE), "start_at": it.get("start_date"),
             "end_at": it.get("due_date"),
@@ -444,7 +447,8 @@ def pipeline_name(p: Mapping[str, Any], path: str) -> str:
     return f"{path} (child)" if p.get("source") == "parent_pipeline" else path
 
 
-def pipeline_to_run(p: Mapping[str, Any], pid: int, path: str) -> dict[str, Any]:
+def pipeline_to_run(p: Mapping[str, Any], pid: int, path: str, project: str | None = None
+                    ) -> dict[str, Any]:
     """A pipeline_runs row from a pipeline (the single-pipeline answer carries started,
     finished and duration; the list item does not). Status by data/mapping.py."""
     status, conclusion = gitlab_pipeline_outcome(p.get("status"))
@@ -456,7 +460,7 @@ def pipeline_to_run(p: Mapping[str, Any], pid: int, path: str) -> dict[str, Any]
     return {
         "id": pipeline_id(pid, p["id"]), "source": SOURCE, "pipeline": cap(pipeline_name(p, path),
                                                                             LABEL),
-        "repo": path, "project": path, "number": p.get("iid"), "branch": p.get("ref"),
+        "repo": path, "project": project or path, "number": p.get("iid"), "branch": p.get("ref"),
         "sha": p.get("sha"), "event": p.get("source"), "status": status,
         "conclusion": conclusion, "attempt": None, "created_at": p.get("created_at"),
         "started_at": started, "finished_at": finished,

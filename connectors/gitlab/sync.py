@@ -102,6 +102,11 @@ class ProjectSync:
         return f"/projects/{self.pid}"
 
     @property
+    def project_key(self) -> str:
+        """The project rows belong to: the one listing the path in readiness.toml, else it."""
+        return self.settings.project_for_repo(self.path) or self.path
+
+    @property
     def scope(self) -> str:
         """sync_state scope: the numeric id, so cursors survive a rename."""
         return str(self.pid)
@@ -233,19 +238,23 @@ class ProjectSync:
         """Rows of project ``pid`` stored under ``old`` now under ``new`` (ids do not change)."""
         pid = self.pid
         wi = schema.work_items
-        conn.execute(update(wi).where(prefix_range(wi.c.id, nz.issue_id(pid, 0)[:-1]))
-                     .values(project=new, key=literal(new) + func.substr(wi.c.key,
-                                                                         len(old) + 1)))
+        mine = prefix_range(wi.c.id, nz.issue_id(pid, 0)[:-1])
+        conn.execute(update(wi).where(mine).values(
+            key=literal(new) + func.substr(wi.c.key, len(old) + 1)))
+        # ``project`` is the path unless [projects.X] names it (then it stays X)
+        conn.execute(update(wi).where(mine, wi.c.project == old).values(project=new))
         rel = schema.releases
         for prefix in (nz.milestone_id(pid, 0)[:-1], f"{SOURCE}:release:{pid}@"):
-            conn.execute(update(rel).where(prefix_range(rel.c.id, prefix)).values(project=new))
+            conn.execute(update(rel).where(prefix_range(rel.c.id, prefix), rel.c.project == old)
+                         .values(project=new))
         pr = schema.pull_requests
         conn.execute(update(pr).where(prefix_range(pr.c.id, nz.mr_id(pid, 0)[:-1]))
                      .values(repo=new))
         runs = schema.pipeline_runs
         conn.execute(update(runs).where(prefix_range(runs.c.id, nz.pipeline_id(pid, 0)[:-1]))
-                     .values(repo=new, project=new, pipeline=func.replace(runs.c.pipeline,
-                                                                          old, new)))
+                     .values(repo=new, pipeline=func.replace(runs.c.pipeline, old, new)))
+        conn.execute(update(runs).where(prefix_range(runs.c.id, nz.pipeline_id(pid, 0)[:-1]),
+                                        runs.c.project == old).values(project=new))
         dep = schema.deployments
         conn.execute(update(dep).where(prefix_range(dep.c.id, nz.deployment_id(pid, 0)[:-1]))
                      .values(service=new, repo=new))
@@ -264,7 +273,7 @@ class ProjectSync:
                                         {"include_ancestors": "true",
                                          "per_page": self.gl.per_page}, listing):
             check_items(items, listing.where, "id")
-            rows = [nz.milestone_to_release(ms, self.pid, self.path) for ms in items]
+            rows = [nz.milestone_to_release(ms, self.pid, self.project_key) for ms in items]
             with self.engine.begin() as conn:
                 save_raw(conn, SOURCE, "milestones", self.scope,
                          ((f"{self.pid}#{ms['id']}", ms) for ms in items))
@@ -283,7 +292,7 @@ class ProjectSync:
         with self.engine.begin() as conn:
             save_raw(conn, SOURCE, "iterations", self.scope,
                      ((str(it["id"]), it) for it in items))
-            upsert(conn, schema.sprints, [nz.iteration_to_sprint(it, self.path) for it in items])
+            upsert(conn, schema.sprints, [nz.iteration_to_sprint(it, self.project_key) for it in items])
         self.count("iterations", len(items))
 
     # --- issues ---------------------------------------------------------------------------
@@ -338,14 +347,15 @@ class ProjectSync:
         for i in issues:
             ms = i.get("milestone")
             if isinstance(ms, dict) and ms.get("id") is not None:
-                row = nz.milestone_to_release(ms, self.pid, self.path)
+                row = nz.milestone_to_release(ms, self.pid, self.project_key)
                 if row["id"] not in self._milestones_seen:
                     fresh[row["id"]] = row
         if fresh:  # created after the milestones list was read
             upsert(conn, schema.releases, list(fresh.values()))
             self._milestones_seen.update(fresh)
         rows = [nz.issue_to_work_item(i, self.pid, self.path, self.settings.mapping,
-                                      weight_as_story_points=self.gl.weight_as_story_points)
+                                      weight_as_story_points=self.gl.weight_as_story_points,
+                                      project=self.project_key)
                 for i in issues]
         upsert(conn, schema.work_items, rows)
         ids = [r["id"] for r in rows]
@@ -492,7 +502,7 @@ class ProjectSync:
                     if fields:
                         conn.execute(update(rel).where(rel.c.id.in_(matched)).values(**fields))
                 else:
-                    upsert(conn, rel, [nz.release_to_release(r, self.pid, self.path)])
+                    upsert(conn, rel, [nz.release_to_release(r, self.pid, self.project_key)])
         self.count("releases", len(items_all))
 
     # --- pipelines ----------------------------------------------------------------------------
@@ -517,7 +527,7 @@ class ProjectSync:
                 with self.engine.begin() as conn:
                     save_raw(conn, SOURCE, "pipelines", self.scope,
                              ((f"{self.pid}:{d['id']}", d) for d, _ in fetched))
-                    rows = [nz.pipeline_to_run(d, self.pid, self.path) for d, _ in fetched]
+                    rows = [nz.pipeline_to_run(d, self.pid, self.path, self.project_key) for d, _ in fetched]
                     upsert(conn, schema.pipeline_runs, rows)
                     tr = schema.test_results
                     tests = 0
