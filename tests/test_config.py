@@ -18,7 +18,7 @@ def test_no_file_means_demo_defaults(tmp_path, monkeypatch):
     monkeypatch.delenv("READINESS_CONFIG", raising=False)
     settings = load_settings()
     assert settings.is_demo and settings.configured_sources() == []
-    assert set(settings.teams) == {"payments", "platform", "web"}
+    assert set(settings.teams) == {"payments", "platform", "web", "mobile"}
     assert settings.project_for_repo("acme/payments") == "PAY"
     assert settings.mapping.severity_by_priority["Highest"] == "critical"
 
