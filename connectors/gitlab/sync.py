@@ -328,7 +328,10 @@ class ProjectSync:
         out: dict[str, list[dict] | None] = {}
         for kind in ("state", "label", "milestone"):
             with self.item(f"{base}/resource_{kind}_events"):
-                out[kind] = fetch.all_items(self.client, self._item)
+                try:
+                    out[kind] = fetch.all_items(self.client, self._item)
+                except NotFound:  # deleted since it was listed: a full sync removes it
+                    out[kind] = []
         if "iteration" in issue:
             with self.item(f"{base}/resource_iteration_events"):
                 out["iteration"] = fetch.optional_items(self.client, self._item)
@@ -446,8 +449,11 @@ class ProjectSync:
             cursor = max_time((m["updated_at"] for m in items), cursor)
             items = self._changed(schema.pull_requests, nz.mr_id, items, since)
             rows = [nz.mr_to_row(m, self.pid, self.path) for m in items]
-            details = {r["id"]: self._mr_detail(m) for m, r in zip(items, rows)
-                       if r["state"] == "merged"}
+            details = {}
+            for m, r in zip(items, rows):
+                detail = self._mr_detail(m) if r["state"] == "merged" else None
+                if detail is not None:
+                    details[r["id"]] = detail
             with self.engine.begin() as conn:
                 save_raw(conn, SOURCE, "merge_requests", self.scope,
                          ((f"{self.pid}!{m['iid']}", m) for m in items))
@@ -461,12 +467,15 @@ class ProjectSync:
             self.count("merge_requests", len(rows))
             self.count("mr_details", len(details))
 
-    def _mr_detail(self, mr: dict) -> dict[str, Any]:
+    def _mr_detail(self, mr: dict) -> dict[str, Any] | None:
         """Size, first commit and first review of a merged MR: its own answer (for
-        ``changes_count``), commits, approvals and notes — four requests."""
+        ``changes_count``), commits, approvals and notes — four requests. None when it was
+        deleted since it was listed."""
         base = f"{self.base}/merge_requests/{mr['iid']}"
         with self.item(base):
-            single, _ = fetch.get_object(self.client, base)
+            single, _ = fetch.get_object(self.client, base, allow=(404,))
+        if single is None:
+            return None
         with self.item(f"{base}/commits"):
             commits = fetch.all_items(self.client, self._item)
         with self.item(f"{base}/approvals"):
@@ -477,7 +486,7 @@ class ProjectSync:
         with self.item(f"{base}/notes"):
             notes = fetch.all_items(self.client, self._item,
                                     {"sort": "asc", "order_by": "created_at"})
-        return nz.mr_detail(single or mr, commits, approvals, notes)
+        return nz.mr_detail(single, commits, approvals, notes)
 
     # --- GitLab releases ----------------------------------------------------------------------
     def sync_releases(self) -> None:
