@@ -407,3 +407,18 @@ def test_project_key_from_readiness_toml(engine, gl):
     assert {r.repo for r in rows(engine, schema.pull_requests).values()} == {PATH}
     runs = rows(engine, schema.pipeline_runs).values()
     assert {(r.repo, r.project) for r in runs} == {(PATH, "API")}
+
+
+def test_started_at_from_an_in_progress_label_or_a_linked_merge_request(engine, gl):
+    p = gl.projects[PID]
+    p.issues.append(issue(5, "2024-03-08T00:00:00Z", labels=("in progress",)))
+    p.label_events[5] = [ev(61, "2024-03-06T12:00:00Z", action="add",
+                            label={"id": 9, "name": "In Progress"})]
+    sync(engine, gl)
+    items = rows(engine, schema.work_items)
+    # issue 5: the label was added at 03-06 12:00
+    assert (items["gitlab:issue:42#5"].started_at, items["gitlab:issue:42#5"].status_category) \
+        == (utc("2024-03-06T12:00:00Z"), "in_progress")
+    # issue 3: MR !7 ("Closes #3") was created at 03-01 10:00
+    assert items["gitlab:issue:42#3"].started_at == utc("2024-03-01T10:00:00Z")
+    assert items["gitlab:issue:42#2"].started_at is None  # no signal

@@ -159,6 +159,7 @@ class ProjectSync:
                 self.sync_iterations()
                 self.sync_issues()
                 self.sync_merge_requests()
+                self.derive_started()
                 self.sync_releases()
                 self.sync_pipelines()
                 self.sync_deployments()
@@ -487,6 +488,49 @@ class ProjectSync:
             notes = fetch.all_items(self.client, self._item,
                                     {"sort": "asc", "order_by": "created_at"})
         return nz.mr_detail(single, commits, approvals, notes)
+
+    # --- started_at -----------------------------------------------------------------------
+    def derive_started(self) -> None:
+        """started_at = the earliest signal ``[mapping] started_from`` allows that GitLab
+        records: an in-progress label added (label events), a merge request naming the issue
+        created (``linked_pr``). Assignments have no resource event, so ``assigned`` marks an
+        open item in progress (its current assignee) without a start time. An open item
+        started is in progress. Over the project's stored items, so a mapping change applies
+        on the next sync."""
+        started_from = set(self.settings.mapping.started_from)
+        in_progress = {x.casefold() for x in self.settings.mapping.in_progress_labels}
+        wi, ch, pr = schema.work_items, schema.work_item_changes, schema.pull_requests
+        prefix = nz.issue_id(self.pid, 0)[:-1]
+        first: dict[str, datetime] = {}
+
+        def offer(item: str, at: datetime | None) -> None:
+            if at is not None and (item not in first or at < first[item]):
+                first[item] = at
+
+        with self.engine.begin() as conn:
+            if "label" in started_from and in_progress:
+                for item, value, at in conn.execute(
+                        select(ch.c.item_id, ch.c.to_value, ch.c.at).where(
+                            prefix_range(ch.c.item_id, prefix), ch.c.field == "labels",
+                            ch.c.to_value.is_not(None))):
+                    if value.casefold() in in_progress:
+                        offer(item, at)
+            if "linked_pr" in started_from:
+                for created, linked in conn.execute(select(pr.c.created_at, pr.c.linked_items)
+                                                    .where(prefix_range(pr.c.id, nz.mr_id(
+                                                        self.pid, 0)[:-1]))):
+                    for item in linked or []:
+                        offer(item, created)
+            if not first:
+                return
+            for item, stored, category in conn.execute(
+                    select(wi.c.id, wi.c.started_at, wi.c.status_category).where(
+                        in_values(wi.c.id, list(first)))).all():
+                start = first[item]
+                new_category = "in_progress" if category == "todo" else category
+                if start != stored or new_category != category:
+                    conn.execute(update(wi).where(wi.c.id == item).values(
+                        started_at=start, status_category=new_category))
 
     # --- GitLab releases ----------------------------------------------------------------------
     def sync_releases(self) -> None:
