@@ -145,3 +145,25 @@ def test_a_redirect_to_another_host_is_not_followed(engine, gl):
         sync(engine, gl)
     assert "elsewhere.example" in str(err.value)
     assert item_ids(engine) == []
+
+
+def test_a_failing_event_list_names_itself_and_stores_nothing_of_its_page(engine, gl):
+    gl.fail_next("/issues/2/resource_label_events", 403, {"Content-Type": "application/json"},
+                 {"message": "403 Forbidden"})
+    with pytest.raises(PermissionDenied) as err:
+        sync(engine, gl)
+    assert str(err.value).startswith(
+        f"gitlab: {PATH}: permission denied (403) at /projects/42/issues/2/"
+        "resource_label_events — the token needs the read_api scope")
+    assert item_ids(engine) == []  # the page's transaction never ran; the cursor did not move
+    gl.log.clear()
+    sync(engine, gl)  # the rerun reads the page again
+    assert len(item_ids(engine)) == 3
+
+
+def test_a_429_on_an_event_list_is_waited_out(engine, gl):
+    gl.fail_next("/issues/3/resource_state_events", 429, {"Retry-After": "7"}, b"Retry later")
+    clock = FakeClock(NOW)
+    sync(engine, gl, clock=clock)
+    assert 7.0 in clock.sleeps
+    assert len(item_ids(engine)) == 3
