@@ -90,12 +90,14 @@ class Server:
     """Pre-rendered answers; the request log is what the bare loop replays."""
 
     def __init__(self) -> None:
-        self.issue_pages = [json.dumps([make_issue(n) for n in range(s + 1, min(s + PER_PAGE,
-                                                                              ISSUES) + 1)]).encode()
-                            for s in range(0, ISSUES, PER_PAGE)]
-        self.mr_pages = [json.dumps([make_mr(n) for n in range(s + 1, min(s + PER_PAGE, MRS) + 1)])
-                         .encode() for s in range(0, MRS, PER_PAGE)]
-        self.label_event = json.dumps([{"id": 1, "user": user(1), "created_at": "2024-01-01T00:00:00Z",
+        def page(make, start: int, total: int) -> bytes:
+            return json.dumps([make(n) for n in range(start + 1,
+                                                      min(start + PER_PAGE, total) + 1)]).encode()
+
+        self.issue_pages = [page(make_issue, s, ISSUES) for s in range(0, ISSUES, PER_PAGE)]
+        self.mr_pages = [page(make_mr, s, MRS) for s in range(0, MRS, PER_PAGE)]
+        self.label_event = json.dumps([{"id": 1, "user": user(1),
+                                        "created_at": "2024-01-01T00:00:00Z",
                                         "resource_type": "Issue", "action": "add",
                                         "label": {"id": 1, "name": "bug"}}]).encode()
         self.commits = json.dumps([{"id": "b" * 40, "authored_date": "2024-01-02T00:00:00Z"},

@@ -70,7 +70,8 @@ def pipeline(pid_: int, status: str, updated: str, *, source: str = "push",
     return {"id": pid_, "iid": pid_ - 99, "project_id": PID, "sha": f"sha{pid_}", "ref": "main",
             "status": status, "source": source, "created_at": started or updated,
             "updated_at": updated, "started_at": started, "finished_at": finished,
-            "duration": duration, "web_url": f"https://gitlab.example.com/{PATH}/-/pipelines/{pid_}"}
+            "duration": duration,
+            "web_url": f"https://gitlab.example.com/{PATH}/-/pipelines/{pid_}"}
 
 
 def deployment(did: int, status: str, env: dict, sha: str, updated: str) -> dict:

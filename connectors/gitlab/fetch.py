@@ -45,7 +45,8 @@ KEYSET_REFUSED = (400, 405)
 
 
 def encode_path(path: str) -> str:
-    """A project or group path as one URL segment: ``group/sub/project`` → ``group%2Fsub%2Fproject``."""
+    """A project or group path as one URL segment: ``group/sub/project`` →
+    ``group%2Fsub%2Fproject``."""
     return quote(path.strip("/"), safe="")
 
 

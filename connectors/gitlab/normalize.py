@@ -390,7 +390,8 @@ def mr_to_row(mr: Mapping[str, Any], pid: int, path: str) -> dict[str, Any]:
         "updated_at": mr.get("updated_at"),
         "merge_sha": (mr.get("merge_commit_sha") or mr.get("squash_commit_sha"))
         if state == "merged" else None,
-        "linked_items": linked_issue_ids(mr.get("description"), pid, path), "url": mr.get("web_url"),
+        "linked_items": linked_issue_ids(mr.get("description"), pid, path),
+        "url": mr.get("web_url"),
     }
 
 

@@ -310,7 +310,8 @@ class ProjectSync:
         with self.engine.begin() as conn:
             save_raw(conn, SOURCE, "iterations", self.scope,
                      ((str(it["id"]), it) for it in items))
-            upsert(conn, schema.sprints, [nz.iteration_to_sprint(it, self.project_key) for it in items])
+            upsert(conn, schema.sprints,
+                   [nz.iteration_to_sprint(it, self.project_key) for it in items])
         self.count("iterations", len(items))
 
     # --- issues ---------------------------------------------------------------------------
@@ -613,7 +614,8 @@ class ProjectSync:
                 with self.engine.begin() as conn:
                     save_raw(conn, SOURCE, "pipelines", self.scope,
                              ((f"{self.pid}:{d['id']}", d) for d, _ in fetched))
-                    rows = [nz.pipeline_to_run(d, self.pid, self.path, self.project_key) for d, _ in fetched]
+                    rows = [nz.pipeline_to_run(d, self.pid, self.path, self.project_key)
+                            for d, _ in fetched]
                     upsert(conn, schema.pipeline_runs, rows)
                     tr = schema.test_results
                     tests = 0
