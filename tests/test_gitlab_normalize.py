@@ -40,6 +40,14 @@ def test_mr_detail_on_a_2019_gitlab_com_merge_request(corpus):
     assert detail["first_review_at"] == utc("2019-04-09T06:46:03.790Z")
     assert detail["review_count"] == 4
     assert (detail["changed_files"], detail["additions"], detail["deletions"]) == (1, None, None)
+    assert detail["merged_at"] == utc("2019-04-09T13:57:11.931Z")  # its own merged_at
+
+
+def test_merged_at_from_the_merged_system_note_when_gitlab_gives_none(corpus):
+    mr = dict(nock(corpus, "getMergeRequestInfo.json"), merged_at=None)  # GitLab 11.1
+    detail = nz.mr_detail(mr, [], None, nock(corpus, "getMergeRequestNotes.json"))
+    # dbalexandre's system note "merged" at 2019-04-09T13:57:11.941Z
+    assert detail["merged_at"] == utc("2019-04-09T13:57:11.941Z")
 
 
 def test_every_documented_pipeline_status_is_mapped_explicitly():

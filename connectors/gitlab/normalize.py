@@ -412,7 +412,8 @@ def mr_detail(mr: Mapping[str, Any], commits: Iterable[Mapping[str, Any]],
     a system note, by someone other than the author, bots excluded; first_review_at is the
     earliest, review_count how many. Approvals without ``approved_at`` (GitLab before 2020)
     count, dated by the system note "approved this merge request" when there is one.
-    additions/deletions: not in the API without fetching every diff — no data.
+    additions/deletions: not in the API without fetching every diff — no data. merged_at:
+    the MR's own, else (old GitLab) the time of its "merged" system note.
     """
     author = username(mr.get("author"))
     dates = [parse_time(c.get("authored_date") or c.get("created_at")) for c in commits]
@@ -435,7 +436,13 @@ def mr_detail(mr: Mapping[str, Any], commits: Iterable[Mapping[str, Any]],
             continue
         reviews.append(parse_time(n.get("created_at")))
     known = [r for r in reviews if r is not None]
-    return {"additions": None, "deletions": None,
+    # GitLab before 11.x answered no merged_at (DevLake's issue 5522): the "merged" system
+    # note says when
+    merged_notes = sorted(parse_time(n.get("created_at")) for n in notes
+                          if n.get("system") and str(n.get("body") or "").strip() == "merged"
+                          and n.get("created_at"))
+    merged_at = parse_time(mr.get("merged_at")) or (merged_notes[0] if merged_notes else None)
+    return {"merged_at": merged_at, "additions": None, "deletions": None,
             "changed_files": changes_count(mr.get("changes_count")),
             "first_commit_at": min(dates, default=None),
             "first_review_at": min(known, default=None), "review_count": len(reviews)}
