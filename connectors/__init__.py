@@ -15,4 +15,5 @@ SOURCE_MODULES = {
     "github": "connectors.github",
     "jira": "connectors.jira",
     "jenkins": "connectors.jenkins",
+    "gitlab": "connectors.gitlab",
 }

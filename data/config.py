@@ -76,7 +76,12 @@ class MappingSettings(_Section):
         {"severity: critical": "critical", "sev1": "critical", "P0": "critical",
          "severity: high": "high", "sev2": "high", "P1": "high",
          "severity: medium": "medium", "sev3": "medium", "P2": "medium",
-         "severity: low": "low", "sev4": "low", "P3": "low"},
+         "severity: low": "low", "sev4": "low", "P3": "low",
+         # GitLab's scoped labels (docs/connectors: "GitLab")
+         "severity::critical": "critical", "severity::high": "high",
+         "severity::medium": "medium", "severity::low": "low",
+         "priority::1": "critical", "priority::2": "high", "priority::3": "medium",
+         "priority::4": "low"},
         description="a table of label = critical|high|medium|low")
     production_labels: list[str] = Field(
         ["production", "found-in-production"],
@@ -136,6 +141,33 @@ class JenkinsSettings(_Section):
     jobs: list[str] = Field([], description="a list of job paths such as folder/job or app/main")
     deploy_job_pattern: str = Field("", description="a glob matched against job paths that deploy")
     max_wait: float = _seconds()
+
+
+def _paths(paths: list[str]) -> list[str]:
+    for path in paths:
+        parts = path.strip("/").split("/")
+        if not path.strip() or not all(p.strip() for p in parts):
+            raise ValueError(f"should list paths such as group/sub/project, got {path!r}")
+    return [p.strip("/") for p in paths]
+
+
+class GitlabSettings(_Section):
+    """``[gitlab]``: the GitLab instance, its projects and groups."""
+
+    url: str = Field("https://gitlab.com",
+                     description="the GitLab base URL, e.g. https://gitlab.example.com or "
+                                 "https://example.com/gitlab")
+    projects: list[str] = Field([], description="a list of project paths such as group/sub/project")
+    groups: list[str] = Field([], description="a list of group paths (subgroups included)")
+    include_archived: bool = Field(False, description="true or false")
+    weight_as_story_points: bool = Field(False, description="true or false")
+    token_env: str = Field("GITLAB_TOKEN", min_length=1,
+                           description="the name of an environment variable")
+    lookback_days: int = Field(180, ge=1, description="a whole number of days, 1 or more")
+    max_wait: float = _seconds()
+    per_page: int = Field(100, ge=1, le=100, description="a whole number from 1 to 100")
+
+    _projects = field_validator("projects", "groups")(_paths)
 
 
 class AppSettings(_Section):
@@ -253,6 +285,7 @@ class ConfigFile(_Section):
     jira: JiraSettings = JiraSettings()
     jenkins: JenkinsSettings = JenkinsSettings()
     notify: NotifySettings = NotifySettings()
+    gitlab: GitlabSettings = GitlabSettings()
     projects: dict[str, ProjectSection] = Field({}, description="a table of project keys")
     teams: dict[str, TeamSection] = Field({}, description="a table of team names")
     gates: _Gates = Field({}, description="a table of gate overrides")
@@ -302,6 +335,7 @@ class Settings:
     teams: dict[str, TeamConfig]
     gates: dict[str, dict[str, Any]]
     notify: NotifySettings = NotifySettings()
+    gitlab: GitlabSettings = GitlabSettings()
 
     @property
     def is_demo(self) -> bool:
@@ -323,6 +357,8 @@ class Settings:
             out.append("jira")
         if self.jenkins.url and self.jenkins.jobs:
             out.append("jenkins")
+        if self.gitlab.url and (self.gitlab.projects or self.gitlab.groups):
+            out.append("gitlab")
         return out
 
     def gate_overrides(self, project: str | None, release: str | None) -> dict[str, dict]:
@@ -365,7 +401,7 @@ def parse_settings(data: dict[str, Any], path: Path | None) -> Settings:
              for name, t in model.teams.items()}
     return Settings(path=path, app=model.app, mapping=model.mapping, github=model.github,
                     jira=model.jira, jenkins=model.jenkins, projects=projects, teams=teams,
-                    gates=_overrides(model.gates), notify=model.notify)
+                    gates=_overrides(model.gates), notify=model.notify, gitlab=model.gitlab)
 
 
 def _one_line(error: Any) -> str:

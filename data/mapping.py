@@ -233,3 +233,45 @@ def natural_key(text: str | None) -> tuple:
     runs alternate in the key, so any two keys compare position by position."""
     parts = re.split(r"(\d+)", text or "")
     return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+# --- GitLab ------------------------------------------------------------------------------------
+# Pipeline ``status`` → (pipeline_runs.status, conclusion). Every status the Pipelines API
+# documents (created, waiting_for_resource, preparing, pending, running, success, failed,
+# canceled, skipped, manual, scheduled) plus waiting_for_callback and canceling, which current
+# GitLab also reports. ``manual`` waits for a person to start a job and may wait for ever:
+# GitHub's ``action_required`` (not counted), like a run that needs an approval.
+GITLAB_PIPELINE_STATUSES: dict[str, tuple[str, str | None]] = {
+    "created": ("queued", None), "waiting_for_resource": ("queued", None),
+    "preparing": ("queued", None), "pending": ("queued", None),
+    "scheduled": ("queued", None), "waiting_for_callback": ("queued", None),
+    "running": ("in_progress", None), "canceling": ("in_progress", None),
+    "success": ("completed", "success"), "failed": ("completed", "failure"),
+    "canceled": ("completed", "cancelled"), "skipped": ("completed", "skipped"),
+    "manual": ("completed", "action_required"),
+}
+# Deployment ``status`` (created, running, success, failed, canceled, skipped, blocked) →
+# deployments.status. ``blocked`` waits for an approval: not deployed yet (queued).
+GITLAB_DEPLOY_STATUSES = {"created": "queued", "blocked": "queued", "running": "in_progress",
+                          "success": "success", "failed": "failure", "canceled": "cancelled",
+                          "skipped": "skipped"}
+# Test case ``status`` (success, failed, skipped, error) → test_results.status.
+GITLAB_TEST_STATUSES = {"success": "passed", "failed": "failed", "skipped": "skipped",
+                        "error": "error"}
+
+
+def gitlab_pipeline_outcome(status: Any) -> tuple[str | None, str | None]:
+    """``(status, conclusion)`` of a GitLab pipeline status; an undocumented one is
+    ``(None, "unknown")``: neither a success nor a failure."""
+    return GITLAB_PIPELINE_STATUSES.get(str(status or "").strip().lower(), (None, UNKNOWN))
+
+
+def gitlab_deployment_status(status: Any) -> str:
+    """A GitLab deployment status as stored (``unknown`` when undocumented)."""
+    return GITLAB_DEPLOY_STATUSES.get(str(status or "").strip().lower(), UNKNOWN)
+
+
+def gitlab_test_status(status: Any) -> str | None:
+    """A GitLab test case status as stored; None for an undocumented one (not stored as a
+    pass or a failure)."""
+    return GITLAB_TEST_STATUSES.get(str(status or "").strip().lower())

@@ -127,6 +127,7 @@ lines += [
     "python -m connectors sync github --repo OWNER/NAME",
     "python -m connectors sync jira --url https://ORG.atlassian.net --project KEY",
     "python -m connectors sync jenkins --url https://CI --job FOLDER/JOB",
+    "python -m connectors sync gitlab --url https://GITLAB --project GROUP/SUB/PROJECT",
     "python -m connectors import-junit 'reports/**/*.xml' --pipeline ci --sha SHA --branch main",
     "# a full re-read, ignoring cursors; also removes issues deleted at the source (weekly)",
     "python -m connectors sync --full",
@@ -140,9 +141,10 @@ st.caption(f"Database: `{db.database_label()}` (set `DATABASE_URL` to use anothe
 with st.expander("Connect a source", expanded=not configured):
     st.markdown(
         "1. Copy `readiness.toml.example` to `readiness.toml` and list your GitHub repos, "
-        "Jira projects or boards, Jenkins jobs.\n"
+        "GitLab projects or groups, Jira projects or boards, Jenkins jobs.\n"
         "2. Put the tokens in the environment (or `.streamlit/secrets.toml`), never in the "
-        "file: `GITHUB_TOKEN`; `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` "
+        "file: `GITHUB_TOKEN`; `GITLAB_TOKEN`; `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or "
+        "`JIRA_TOKEN` "
         "(Data Center); `JENKINS_USER` + `JENKINS_TOKEN`.\n"
         "3. Run `python -m connectors sync` (or press **Sync now** here).\n"
         "4. When real data arrives, `python -m connectors demo --remove` deletes the demo rows "

@@ -18,7 +18,7 @@ def test_no_file_means_demo_defaults(tmp_path, monkeypatch):
     monkeypatch.delenv("READINESS_CONFIG", raising=False)
     settings = load_settings()
     assert settings.is_demo and settings.configured_sources() == []
-    assert set(settings.teams) == {"payments", "platform", "web"}
+    assert set(settings.teams) == {"payments", "platform", "web", "mobile"}
     assert settings.project_for_repo("acme/payments") == "PAY"
     assert settings.mapping.severity_by_priority["Highest"] == "critical"
 
@@ -27,7 +27,7 @@ def test_example_file_is_valid(monkeypatch):
     from pathlib import Path
 
     settings = load_settings(Path(__file__).parent.parent / "readiness.toml.example")
-    assert settings.configured_sources() == ["github", "jira", "jenkins"]
+    assert settings.configured_sources() == ["github", "jira", "jenkins", "gitlab"]
     assert "PAY" in settings.projects
 
 
@@ -134,8 +134,12 @@ def test_sections_are_typed_frozen_and_defaulted_in_one_place():
     ({"github": {"per_page": 101}},
      "'github.per_page' should be a whole number from 1 to 100, got int 101"),
     ({"github": 3}, "[github] must be a table"),
-    ({"report": {}}, "unknown section 'report' (known: app, gates, github, jenkins, jira, "
-                     "mapping, notify, projects, teams)"),
+    ({"report": {}}, "unknown section 'report' (known: app, gates, github, gitlab, jenkins, "
+                     "jira, mapping, notify, projects, teams)"),
+    ({"gitlab": {"projects": ["acme//api"]}},
+     "'gitlab.projects' should list paths such as group/sub/project, got 'acme//api'"),
+    ({"gitlab": {"include_archived": "yes"}},
+     "'gitlab.include_archived' should be true or false, got str 'yes'"),
 ])
 def test_errors_are_one_line_naming_file_dotted_key_and_expectation(doc, message):
     from pathlib import Path

@@ -70,7 +70,8 @@ def test_resolve_scope_release_sprint_and_window(engine, demo_settings):
         with pytest.raises(ScopeError, match="unknown team"):
             resolve_scope(conn, demo_settings, team="nobody")
         allp = resolve_scope(conn, demo_settings)
-        assert set(allp.projects) == {"PAY", "OPS", "acme/web"}
+        # every configured project of the demo organisation, its GitLab team included
+        assert set(allp.projects) == {"PAY", "OPS", "acme/web", "acme/mobile/app"}
         t = resolve_scope(conn, demo_settings, team="platform")
         assert t.projects == ("OPS",) and t.timezone == "America/New_York"
 

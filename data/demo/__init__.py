@@ -7,7 +7,8 @@ same rows; ``--scale 1`` is about 2,000 work items and 50,000 test results.
 
 What it holds (data/demo.toml has the matching configuration):
 - teams payments (Jira project PAY, repo acme/payments, service payments-api), platform (OPS,
-  acme/platform, platform-gateway) and web (GitHub-style project acme/web, service web);
+  acme/platform, platform-gateway), web (GitHub-style project acme/web, service web) and
+  mobile (GitLab project acme/mobile/app, service mobile-api: ``data/demo/gitlab_team.py``);
 - for PAY and OPS: 12 closed two-week sprints, the active sprint (it contains today) and an
   undated future sprint, with story points and history (``data/demo/work.py`` documents the
   change rows); for acme/web: issues, labels and milestones;
@@ -42,12 +43,16 @@ from data import schema
 from data.demo.ci import generate_ci
 from data.demo.delivery import plan_delivery
 from data.demo.layout import Layout, ReleaseSlot
-from data.demo.org import PROJECTS, Project
+from data.demo.gitlab_team import GITLAB_PROJECTS
+from data.demo.gitlab_team import finish as _finish_gitlab
+from data.demo.org import PROJECTS as _ORG_PROJECTS
+from data.demo.org import Project
 from data.demo.rand import stream
 from data.demo.work import ProjectWork
 from data.store import delete_source
 
 SOURCE = "demo"
+PROJECTS = _ORG_PROJECTS + GITLAB_PROJECTS  # the GitLab team: data/demo/gitlab_team.py
 CHUNK_ROWS = 5000
 SPRINT_GOALS = ("Ship the next checkout milestone", "Burn down tech debt", "Harden for launch",
                 "Close the top customer bugs", "Finish the epic's last stories")
@@ -112,7 +117,7 @@ def _insert_plain(conn, table: Table, rows: list[dict]) -> None:
 
 
 def _releases(project: Project, layout: Layout) -> list[ReleaseSlot]:
-    hour = 16.5 if project.style == "github" else 0.0  # GitHub releases carry a real time
+    hour = 16.5 if project.style != "jira" else 0.0  # GitHub/GitLab releases carry a real time
     return [layout.release(name, kind, offset, hour) for name, kind, offset in project.releases]
 
 
@@ -193,6 +198,7 @@ def load_demo(engine: Engine, *, scale: float = 1.0, seed: int = 7, today: date 
             writer.add(table, row)
         writer.flush()
         _derive_domain(engine)
+        _finish_gitlab(engine)
     except BaseException as exc:
         _close_run(engine, run_id, started, "failed", writer.counts,
                    f"demo load stopped: {type(exc).__name__}")
@@ -216,7 +222,7 @@ def _derive_domain(engine: Engine) -> None:
         for p in PROJECTS:
             scopes[p.repo] = {"key": p.repo, "kind": "repository", "source": SOURCE}
             scopes[p.key] = {"key": p.key, "source": SOURCE,
-                             "kind": "repository" if p.style == "github" else "project"}
+                             "kind": "repository" if p.style != "jira" else "project"}
         domain.upsert_scopes(conn, scopes.values())
 
 
