@@ -97,6 +97,7 @@ class FakeGitHub:
         self.graphql_answer: Any = None  # served verbatim instead, when set
         self.graphql: list[dict] = []  # the GraphQL request bodies received
         self.graphql_remaining = 5000  # GraphQL points left, spent by each query's cost
+        self.graphql_reset_at = "2033-05-18T03:33:20Z"  # reset_epoch, as rateLimit.resetAt
         self.graphql_max_batch: int | None = None  # more pull requests per query time out
         # A cut-short issues listing: no next link from this page on / [] from this page on.
         self.issues_last_page: int | None = None
@@ -176,7 +177,7 @@ class FakeGitHub:
             return Response(json.dumps(answer), content_type="application/json",
                             headers=self.rate_headers("graphql"))
         answer = execute(query, body.get("variables") or {}, {self.repo: self.pull_node},
-                         remaining=self.graphql_remaining)
+                         remaining=self.graphql_remaining, reset_at=self.graphql_reset_at)
         cost = (answer.get("data") or {}).get("rateLimit", {}).get("cost", 0) \
             if isinstance(answer.get("data"), dict) else 0
         self.graphql_remaining -= cost
