@@ -158,8 +158,9 @@ def pull_node(pr: dict, commits: list[dict], reviews: list[dict]) -> dict:
 
 def execute(query: str, variables: dict, repositories: dict[str, Any], *,
             remaining: int = 4999, reset_at: str = "2033-05-18T03:33:20Z") -> dict:
-    """The answer GitHub would give: ``repositories`` maps OWNER/NAME to a callable
-    ``number -> PullRequest node or None``."""
+    """The answer GitHub would give: ``repositories`` maps OWNER/NAME to a fake repository
+    (tests/github_server.py FakeGitHub: ``pull_node(number)``, and its ``issues``,
+    ``pulls``, ``milestones``, ``releases``, ``deployments`` lists for the counts)."""
     from graphql import graphql_sync
 
     errors = validation_errors(query)
@@ -167,26 +168,42 @@ def execute(query: str, variables: dict, repositories: dict[str, Any], *,
         return {"errors": [{"message": m} for m in errors]}
     cost = query_cost(query, variables)
     not_found: list[dict] = []
+    by_lower = {k.lower(): v for k, v in repositories.items()}
 
-    def repository(_info, owner, name, **_):
-        pulls = repositories.get(f"{owner}/{name}")
-        if pulls is None:
-            not_found.append({"type": "NOT_FOUND", "path": ["repository"],
+    def count(items: list) -> Any:
+        return lambda _info, **_: {"totalCount": len(items)}
+
+    def repository(info, owner, name, **_):
+        fake = by_lower.get(f"{owner}/{name}".lower())
+        if fake is None:
+            not_found.append({"type": "NOT_FOUND", "path": [info.path.key],
                               "message": f"Could not resolve to a Repository with the name "
                                          f"'{owner}/{name}'."})
             return None
 
         def pull_request(info, number, **_):
-            node = pulls(number)
+            node = fake.pull_node(number)
             if node is None:
                 not_found.append({"type": "NOT_FOUND", "path": ["repository", info.path.key],
                                   "message": "Could not resolve to a PullRequest with the "
                                              f"number of {number}."})
             return node
 
-        return {"pullRequest": pull_request}
+        return {"pullRequest": pull_request,
+                "issues": count([i for i in fake.issues if "pull_request" not in i]),
+                "pullRequests": count(fake.pulls), "milestones": count(fake.milestones),
+                "releases": count(fake.releases), "deployments": count(fake.deployments)}
 
-    root = {"repository": repository,
+    def search(_info, query, **_):
+        # the one search the connector makes: "repo:O/N is:pr is:merged merged:>=DAY"
+        words = dict(w.split(":", 1) for w in query.split() if ":" in w)
+        fake = by_lower.get(words.get("repo", "").lower())
+        day = words.get("merged", ">=").removeprefix(">=")
+        merged = [p for p in (fake.pulls if fake else [])
+                  if p.get("merged_at") and p["merged_at"][:10] >= day]
+        return {"issueCount": len(merged)}
+
+    root = {"repository": repository, "search": search,
             "rateLimit": lambda _info, **_: {"cost": cost, "remaining": remaining - cost,
                                              "resetAt": reset_at, "limit": 5000,
                                              "used": 5000 - remaining + cost, "nodeCount": 0}}

@@ -148,17 +148,16 @@ class FakeGitHub:
                                 headers={"Content-Type": "application/json", **fault.headers})
         if self.graphql_answer is not None:
             return Response(json.dumps(self.graphql_answer), content_type="application/json")
-        if "pullRequest" in body.get("query", ""):
+        if "pullRequest" in body.get("query", "") or "search(" in body.get("query", ""):
             return self._graphql_pulls(body)
-        owner, name = self.repo.split("/")
         wanted = body.get("variables") or {}
-        if (wanted.get("owner"), wanted.get("name")) != (owner, name) or \
-                "issues { totalCount }" not in body.get("query", ""):
+        fake = self.graphql_repos().get(f"{wanted.get('owner')}/{wanted.get('name')}")
+        if fake is None or "issues { totalCount }" not in body.get("query", ""):
             answer: dict = {"data": {"repository": None}, "errors": [
                 {"type": "NOT_FOUND", "message": "Could not resolve to a Repository"}]}
         else:
-            count = self.issue_count if self.issue_count is not None else sum(
-                1 for i in self.issues if "pull_request" not in i)
+            count = fake.issue_count if fake.issue_count is not None else sum(
+                1 for i in fake.issues if "pull_request" not in i)
             answer = {"data": {"repository": {"issues": {"totalCount": count}}}}
         return Response(json.dumps(answer), content_type="application/json")
 
@@ -176,13 +175,17 @@ class FakeGitHub:
                 "resubmitting your request and contact us if the problem persists.")}]}
             return Response(json.dumps(answer), content_type="application/json",
                             headers=self.rate_headers("graphql"))
-        answer = execute(query, body.get("variables") or {}, {self.repo: self.pull_node},
+        answer = execute(query, body.get("variables") or {}, self.graphql_repos(),
                          remaining=self.graphql_remaining, reset_at=self.graphql_reset_at)
         cost = (answer.get("data") or {}).get("rateLimit", {}).get("cost", 0) \
             if isinstance(answer.get("data"), dict) else 0
         self.graphql_remaining -= cost
         return Response(json.dumps(answer), content_type="application/json",
                         headers=self.rate_headers("graphql"))
+
+    def graphql_repos(self) -> dict[str, "FakeGitHub"]:
+        """The repositories GraphQL answers for (an organisation's fake serves several)."""
+        return {self.repo: self}
 
     def pull_node(self, number: int) -> dict | None:
         from tests.github_graphql import pull_node
