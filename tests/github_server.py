@@ -98,7 +98,8 @@ class FakeGitHub:
         self.graphql: list[dict] = []  # the GraphQL request bodies received
         self.graphql_remaining = 5000  # GraphQL points left, spent by each query's cost
         self.graphql_reset_at = "2033-05-18T03:33:20Z"  # reset_epoch, as rateLimit.resetAt
-        self.graphql_max_batch: int | None = None  # more pull requests per query time out
+        self.graphql_max_batch: int | None = None
+        self.graphql_pulls_answer: Any = None  # served verbatim to pull-request queries  # more pull requests per query time out
         # A cut-short issues listing: no next link from this page on / [] from this page on.
         self.issues_last_page: int | None = None
         self.issues_empty_from: int | None = None
@@ -168,6 +169,9 @@ class FakeGitHub:
         from tests.github_graphql import execute
 
         query = body.get("query", "")
+        if self.graphql_pulls_answer is not None:
+            return Response(json.dumps(self.graphql_pulls_answer),
+                            content_type="application/json")
         if self.graphql_max_batch is not None and \
                 query.count("pullRequest(number:") > self.graphql_max_batch:
             answer: dict = {"data": None, "errors": [{"message": (

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connectors.frame.shape import bad_shape
 from net.http import BadResponse, HttpClient, NotFound, RateLimited, _secs
 from net.retry import RATE_LIMIT_BACKOFF
 
@@ -141,8 +142,7 @@ class GraphQL:
                 raise QueryTimedOut(f"github: GraphQL answered {resp.status_code} (GitHub stops "
                                     "a query after 10 s)")
             if not isinstance(body, dict):
-                raise BadResponse("github: malformed GraphQL answer: expected an object — "
-                                  "stored data is intact; rerun, and report it if it persists")
+                raise bad_shape("github", "a GraphQL answer", "an object", body)
             self._note_rate_limit(body.get("data"))
             errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
             if any(e.get("type") == "RATE_LIMITED" for e in errors):
@@ -223,14 +223,14 @@ class GraphQL:
             raise NotFound(f"github: repository {repo} not found by GraphQL (or not visible "
                            f"to this token) — check {self.client.token_hint}")
         if not isinstance(repository, dict):
-            raise BadResponse("github: malformed GraphQL answer: 'repository' is not an "
-                              "object — stored data is intact; rerun")
+            raise bad_shape("github", f"the GraphQL answer for {repo}", "an object",
+                            repository)
         result: dict[int, dict | None] = {}
         for n in numbers:
             node = repository.get(f"pr{int(n)}")
             if node is not None and not isinstance(node, dict):
-                raise BadResponse(f"github: malformed GraphQL answer for pull request {n} of "
-                                  f"{repo} — stored data is intact; rerun")
+                raise bad_shape("github", f"the GraphQL details of {repo}#{int(n)}",
+                                "an object", node)
             if node is not None:
                 self._complete(owner, name, int(n), node)
             result[int(n)] = node
