@@ -105,13 +105,17 @@ def make_node(n: int) -> dict:
             "author": {"__typename": "User", "login": f"user{n % 37}"},
             "mergeCommit": {"oid": f"{n:040x}"},
             "commits": {"pageInfo": {"hasNextPage": False, "endCursor": "c3"},
-                        "nodes": [{"commit": {"authoredDate": stamp(t - timedelta(days=3, hours=h))}}
+                        "nodes": [{"commit": {"authoredDate": stamp(t - timedelta(days=3,
+                                                                                  hours=h))}}
                                   for h in range(3)]},
             "reviews": {"pageInfo": {"hasNextPage": False, "endCursor": "r2"},
-                        "nodes": [{"author": {"__typename": "User", "login": f"user{(n + 1) % 37}"},
-                                   "state": "APPROVED", "submittedAt": stamp(t - timedelta(hours=5))},
+                        "nodes": [{"author": {"__typename": "User",
+                                              "login": f"user{(n + 1) % 37}"},
+                                   "state": "APPROVED",
+                                   "submittedAt": stamp(t - timedelta(hours=5))},
                                   {"author": {"__typename": "Bot", "login": "ci"},
-                                   "state": "COMMENTED", "submittedAt": stamp(t - timedelta(hours=6))}]}}
+                                   "state": "COMMENTED",
+                                   "submittedAt": stamp(t - timedelta(hours=6))}]}}
 
 
 def make_event(repo: str, n: int) -> dict:

@@ -98,8 +98,8 @@ class FakeGitHub:
         self.graphql: list[dict] = []  # the GraphQL request bodies received
         self.graphql_remaining = 5000  # GraphQL points left, spent by each query's cost
         self.graphql_reset_at = "2033-05-18T03:33:20Z"  # reset_epoch, as rateLimit.resetAt
-        self.graphql_max_batch: int | None = None
-        self.graphql_pulls_answer: Any = None  # served verbatim to pull-request queries  # more pull requests per query time out
+        self.graphql_max_batch: int | None = None  # more pull requests per query time out
+        self.graphql_pulls_answer: Any = None  # served verbatim to pull-request queries
         # A cut-short issues listing: no next link from this page on / [] from this page on.
         self.issues_last_page: int | None = None
         self.issues_empty_from: int | None = None
