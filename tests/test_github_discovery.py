@@ -223,3 +223,23 @@ def test_sync_plan_on_the_command_line_creates_no_database(tmp_path, org):
     assert "estimated graphql points: 0" in done.stdout  # nothing merged: no details
     assert not (tmp_path / "r.db").exists()
     assert "t0ken-plan" not in done.stdout + done.stderr
+
+
+def test_sync_github_repo_plan_covers_those_repositories(tmp_path, org, monkeypatch, capsys):
+    from connectors.__main__ import main
+
+    fake = org.add("acme/a")
+    fake.pulls = [{"number": n, "merged_at": "2024-05-01T00:00:00Z"} for n in range(1, 4)]
+    org.add("acme/b")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("READINESS_CONFIG", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
+    monkeypatch.setenv("GITHUB_TOKEN", "t0ken-plan")
+    code = main(["sync", "github", "--repo", "acme/a", "--api-url", org.base_url, "--plan"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "github plan: 1 repositories to sync" in out and "acme/b" not in out
+    # the look-back window is the 180 days before now (the system clock here): merges in
+    # 2024 are outside it, so no details to fetch and no points
+    assert "(0 merged since" in out and "estimated graphql points: 0" in out
+    assert not (tmp_path / "r.db").exists()
