@@ -302,11 +302,16 @@ def main() -> None:
     bare_rate, ours_rate = total / bare_s, total / ours_s
     print(f"bare loop (requests + json):  {bare_s:6.2f} s  {bare_rate:9,.0f} items/s")
     print(f"shipready sync (SQLite):      {ours_s:6.2f} s  {ours_rate:9,.0f} items/s")
-    print(f"ratio shipready / bare: {ours_rate / bare_rate:.2f}x (target >= 0.5x)")
+    print(f"ratio shipready / bare: {ours_rate / bare_rate:.2f}x (the earlier 0.5x target, "
+          "out of reach: see bench/README.md)")
     print(f"database floor (bare sqlite3, same rows and transactions): {floor_s:.2f} s")
     print(f"  best ratio writing after fetching: bare / (bare + floor) = "
           f"{bare_s / (bare_s + floor_s):.2f}x; floor and bare loop in two threads: "
           f"{both_s:.2f} s, i.e. {bare_s / both_s:.2f}x")
+    # The target that replaced 0.5x of the bare loop (bench/README.md, GitHub sync):
+    # the sync within 2.5x of the bound it cannot beat, bare loop + database floor.
+    print(f"sync / (bare loop + database floor): {ours_s / (bare_s + floor_s):.2f}x "
+          "(target <= 2.5x)")
     if pg_s is not None:
         print(f"shipready sync (PostgreSQL):  {pg_s:6.2f} s  {total / pg_s:9,.0f} items/s  "
               f"ratio {bare_s / pg_s:.2f}x")

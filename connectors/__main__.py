@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from datetime import date
 
@@ -55,6 +56,10 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
                         help="configuration file (readiness.toml)")
     common.add_argument("--full", action="store_true", default=flag,
                         help="ignore stored cursors and fetch everything again")
+    common.add_argument("--plan", action="store_true", default=flag,
+                        help="print what the sync would fetch and cost (repositories, "
+                             "requests, GraphQL points, hours at the current rate limit) "
+                             "and write nothing")
     common.add_argument("--allow-mass-delete", action="store_true", default=flag,
                         help="let this sync remove more than [app] max_delete_share of a "
                              "repository's or project's stored items (default 0.1), when "
@@ -95,8 +100,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plan(args: argparse.Namespace, settings) -> int:
+    """``sync --plan``: the cost of the sync, nothing written (not even a new schema)."""
+    import dataclasses
+
+    from data.store import database_url
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url())
+    engine = None
+    if url.get_backend_name() != "sqlite" or (url.database and os.path.exists(url.database)):
+        engine = get_engine(create_schema=False)
+    names = ([args.source_command] if args.source_command else
+             [args.source] if args.source else settings.configured_sources())
+    if not names:
+        print("nothing to plan: no source is configured in readiness.toml", file=sys.stderr)
+        return 2
+    for name in names:
+        if name != "github":
+            print(f"{name}: --plan covers GitHub only; nothing fetched")
+            continue
+        from connectors.github import cli as github_cli
+
+        if args.source_command:  # `sync github --repo … --plan`: those repositories only
+            gh = settings.github.model_copy(update={
+                "repos": list(args.repo), "orgs": [],
+                "api_url": args.api_url or settings.github.api_url})
+            settings = dataclasses.replace(settings, github=gh)
+        github_cli.plan(settings, engine)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings(getattr(args, "config", None))
+    if args.command == "sync" and getattr(args, "plan", False):
+        return _plan(args, settings)
     engine = get_engine()
     if args.command == "demo":
         from data import demo

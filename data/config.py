@@ -118,8 +118,35 @@ class GithubSettings(_Section):
         [], description="a list of workflow names or file names that deploy")
     max_wait: float = _seconds()
     per_page: int = Field(100, ge=1, le=100, description="a whole number from 1 to 100")
+    # Organisation scale (README "GitHub at organisation scale"): every repository an
+    # organisation lists, discovered again at every sync, narrowed by globs on OWNER/NAME.
+    orgs: list[str] = Field([], description="a list of organisation names such as acme")
+    include: list[str] = Field(
+        [], description="a list of glob patterns on OWNER/NAME such as acme/web-*")
+    exclude: list[str] = Field(
+        [], description="a list of glob patterns on OWNER/NAME such as acme/*-archive")
+    include_forks: bool = Field(False, description="true or false")
+    include_archived: bool = Field(False, description="true or false")
 
     _repos = field_validator("repos")(_owner_name)
+
+    @field_validator("orgs")
+    @classmethod
+    def _org_names(cls, orgs: list[str]) -> list[str]:
+        for org in orgs:
+            if not org.strip() or "/" in org or org != org.strip():
+                raise ValueError(f"should list organisation names such as acme (no '/'), "
+                                 f"got {org!r}")
+        return orgs
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _globs(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if pattern.count("/") != 1:
+                raise ValueError(f"should list glob patterns on OWNER/NAME such as "
+                                 f"acme/web-*, got {pattern!r}")
+        return patterns
 
 
 class JiraSettings(_Section):
@@ -351,7 +378,7 @@ class Settings:
     def configured_sources(self) -> list[str]:
         """Sources with enough configuration to sync, in a stable order."""
         out = []
-        if self.github.repos:
+        if self.github.repos or self.github.orgs:
             out.append("github")
         if self.jira.url and (self.jira.projects or self.jira.boards):
             out.append("jira")

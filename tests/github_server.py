@@ -6,9 +6,11 @@ filters and the ``{total_count, workflow_runs}`` wrapper on runs, weak ETags wit
 and ``x-ratelimit-*`` headers. Faults are queued with :meth:`FakeGitHub.fail_next`. Every
 request is logged (path, query, headers) so tests can assert exactly what was asked.
 
-GraphQL (``POST /graphql``; ``/api/graphql`` beside a GHES ``/api/v3``) answers the one query
-the connector asks, ``repository.issues.totalCount`` — issues without pull requests, as GitHub
-counts them — and, like GitHub, 401 to a request without a token.
+GraphQL (``POST /graphql``; ``/api/graphql`` beside a GHES ``/api/v3``) answers
+``repository.issues.totalCount`` — issues without pull requests, as GitHub counts them — and
+pull-request details, executed against GitHub's public schema (tests/github_graphql.py) from
+the same pull requests, commits and reviews the REST routes serve; like GitHub, 401 to a
+request without a token. Faults queued for "graphql" apply to it too.
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ class FakeGitHub:
         self.issue_count: int | None = None  # GraphQL's count; None: counted from ``issues``
         self.graphql_answer: Any = None  # served verbatim instead, when set
         self.graphql: list[dict] = []  # the GraphQL request bodies received
+        self.graphql_remaining = 5000  # GraphQL points left, spent by each query's cost
+        self.graphql_reset_at = "2033-05-18T03:33:20Z"  # reset_epoch, as rateLimit.resetAt
+        self.graphql_max_batch: int | None = None  # more pull requests per query time out
+        self.graphql_pulls_answer: Any = None  # served verbatim to pull-request queries
         # A cut-short issues listing: no next link from this page on / [] from this page on.
         self.issues_last_page: int | None = None
         self.issues_empty_from: int | None = None
@@ -136,21 +142,69 @@ class FakeGitHub:
             return Response(json.dumps({"message": "This endpoint requires you to be "
                                                    "authenticated."}), status=401,
                             content_type="application/json")
+        for fault in self.faults:
+            if fault.match in request.path:
+                self.faults.remove(fault)
+                return Response(fault.body or b"", status=fault.status,
+                                headers={"Content-Type": "application/json", **fault.headers})
         if self.graphql_answer is not None:
             return Response(json.dumps(self.graphql_answer), content_type="application/json")
-        owner, name = self.repo.split("/")
+        if "pullRequest" in body.get("query", "") or "search(" in body.get("query", ""):
+            return self._graphql_pulls(body)
         wanted = body.get("variables") or {}
-        if (wanted.get("owner"), wanted.get("name")) != (owner, name) or \
-                "issues { totalCount }" not in body.get("query", ""):
+        fake = self.graphql_repos().get(f"{wanted.get('owner')}/{wanted.get('name')}")
+        if fake is None or "issues { totalCount }" not in body.get("query", ""):
             answer: dict = {"data": {"repository": None}, "errors": [
                 {"type": "NOT_FOUND", "message": "Could not resolve to a Repository"}]}
         else:
-            count = self.issue_count if self.issue_count is not None else sum(
-                1 for i in self.issues if "pull_request" not in i)
+            count = fake.issue_count if fake.issue_count is not None else sum(
+                1 for i in fake.issues if "pull_request" not in i)
             answer = {"data": {"repository": {"issues": {"totalCount": count}}}}
         return Response(json.dumps(answer), content_type="application/json")
 
-    def rate_headers(self) -> dict[str, str]:
+    def _graphql_pulls(self, body: dict) -> Response:
+        """Pull-request details, executed against GitHub's schema (tests/github_graphql.py).
+        A query asking for more than ``graphql_max_batch`` pull requests times out, as GitHub
+        stops a query after 10 seconds."""
+        from tests.github_graphql import execute
+
+        query = body.get("query", "")
+        if self.graphql_pulls_answer is not None:
+            return Response(json.dumps(self.graphql_pulls_answer),
+                            content_type="application/json")
+        if self.graphql_max_batch is not None and \
+                query.count("pullRequest(number:") > self.graphql_max_batch:
+            answer: dict = {"data": None, "errors": [{"message": (
+                "We couldn't respond to your request in time. Sorry about that. Please try "
+                "resubmitting your request and contact us if the problem persists.")}]}
+            return Response(json.dumps(answer), content_type="application/json",
+                            headers=self.rate_headers("graphql"))
+        answer = execute(query, body.get("variables") or {}, self.graphql_repos(),
+                         remaining=self.graphql_remaining, reset_at=self.graphql_reset_at)
+        cost = (answer.get("data") or {}).get("rateLimit", {}).get("cost", 0) \
+            if isinstance(answer.get("data"), dict) else 0
+        self.graphql_remaining -= cost
+        return Response(json.dumps(answer), content_type="application/json",
+                        headers=self.rate_headers("graphql"))
+
+    def graphql_repos(self) -> dict[str, "FakeGitHub"]:
+        """The repositories GraphQL answers for (an organisation's fake serves several)."""
+        return {self.repo: self}
+
+    def pull_node(self, number: int) -> dict | None:
+        from tests.github_graphql import pull_node
+
+        base = next((p for p in self.pulls if p["number"] == number), None)
+        if base is None:
+            return None
+        return pull_node({**base, **self.pull_details.get(number, {})},
+                         self.pull_commits.get(number, []), self.pull_reviews.get(number, []))
+
+    def rate_headers(self, resource: str = "core") -> dict[str, str]:
+        if resource == "graphql":
+            return {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining":
+                    str(self.graphql_remaining), "X-RateLimit-Reset": str(self.reset_epoch),
+                    "X-RateLimit-Resource": "graphql"}
         return {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": str(self.remaining),
                 "X-RateLimit-Reset": str(self.reset_epoch), "X-RateLimit-Resource": "core"}
 

@@ -115,10 +115,10 @@ def gh(httpserver):
     return fake
 
 
-def sync(engine, gh, clock=None, **kw):
+def sync(engine, gh, clock=None, token="t0ken-secret", token_env="GITHUB_TOKEN", **kw):
     return sync_repos(settings(), engine, Progress("github", terminal=False), ["acme/web"],
-                      api_url=gh.base_url, clock=clock or FakeClock(NOW), token="t0ken-secret",
-                      token_env="GITHUB_TOKEN", **kw)
+                      api_url=gh.base_url, clock=clock or FakeClock(NOW), token=token,
+                      token_env=token_env, **kw)
 
 
 def rows(engine, table, *where):

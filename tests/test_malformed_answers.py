@@ -103,9 +103,20 @@ def test_github_a_malformed_single_object_is_one_line(engine, gh):
 
 
 def test_github_a_malformed_pull_request_detail_is_one_line(engine, gh):
+    # REST details: what an anonymous sync reads (GraphQL needs a token)
     gh.fail_next("/pulls/6", 200, body=b"null")  # read once, the first sync
     with pytest.raises(BadResponse, match=r"^github: malformed answer in /repos/acme/web/"
                                           r"pulls/6: expected an object, got null"):
+        sync(engine, gh, token=None, token_env="NO_SUCH_TOKEN_ENV")
+    pr = schema.pull_requests
+    with engine.connect() as conn:
+        assert conn.execute(select(pr.c.review_count)).scalars().all() == [None]
+
+
+def test_github_a_malformed_graphql_pull_request_detail_is_one_line(engine, gh):
+    gh.graphql_pulls_answer = {"data": {"rateLimit": None, "repository": {"pr6": [1, 2]}}}
+    with pytest.raises(BadResponse, match=r"^github: malformed answer in the GraphQL details "
+                                          r"of acme/web#6: expected an object, got a list"):
         sync(engine, gh)
     pr = schema.pull_requests
     with engine.connect() as conn:

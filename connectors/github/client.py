@@ -93,6 +93,10 @@ class GitHubClient(HttpClient):
         self.clock.sleep(wait)
 
     def _after_response(self, resp: requests.Response) -> None:
+        # GraphQL points are a budget of their own (connectors/github/graphql.py waits for
+        # them): a used-up GraphQL budget must not hold up REST requests.
+        if _header(resp, "x-ratelimit-resource") == "graphql":
+            return
         if _header(resp, "x-ratelimit-remaining") == "0":
             wait = seconds_until_reset(resp, self.clock.now())
             if wait:

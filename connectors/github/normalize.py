@@ -222,13 +222,15 @@ def pull_detail(pr: Mapping[str, Any], commits: list[Mapping[str, Any]],
     """Size, first commit and reviews of one PR.
 
     first_commit_at = earliest commit author date; reviews count submitted reviews by someone
-    other than the author (pending drafts have no ``submitted_at`` and are left out).
+    other than the author and not a bot (pending drafts have no ``submitted_at`` and are left
+    out; an app's automated review is not a person reviewing).
     """
     author = (pr.get("user") or {}).get("login")
     dates = [c["commit"]["author"]["date"] for c in commits
              if (c.get("commit") or {}).get("author", {}).get("date")]
     submitted = [r for r in reviews if r.get("submitted_at") and r.get("state") != "PENDING"
-                 and (r.get("user") or {}).get("login") != author]
+                 and (r.get("user") or {}).get("login") != author
+                 and not is_bot(r.get("user"))]
     first_review = min((parse_time(r["submitted_at"]) for r in submitted), default=None)
     return {
         "additions": pr.get("additions"), "deletions": pr.get("deletions"),
@@ -236,6 +238,40 @@ def pull_detail(pr: Mapping[str, Any], commits: list[Mapping[str, Any]],
         "first_commit_at": min((parse_time(d) for d in dates), default=None),
         "first_review_at": first_review, "review_count": len(submitted),
     }
+
+
+def is_bot(user: Mapping[str, Any] | None) -> bool:
+    """A REST user object (``type: Bot``, login ``name[bot]``) or a GraphQL actor
+    (``__typename: Bot``) that is an app, not a person."""
+    if not isinstance(user, Mapping):
+        return False
+    return (user.get("type") == "Bot" or user.get("__typename") == "Bot"
+            or str(user.get("login") or "").endswith("[bot]"))
+
+
+def graphql_pull_detail(node: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`pull_detail` from one GraphQL ``PullRequest`` node (connectors/github/graphql.py):
+    the same definitions — earliest commit ``authoredDate``; reviews submitted by someone
+    other than the author, bots excluded — plus the merge commit's sha when GitHub has one."""
+    author = (node.get("author") or {}).get("login")
+    dates = [parse_time((c.get("commit") or {}).get("authoredDate"))
+             for c in (node.get("commits") or {}).get("nodes") or [] if isinstance(c, Mapping)]
+    submitted = [parse_time(r["submittedAt"])
+                 for r in (node.get("reviews") or {}).get("nodes") or []
+                 if isinstance(r, Mapping) and r.get("submittedAt")
+                 and r.get("state") != "PENDING"
+                 and (r.get("author") or {}).get("login") != author
+                 and not is_bot(r.get("author"))]
+    out = {
+        "additions": node.get("additions"), "deletions": node.get("deletions"),
+        "changed_files": node.get("changedFiles"),
+        "first_commit_at": min((d for d in dates if d is not None), default=None),
+        "first_review_at": min(submitted, default=None), "review_count": len(submitted),
+    }
+    sha = (node.get("mergeCommit") or {}).get("oid")
+    if sha:
+        out["merge_sha"] = sha
+    return out
 
 
 def workflow_name(run: Mapping[str, Any]) -> str:

@@ -98,6 +98,7 @@ class RepoSync:
     _seen_milestones: dict[str, dict] = field(default_factory=dict)
     _where: str = "the first answer"  # the page being read, for a malformed-answer message
     _refused: RemovalRefused | None = None
+    graphql: Any = None  # a connectors.github.graphql.GraphQL shared by the org's repositories
 
     # --- helpers ------------------------------------------------------------------------
     @property
@@ -335,31 +336,67 @@ class RepoSync:
         self.sync_pull_details()
 
     def sync_pull_details(self) -> None:
-        """Size, first commit and reviews — once per merged PR inside the look-back window."""
+        """Size, first commit and reviews — once per merged PR inside the look-back window.
+
+        With a token, through GraphQL, many pull requests per query
+        (:mod:`connectors.github.graphql`); each batch is written while the next one is
+        fetched. GraphQL needs a token, so an anonymous sync asks REST, three requests per
+        pull request (detail, commits, reviews)."""
         t = schema.pull_requests
         with self.engine.connect() as conn:
             todo = conn.execute(select(t.c.number).where(
                 t.c.repo == self.repo, t.c.merged_at >= self.lookback_start,
                 t.c.review_count.is_(None)).order_by(t.c.number)).scalars().all()
+        if not todo:
+            return
+        batches = (self._graphql_details(todo) if self.client.auth_headers
+                   else self._rest_details(todo))
+        for details in fetch.prefetch(batches):
+            with self.engine.begin() as conn:
+                for number, detail in details.items():
+                    conn.execute(update(t).where(t.c.id == nz.pr_id(self.repo, number))
+                                 .values(**detail))
+            self.count("pull_details", sum(1 for d in details.values() if "additions" in d))
+
+    def _graphql_details(self, todo: list[int]) -> Iterable[dict[int, dict]]:
+        """Batches of ``{number: pull_requests values}``; a batch GitHub times out on is asked
+        again in halves, down to one pull request."""
+        from .graphql import DEFAULT_BATCH, GraphQL, QueryTimedOut
+
+        gql = self.graphql or GraphQL(self.client)
+        self.graphql = gql
+        size, i = DEFAULT_BATCH, 0
+        while i < len(todo):
+            batch = todo[i:i + size]
+            self._where = f"GraphQL details of pull requests #{batch[0]}–#{batch[-1]}"
+            try:
+                nodes = gql.pull_details(self.repo, batch)
+            except QueryTimedOut:
+                if size == 1:
+                    raise QueryTimedOut(f"github: GraphQL timed out on pull request "
+                                        f"#{batch[0]} of {self.repo} alone — try again later; "
+                                        "stored data is intact, a rerun resumes") from None
+                size = max(1, size // 2)
+                continue
+            i += len(batch)
+            # A pull request GitHub no longer has: nothing to fetch, as REST's 404 was.
+            yield {n: (nz.graphql_pull_detail(node) if node is not None else {"review_count": 0})
+                   for n, node in nodes.items()}
+
+    def _rest_details(self, todo: list[int]) -> Iterable[dict[int, dict]]:
         for number in todo:
             base = f"/repos/{self.repo}/pulls/{number}"
             self._where = base
             pr, resp = self.client.get_json(base, allow=(404,))
             if resp.status_code == 404:  # deleted since it was listed: nothing to fetch
-                with self.engine.begin() as conn:
-                    conn.execute(update(t).where(t.c.id == nz.pr_id(self.repo, number))
-                                 .values(review_count=0))
+                yield {number: {"review_count": 0}}
                 continue
             fetch.check_object(pr, base)
             commits = fetch.all_items(self.client, f"{base}/commits",
                                       params={"per_page": self.per_page})
             reviews = fetch.all_items(self.client, f"{base}/reviews",
                                       params={"per_page": self.per_page})
-            detail = nz.pull_detail(pr, commits, reviews)
-            with self.engine.begin() as conn:
-                conn.execute(update(t).where(t.c.id == nz.pr_id(self.repo, number))
-                             .values(**detail))
-            self.count("pull_details", 1)
+            yield {number: nz.pull_detail(pr, commits, reviews)}
 
     # --- started_at -----------------------------------------------------------------------
     def derive_started(self) -> None:
