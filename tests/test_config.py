@@ -134,7 +134,7 @@ def test_sections_are_typed_frozen_and_defaulted_in_one_place():
     ({"github": {"per_page": 101}},
      "'github.per_page' should be a whole number from 1 to 100, got int 101"),
     ({"github": 3}, "[github] must be a table"),
-    ({"report": {}}, "unknown section 'report' (known: app, gates, github, jenkins, jira, "
+    ({"report": {}}, "unknown section 'report' (known: access, app, gates, github, jenkins, jira, "
                      "mapping, projects, teams)"),
 ])
 def test_errors_are_one_line_naming_file_dotted_key_and_expectation(doc, message):
