@@ -153,7 +153,7 @@ def _email_list(values: list[str]) -> list[str]:
     out = []
     for value in values:
         local, at, domain = value.strip().rpartition("@")
-        if not at or not local or not _is_domain(domain) or any(c.isspace() for c in value):
+        if not at or not local or not _is_domain(domain) or any(c.isspace() for c in local):
             raise ValueError(f"should list email addresses such as ana@example.com, got "
                              f"{value!r}")
         out.append(value.strip().lower())
