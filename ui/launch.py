@@ -45,7 +45,7 @@ class _Stop(Exception):
     """SIGTERM, turned into the same orderly stop as Ctrl-C."""
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ui.launch",
         description="Start the dashboard (and optionally the scheduler) after safety checks.")
@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "'python -m jobs schedule'")
     parser.add_argument("streamlit_args", nargs="*", metavar="STREAMLIT_ARG",
                         help="after --: more options for streamlit run")
-    return parser.parse_args(argv)
+    return parser
 
 
 def anonymous_accepted(args: argparse.Namespace) -> bool:
@@ -162,7 +162,7 @@ def supervise(commands: list[tuple[str, list[str]]], env: dict[str, str]) -> int
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         warnings = check(args)
     except Refusal as exc:
