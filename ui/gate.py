@@ -162,10 +162,24 @@ def _sign_in_page(providers: list[signin.Provider]) -> None:
             continue
         if st.button(f"Sign in with {provider.label}", key=f"login_{provider.name or 'default'}",
                      type="primary"):
-            if provider.name:
-                st.login(provider.name)
-            else:
-                st.login()
+            _login(provider)
+
+
+def _login(provider: signin.Provider) -> None:
+    from streamlit.errors import StreamlitAuthError, StreamlitMissingAuthlibError
+
+    missing = signin.authlib_missing()
+    if missing:
+        st.error(f"Sign-in is unavailable: {missing}.", icon="🔒")
+        return
+    try:
+        if provider.name:
+            st.login(provider.name)
+        else:
+            st.login()
+    except (StreamlitAuthError, StreamlitMissingAuthlibError) as exc:
+        # Streamlit's own check of [auth] (e.g. expose_tokens); its message spans lines.
+        st.error("Sign-in is misconfigured: " + " ".join(str(exc).split()), icon="🔒")
 
 
 def _denied_page(decision: Decision) -> None:

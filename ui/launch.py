@@ -79,6 +79,8 @@ def check(args: argparse.Namespace) -> list[str]:
             signin.read_auth_section(st_config.get_option("secrets.files")))
     except signin.SignInConfigError as exc:
         raise Refusal(f"sign-in is misconfigured: {exc}") from None
+    if providers and signin.authlib_missing():
+        raise Refusal(signin.authlib_missing())
     try:
         settings = load_settings()
     except ConfigError as exc:

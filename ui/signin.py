@@ -128,6 +128,16 @@ def providers(section: Any) -> list[Provider]:
     return found
 
 
+def authlib_missing() -> str | None:
+    """One line when sign-in cannot work because ``streamlit[auth]`` is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("authlib") is None:
+        return ("sign-in needs streamlit[auth] (Authlib), which is not installed: "
+                "pip install -r requirements.txt")
+    return None
+
+
 def probe(metadata_url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
     """None when the provider's discovery document answers with an authorization endpoint;
     else one line saying what is wrong (for the sign-in page and the launcher)."""
