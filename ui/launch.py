@@ -159,6 +159,10 @@ def supervise(commands: list[tuple[str, list[str]]], env: dict[str, str]) -> int
                     return code if (code or len(procs) == 1) else 1
             time.sleep(0.2)
     except (KeyboardInterrupt, _Stop):
+        # A second Ctrl-C while the children stop must not leave them behind with a
+        # traceback: the stop finishes within STOP_GRACE anyway.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _stop(procs)
         return 0
 
