@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 HOST   ?= 127.0.0.1
 
-.PHONY: run test demo bench clean
+.PHONY: run serve test demo bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,10 +17,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 ## make run: install, load the demo organisation into an empty database, start the dashboard
+## (ui/launch.py checks first: a non-loopback HOST needs sign-in or ALLOW_ANONYMOUS=1)
 run: $(VENV)/.runtime
 	$(PY) -m connectors demo --if-empty
-	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
-		--server.headless true --browser.gatherUsageStats false
+	$(PY) -m ui.launch --host $(HOST) --port $(PORT)
+
+## make serve: the dashboard and the scheduler together, for a team; Ctrl-C stops both
+serve: $(VENV)/.runtime
+	$(PY) -m ui.launch --host $(HOST) --port $(PORT) --with '$(PY) -m jobs schedule'
 
 ## make test: install the dev requirements and run the whole suite
 test: $(VENV)/.dev

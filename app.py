@@ -9,11 +9,14 @@ import streamlit as st
 
 from data.config import ConfigError
 from data.store import DatabaseError
-from ui import db, filters, theme
+from ui import db, filters, gate, theme
 
 st.set_page_config(page_title="ShipReady", page_icon="🚦", layout="wide")
 st.session_state["_via_router"] = True  # see ui.ensure_router
 theme.register()
+# Before any page is registered: a visitor who may not enter sees the sign-in (or access
+# denied) page only, whatever the URL — README "Sign-in".
+viewer = gate.enter()
 
 # (script, title, icon, url path, uses the shared filters)
 PAGE_SPECS = [
@@ -29,6 +32,7 @@ PAGES = [st.Page(path, title=title, icon=icon, url_path=slug, default=(path == "
 FILTERED = {title for _, title, _, _, uses in PAGE_SPECS if uses}
 
 page = st.navigation(PAGES)
+gate.account_box(viewer)
 
 try:
     url = db.database_url()

@@ -247,6 +247,49 @@ class NotifySettings(_Section):
         return value
 
 
+def _email_list(values: list[str]) -> list[str]:
+    # Compared in lower case: providers differ in how they case an address, and no mail
+    # system in use gives two people addresses that differ only by case.
+    out = []
+    for value in values:
+        local, at, domain = value.strip().rpartition("@")
+        if not at or not local or not _is_domain(domain) or any(c.isspace() for c in local):
+            raise ValueError(f"should list email addresses such as ana@example.com, got "
+                             f"{value!r}")
+        out.append(value.strip().lower())
+    return out
+
+
+def _domain_list(values: list[str]) -> list[str]:
+    out = []
+    for value in values:
+        if not _is_domain(value.strip()):
+            raise ValueError(f"should list bare domains such as example.com (no @, no *, no "
+                             f"leading dot), got {value!r}")
+        out.append(value.strip().lower())
+    return out
+
+
+def _is_domain(text: str) -> bool:
+    labels = text.split(".")
+    return len(labels) >= 2 and all(
+        label and all(c.isalnum() or c == "-" for c in label) for label in labels)
+
+
+class AccessSettings(_Section):
+    """``[access]``: who may enter when sign-in is configured (README "Sign-in").
+
+    Addresses and domains are kept in lower case. A domain matches exactly: ``example.com``
+    admits ana@example.com, not ana@eu.example.com."""
+
+    emails: list[str] = Field([], description="a list of email addresses")
+    domains: list[str] = Field([], description="a list of domains such as example.com")
+    admins: list[str] = Field([], description="a list of email addresses")
+
+    _emails = field_validator("emails", "admins")(_email_list)
+    _domains = field_validator("domains")(_domain_list)
+
+
 class GateOverride(_Section):
     """One gate's overrides; unset fields keep the catalogue's value. Whether the gate id
     exists is checked by the metrics layer, which owns the gate catalogue."""
@@ -313,6 +356,7 @@ class ConfigFile(_Section):
     jenkins: JenkinsSettings = JenkinsSettings()
     notify: NotifySettings = NotifySettings()
     gitlab: GitlabSettings = GitlabSettings()
+    access: AccessSettings = AccessSettings()
     projects: dict[str, ProjectSection] = Field({}, description="a table of project keys")
     teams: dict[str, TeamSection] = Field({}, description="a table of team names")
     gates: _Gates = Field({}, description="a table of gate overrides")
@@ -363,6 +407,9 @@ class Settings:
     gates: dict[str, dict[str, Any]]
     notify: NotifySettings = NotifySettings()
     gitlab: GitlabSettings = GitlabSettings()
+    # No [access] section is an empty one: with sign-in configured only admins may enter,
+    # and there are none (README "Sign-in").
+    access: AccessSettings = AccessSettings()
 
     @property
     def is_demo(self) -> bool:
@@ -428,7 +475,8 @@ def parse_settings(data: dict[str, Any], path: Path | None) -> Settings:
              for name, t in model.teams.items()}
     return Settings(path=path, app=model.app, mapping=model.mapping, github=model.github,
                     jira=model.jira, jenkins=model.jenkins, projects=projects, teams=teams,
-                    gates=_overrides(model.gates), notify=model.notify, gitlab=model.gitlab)
+                    gates=_overrides(model.gates), notify=model.notify, gitlab=model.gitlab,
+                    access=model.access)
 
 
 def _one_line(error: Any) -> str:

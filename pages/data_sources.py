@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 
-from ui import commands, db, loaders, theme, widgets
+from ui import commands, db, gate, loaders, theme, widgets
 
 ui.ensure_router()
 st.title("🔌 Data sources")
@@ -16,6 +16,7 @@ st.caption("Where the numbers come from: each source's last sync, the rules that
 
 url = loaders.database_or_stop()
 settings = loaders.settings_or_stop()
+viewer = gate.viewer()  # syncing and the demo buttons are for admins (README "Sign-in")
 
 runs = db.load_sync_runs(url)
 configured = settings.configured_sources()
@@ -67,6 +68,9 @@ st.subheader("Sync now")
 
 
 def _run(label: str, args: list[str]) -> None:
+    if not viewer.is_admin:  # the buttons are not drawn for others; this is the lock
+        st.error("Only an admin may run this.")
+        return
     lines: list[str] = []
     with st.status(f"{label}: `{commands.shown(args)}`", expanded=True) as status:
         box = st.empty()
@@ -88,7 +92,12 @@ def _run(label: str, args: list[str]) -> None:
     db.clear_caches()
 
 
-if configured:
+if not viewer.is_admin:
+    st.caption("Only an admin can sync or reload the demo here"
+               + (f" ({widgets.md_escape(viewer.email)} is not one)." if viewer.email else
+                  " — nobody is signed in.")
+               + " The commands below do the same from a shell.")
+elif configured:
     full = st.toggle("Full re-read", key="sync_full",
                      help="Ignore the cursors and read everything again; issues deleted or moved "
                           "at the source are then removed here too (Jira also checks daily)")
@@ -105,16 +114,18 @@ else:
     st.caption("No source is configured, so there is nothing to sync — see *Connect a source* "
                "below. The demo organisation can be (re)loaded at any time.")
 
-demo_cols = st.columns([1, 1, 2])
-scale = demo_cols[2].select_slider("Demo size", options=[0.1, 0.5, 1.0, 2.0, 5.0], value=1.0,
-                                   help="1 ≈ 2,000 work items and 50,000 test results")
-if demo_cols[0].button("Reload demo", key="reload_demo", width="stretch",
-                       help="Replace the demo rows with a freshly generated organisation; "
-                            "rows from real sources are untouched"):
-    _run("Reload demo", commands.demo_args(scale))
-if demo_cols[1].button("Remove demo", key="remove_demo", width="stretch",
-                       help="Delete every demo row and nothing else"):
-    _run("Remove demo", commands.demo_args(remove=True))
+if viewer.is_admin:
+    demo_cols = st.columns([1, 1, 2])
+    scale = demo_cols[2].select_slider("Demo size", options=[0.1, 0.5, 1.0, 2.0, 5.0],
+                                       value=1.0,
+                                       help="1 ≈ 2,000 work items and 50,000 test results")
+    if demo_cols[0].button("Reload demo", key="reload_demo", width="stretch",
+                           help="Replace the demo rows with a freshly generated organisation; "
+                                "rows from real sources are untouched"):
+        _run("Reload demo", commands.demo_args(scale))
+    if demo_cols[1].button("Remove demo", key="remove_demo", width="stretch",
+                           help="Delete every demo row and nothing else"):
+        _run("Remove demo", commands.demo_args(remove=True))
 
 # --- the commands -------------------------------------------------------------------------
 st.subheader("Run the same from cron or CI")

@@ -9,7 +9,7 @@ import streamlit as st
 
 import ui
 from metrics.report import render
-from ui import db, figures, filters, loaders, theme, widgets
+from ui import db, figures, filters, gate, loaders, theme, widgets
 from ui import notes as release_notes
 
 ui.ensure_router()
@@ -203,9 +203,14 @@ if last:
         st.caption("No gate changed status since then.")
 
 # --- waive a gate -------------------------------------------------------------------------
+# Admins only; signed in, the waiver records who is signed in (README "Sign-in"). Without
+# sign-in (the laptop) the one user is the admin and says who decides.
+viewer = gate.viewer()
 with st.expander("Waive a gate…", expanded=False):
     waivable = [g for g in ev.gates if g.status in ("FAIL", "WARN", "NO_DATA")]
-    if not waivable:
+    if not viewer.is_admin:
+        st.caption("Only an admin can waive a gate.")
+    elif not waivable:
         st.caption("Nothing to waive: every gate passes or is already waived.")
     else:
         labels = {g.gate.id: f"{theme.status_label(g.status)} · {g.gate.label}" for g in waivable}
@@ -213,7 +218,11 @@ with st.expander("Waive a gate…", expanded=False):
             gate_id = st.selectbox("Gate", list(labels), format_func=labels.get, key="waive_gate")
             reason = st.text_input("Reason", key="waive_reason",
                                    help="Why shipping with this gate open is acceptable")
-            by = st.text_input("Waived by", key="waive_by", help="Who takes the decision")
+            if viewer.email:
+                by = viewer.email
+                st.caption(f"Waived by {widgets.md_escape(by)} (signed in)")
+            else:
+                by = st.text_input("Waived by", key="waive_by", help="Who takes the decision")
             expires = st.date_input("Expires", value=None, min_value=today, key="waive_expires",
                                     help="Optional; the waiver stops counting after this day")
             submitted = st.form_submit_button("Waive")

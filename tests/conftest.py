@@ -115,3 +115,16 @@ def demo(demo_template, tmp_path, monkeypatch):
     with page_database(demo_copy(demo_template, tmp_path / "demo.db"), tmp_path,
                        monkeypatch) as engine:
         yield engine
+
+
+@pytest.fixture(autouse=True)
+def _loopback_server_address():
+    """AppTests run as if served by `make run` (127.0.0.1): with no address Streamlit listens
+    on every interface, and the router then opens to nobody without sign-in (README
+    "Sign-in"). Tests of other addresses set the option themselves."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield
+    config.set_option("server.address", before)

@@ -134,8 +134,8 @@ def test_sections_are_typed_frozen_and_defaulted_in_one_place():
     ({"github": {"per_page": 101}},
      "'github.per_page' should be a whole number from 1 to 100, got int 101"),
     ({"github": 3}, "[github] must be a table"),
-    ({"report": {}}, "unknown section 'report' (known: app, gates, github, gitlab, jenkins, "
-                     "jira, mapping, notify, projects, teams)"),
+    ({"report": {}}, "unknown section 'report' (known: access, app, gates, github, gitlab, "
+                     "jenkins, jira, mapping, notify, projects, teams)"),
     ({"gitlab": {"projects": ["acme//api"]}},
      "'gitlab.projects' should list paths such as group/sub/project, got 'acme//api'"),
     ({"gitlab": {"include_archived": "yes"}},

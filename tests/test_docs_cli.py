@@ -8,6 +8,7 @@ from pathlib import Path
 
 from connectors.__main__ import build_parser as connectors_parser
 from metrics.__main__ import build_parser as metrics_parser
+from ui.launch import build_parser as launch_parser
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
 
@@ -25,7 +26,7 @@ def _walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 
 def test_every_command_and_option_is_in_docs_cli():
     missing = []
-    for parser in (connectors_parser(), metrics_parser()):
+    for parser in (connectors_parser(), metrics_parser(), launch_parser()):
         for path, option in _walk(parser):
             word = f"`{option}" if option else f"`{path[-1]}`"
             if word not in DOC and (option is None or f" {option}" not in DOC):

@@ -10,8 +10,13 @@ def ensure_router() -> None:
     ``st.navigation`` call in the process; a deep link opened first on a fresh server would run
     the page script alone (no shared filters, no page config). Switching the old mode off and
     rerunning sends the request through app.py, which keeps the URL's query parameters.
+
+    A visitor the router would not let in (README "Sign-in") is sent through it too, whatever
+    an earlier run of the session did: the router then shows the sign-in page instead.
     """
-    if st.session_state.get("_via_router"):
+    from ui import gate
+
+    if st.session_state.get("_via_router") and gate.admitted():
         return
     from streamlit.runtime.pages_manager import PagesManager
 
