@@ -212,3 +212,17 @@ def build_to_deployment(run: Mapping[str, Any], job: str,
         "created_at": run["created_at"], "started_at": run["started_at"],
         "finished_at": run["finished_at"], "is_rollback": None, "url": run["url"],
     }
+
+
+def build_rows(job_sync: Any, build: Mapping[str, Any], extra: Any = None) -> dict:
+    """The normaliser of the declared builds endpoint (connectors/jenkins/fetch.py): a build →
+    its ``pipeline_runs`` row and, for a deploy job, its ``deployments`` row. ``job_sync``
+    carries ``job``, ``mapping``, ``deploy_job_pattern``, ``project_for_repo``."""
+    from data import schema
+
+    job = job_sync.job
+    row = build_to_run(build, job, project_for_repo=job_sync.project_for_repo)
+    rows = {schema.pipeline_runs: [row]}
+    if is_deploy_job(job, job_sync.deploy_job_pattern):
+        rows[schema.deployments] = [build_to_deployment(row, job, job_sync.mapping)]
+    return rows
