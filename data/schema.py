@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from data.text import test_key
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class UTCDateTime(TypeDecorator):

@@ -288,12 +288,27 @@ def _migrate_5_domain(conn: Connection) -> None:
     domain.backfill_scopes(conn)
 
 
+def _migrate_6_categories_and_types(conn: Connection) -> None:
+    """Version 6: history metrics read in domain terms only — ``status_category`` rows derived
+    from the ``status`` changes of items whose source wrote no categories (GitHub, imports),
+    the status → category rule applied once here instead of on every read, and ``work_type``
+    rows from the ``type`` and label changes (see data/domain.py). Every item's derived
+    history is rewritten in place; no table changes. Like version 5, with the default
+    ``[mapping]`` and no ``[jira] status_names``: ``python -m connectors remap`` applies a
+    readiness.toml that sets them."""
+    from data import domain
+    from data.mapping import mapping_rules
+
+    domain.rederive_all(conn, mapping_rules(None))
+
+
 # version -> function(connection) upgrading from version-1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_sync_heartbeat,
     3: _migrate_3_test_key,
     4: _migrate_4_outcomes,
     5: _migrate_5_domain,
+    6: _migrate_6_categories_and_types,
 }
 
 # Any constant works: it only has to be the same in every ShipReady process on one server.

@@ -26,7 +26,7 @@ from data.schema import work_item_changes as wic
 from data.store import in_values
 from metrics.flow import _week_start, percentiles
 from metrics.membership import release_members
-from metrics.history import StatusCategories, load_histories
+from metrics.history import load_histories
 from metrics.registry import MetricValue, kpi
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -41,7 +41,7 @@ def _bug_filter(scope_or_items):
 
 
 # What open bugs need of an item's history: its status, and the signals severity comes from.
-HISTORY_FIELDS = {"status", "status_category", "severity"}
+HISTORY_FIELDS = {"status_category", "severity"}
 
 
 def _severity_changed_after(t: datetime):
@@ -65,11 +65,10 @@ def open_bugs(conn: Connection, scope_or_items, as_of: datetime, *, settings=Non
     if severities is not None:  # today's severity, or one that may have differed then
         where = and_(where, or_(work_items.c.severity.in_(list(severities)),
                                 _severity_changed_after(as_of)))
-    cats = StatusCategories.load(conn, settings)
     histories = load_histories(conn, where=where, fields=HISTORY_FIELDS)
     out = []
     for h in histories.values():
-        if h.category_or_resolved(cats, as_of) == "done":
+        if h.category_or_resolved(as_of) == "done":
             continue
         r = h.row
         severity = h.severity_at(as_of)
@@ -111,12 +110,11 @@ def open_bugs_by_severity_at(conn: Connection, scope_or_items, moments: Sequence
     where = and_(_bug_filter(scope_or_items), work_items.c.created_at <= last,
                  or_(work_items.c.status_category != "done", work_items.c.resolved_at.is_(None),
                      work_items.c.resolved_at > first))
-    cats = StatusCategories.load(conn, settings)
     out = [dict.fromkeys(SEVERITIES, 0) for _ in moments]
     histories = load_histories(conn, where=where, fields=HISTORY_FIELDS)
     for h in histories.values():
         r = h.row
-        timeline = h.category(cats)
+        timeline = h.category()
         varies = bool(h.changes.get("severity"))
         sev = r["severity"]
         settled = (r["resolved_at"] if r["status_category"] == "done"
@@ -238,14 +236,13 @@ def reopen_rate(conn: Connection, projects, since: datetime, until: datetime, *,
     """Of the bugs moved to done in [since, until), the fraction later moved out of done
     (by ``until``). Returns (rate or None when no bug was done in the window, n, reopened keys).
     Needs status history: bugs without it are never counted as reopened."""
-    cats = StatusCategories.load(conn, settings)
     hist = load_histories(conn, where=and_(work_items.c.type == "bug",
                                            work_items.c.project.in_(list(projects)),
                                            work_items.c.created_at < until),
-                          fields={"status", "status_category"})
+                          fields={"status_category"})
     n, reopened = 0, []
     for h in hist.values():
-        tl = h.category(cats)
+        tl = h.category()
         done_times = [t for t, v in zip(tl.times, tl.values) if v == "done" and since <= t < until]
         if not done_times:
             continue
