@@ -162,9 +162,12 @@ def test_category_and_type_rows_by_hand_and_remap_rederives_them(db_url, httpser
             schema.work_item_changes.c.item_id == s1,
             schema.work_item_changes.c.field == "status_category")).scalars().all()
         scope = SimpleNamespace(projects=("acme/shop",))
-        bugs = [[b["key"] for b in quality.open_bugs(conn, scope, _utc(t))]
-                for t in ("2024-03-05T12:00:00Z", "2024-03-06T12:00:00Z",
-                          "2024-03-07T12:00:00Z")]
+        moments = [_utc(t) for t in ("2024-03-01T12:00:00Z", "2024-03-02T12:00:00Z",
+                                     "2024-03-05T12:00:00Z", "2024-03-06T12:00:00Z",
+                                     "2024-03-07T12:00:00Z")]
+        bugs = [[b["key"] for b in quality.open_bugs(conn, scope, t)] for t in moments]
+        unset = [c.get("unset", 0)
+                 for c in quality.open_bugs_by_severity_at(conn, scope, moments)]
     engine.dispose()
     # "open" is todo and "closed" done by the stored items (#2 open and not started, #1
     # closed); "Open" — no item has it now — and "Triage" by their words (todo), "In Progress"
@@ -188,8 +191,10 @@ def test_category_and_type_rows_by_hand_and_remap_rederives_them(db_url, httpser
          "Triage", "In Progress"),
     ]
     assert jira_own == ["jira:issue:SHOP-1:2:0c"]
-    # open between the reopening (03-06) and the second close (03-07) only
-    assert bugs == [[], ["acme/shop#1"], []]
+    # a bug from its label (03-02) on — not before, when it was untyped; open until the
+    # first close (03-05) and again between the reopening (03-06) and the second close (03-07)
+    assert bugs == [[], ["acme/shop#1"], [], ["acme/shop#1"], []]
+    assert unset == [0, 1, 0, 1, 0]
 
     # remap derives them again from the raw changes (here after they were lost)
     engine = get_engine(db_url)
