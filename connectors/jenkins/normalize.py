@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from data import schema
 from data.mapping import JENKINS_RESULTS, deployment_status_for_run, jenkins_build_outcome
 from data.text import LABEL, MESSAGE, NAME, cap, test_key
 
@@ -218,8 +219,6 @@ def build_rows(job_sync: Any, build: Mapping[str, Any], extra: Any = None) -> di
     """The normaliser of the declared builds endpoint (connectors/jenkins/fetch.py): a build →
     its ``pipeline_runs`` row and, for a deploy job, its ``deployments`` row. ``job_sync``
     carries ``job``, ``mapping``, ``deploy_job_pattern``, ``project_for_repo``."""
-    from data import schema
-
     job = job_sync.job
     row = build_to_run(build, job, project_for_repo=job_sync.project_for_repo)
     rows = {schema.pipeline_runs: [row]}

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from net.http import HttpClient
 from connectors.progress import NULL_PROGRESS, Progress
-from connectors.frame import SyncRun, reading
+from connectors.frame import SyncRun
 from connectors.frame.stream import Page, Stream
 from data import schema
 from data.store import replace_rows
@@ -51,7 +51,6 @@ class JobSync:
     full: bool = False
     page_size: int = fetch.PAGE_SIZE
     written: dict[str, int] = field(default_factory=dict)
-    _where: str = field(default="the first page of builds", init=False, repr=False)
 
     def _count(self, resource: str, n: int) -> None:
         if not n:
@@ -64,10 +63,6 @@ class JobSync:
     def sync(self) -> dict[str, int]:
         """Read new builds (and those still running) and store them; a build of the wrong
         shape stops the sync with one line naming it (what is stored stays)."""
-        with reading(nz.SOURCE, lambda: f"{self.job}, {self._where}"):
-            return self._sync()
-
-    def _sync(self) -> dict[str, int]:
         def pages(_since, _etag):
             return (Page(items) for items in
                     fetch.iter_build_pages(self.client, self.job, self.page_size))
