@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
         from data.mapping import mapping_rules
 
         with engine.begin() as conn:
-            counts = remap(conn, mapping_rules(settings.mapping))
+            counts = remap(conn, mapping_rules(settings.mapping, settings.jira.status_names))
         print(f"remapped: {counts['items']} severities changed, "
               f"{counts['history']} history rows derived")
         return 0

@@ -9,12 +9,22 @@ module derives, from those raw ``work_item_changes`` rows and the item's current
   ``original``;
 - ``work_item_changes`` rows of field ``severity`` whose values are domain severities
   (critical/high/medium/low or null), ``from_string``/``to_string`` being the priority name or
-  label that moved it — written only where the severity actually changed.
+  label that moved it — written only where the severity actually changed;
+- rows of field ``status_category`` (todo/in_progress/done, the source's status in
+  ``from_string``/``to_string``), one per ``status`` change, for items whose source recorded
+  status changes but no category changes of its own (Jira writes its own, from /status; GitHub
+  and imports do not). Their ids end in ``:status_category`` — which is how they are told
+  from a source's own category rows. The status → category rule is
+  :func:`data.mapping.status_category`;
+- rows of field ``work_type`` (story/task/bug/incident/epic/other, the source's type name or
+  the label that moved it in ``from_string``/``to_string``) from the source's ``type`` and
+  label changes — written only where the domain type changed. ``work_type``, not ``type``:
+  Jira's raw issue-type changes are field ``type``.
 
 One function, :func:`rederive`, writes them for a set of items; the connectors call it after
-writing a page of changes, migration 5 for every item, ``python -m connectors remap`` after a
-``[mapping]`` change. It replaces the derived rows of the items it is given, so running it
-twice writes the same rows.
+writing a page of changes, migrations 5 and 6 for every item, ``python -m connectors remap``
+after a ``[mapping]`` change. It replaces the derived rows of the items it is given, so running
+it twice writes the same rows.
 """
 
 from __future__ import annotations
@@ -26,14 +36,23 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 
 from data import schema
-from data.mapping import MappingRules
+from data.mapping import MappingRules, status_category
 from data.store import in_values
 
 SPRINT_FIELD = "sprint"
 RELEASE_FIELD = "fix_version"
 SEVERITY_FIELD = "severity"
+STATUS_FIELD = "status"
+CATEGORY_FIELD = "status_category"
+CATEGORY_ALIASES = ("status_category", "statuscategory")
+DERIVED_CATEGORY = ":status_category"  # the id suffix of derived status_category rows
+TYPE_FIELD = "type"  # the source's own type changes (Jira's issuetype)
+WORK_TYPE_FIELD = "work_type"
+DERIVED_FIELDS = (SEVERITY_FIELD, CATEGORY_FIELD, WORK_TYPE_FIELD)
 _SIGNAL_FIELDS = ("priority", "labels")
-_RAW_FIELDS = (SPRINT_FIELD, RELEASE_FIELD) + _SIGNAL_FIELDS
+_TYPE_SIGNALS = (TYPE_FIELD, "labels")
+_RAW_FIELDS = (SPRINT_FIELD, RELEASE_FIELD, STATUS_FIELD, TYPE_FIELD) + _SIGNAL_FIELDS
+_READ_FIELDS = _RAW_FIELDS + CATEGORY_ALIASES
 BATCH = 500
 
 
@@ -153,13 +172,99 @@ def severity_rows(item: dict, signals: list[dict], rules: MappingRules, *,
     return rows
 
 
+def category_rows(status_changes: list[dict], known: dict[str, str]) -> list[dict]:
+    """``status_category`` rows for one item's ``status`` changes (sorted by time), one per
+    change: each side's category by :func:`data.mapping.status_category` (``known``: the
+    configured names, then the pairs seen on stored items), the status itself kept in
+    ``from_string``/``to_string``."""
+    rows = []
+    for c in status_changes:
+        before = c["from_string"] if c["from_string"] is not None else c["from_value"]
+        after = c["to_string"] if c["to_string"] is not None else c["to_value"]
+        rows.append({"id": f"{c['id']}{DERIVED_CATEGORY}", "item_id": c["item_id"],
+                     "source": c["source"], "at": c["at"], "field": CATEGORY_FIELD,
+                     "from_value": status_category(c["from_value"], c["from_string"],
+                                                   known=known),
+                     "to_value": status_category(c["to_value"], c["to_string"], known=known),
+                     "from_string": before, "to_string": after, "author": c.get("author")})
+    return rows
+
+
+def type_rows(item: dict, signals: list[dict], rules: MappingRules, *,
+              label_events: bool, by_labels: bool = True) -> list[dict]:
+    """``work_type`` change rows for one item from its ``type`` and label changes (sorted by
+    time), ending at its stored type.
+
+    States before each change are rebuilt as in :func:`severity_rows` (a ``type`` change's
+    ``from_string`` was the type name; labels undone only for single-label events) and typed
+    by :meth:`MappingRules.work_type` — with its labels when the source types by them
+    (``by_labels``; Jira types by the issue type alone). A state typed as today's state is
+    typed and has today's type name gets the stored type, which may rest on more than name and
+    labels (Jira's hierarchy level, a sub-task flag). Where the stored ``type_name`` is one of
+    the labels, a label decided the type: the issue type behind it is not known (None)."""
+    labels = set(item.get("labels") or []) if by_labels else set()
+    name = item.get("type_name")
+    if by_labels and name in labels:
+        name = None
+    states = [(name, frozenset(labels))]
+    for c in reversed(signals):
+        if c["field"] == TYPE_FIELD:
+            name = c["from_string"] if c["from_string"] is not None else c["from_value"]
+        elif label_events and by_labels:
+            if c["to_string"]:
+                labels.discard(c["to_string"])
+            if c["from_string"]:
+                labels.add(c["from_string"])
+        states.append((name, frozenset(labels)))
+    states.reverse()
+    now_name, now_labels = states[-1]
+    now_kind = rules.work_type(now_name, now_labels)[0]
+
+    def kind(state: tuple) -> str:
+        found = rules.work_type(state[0], state[1])[0]
+        same_name = (state[0] or "").casefold() == (now_name or "").casefold()
+        return item["type"] if same_name and found == now_kind else found
+
+    rows = []
+    prev = kind(states[0])
+    for c, state in zip(signals, states[1:]):
+        now = kind(state)
+        if now != prev:
+            rows.append({"id": f"{c['id']}:{WORK_TYPE_FIELD}", "item_id": item["id"],
+                         "source": item["source"], "at": c["at"], "field": WORK_TYPE_FIELD,
+                         "from_value": prev, "to_value": now,
+                         "from_string": c["from_string"], "to_string": c["to_string"],
+                         "author": c.get("author")})
+        prev = now
+    return rows
+
+
+def status_pairs(conn: Connection, rules: MappingRules) -> dict[str, str]:
+    """What a status name means where its source did not say: the configured
+    ``[jira] status_names`` first, then each status's category on the stored items (the
+    commoner where a name is used with two), keys lower-cased."""
+    wi = schema.work_items
+    rows = conn.execute(
+        select(wi.c.status, wi.c.status_category, func.count())
+        .where(wi.c.status.is_not(None))
+        .group_by(wi.c.status, wi.c.status_category)).all()
+    best: dict[str, tuple[int, str]] = {}
+    for status, cat, n in rows:
+        if status not in best or n > best[status][0]:
+            best[status] = (n, cat)
+    known = dict(rules.status_names)
+    for status, (_, cat) in best.items():
+        known.setdefault(status.lower(), cat)
+    return known
+
+
 def _raw_changes(conn: Connection, ids: list[str]) -> dict[str, list[dict]]:
     wic = schema.work_item_changes
     q = (select(wic.c.id, wic.c.item_id, wic.c.source, wic.c.at, wic.c.field,
                 wic.c.from_value, wic.c.to_value, wic.c.from_string, wic.c.to_string,
                 wic.c.author)
          .where(in_values(wic.c.item_id, ids),
-                func.lower(func.trim(wic.c.field)).in_(_RAW_FIELDS)))
+                func.lower(func.trim(wic.c.field)).in_(_READ_FIELDS)))
     out: dict[str, list[dict]] = defaultdict(list)
     for r in conn.execute(q).mappings():
         c = dict(r)
@@ -171,51 +276,65 @@ def _raw_changes(conn: Connection, ids: list[str]) -> dict[str, list[dict]]:
 
 
 def rederive(conn: Connection, item_ids: Iterable[str], rules: MappingRules, *,
-             label_events: Any = True, releases: ReleaseIndex | None = None) -> int:
-    """Replace the derived history (membership changes, severity changes) of ``item_ids``
-    with what their raw changes and current rows give under ``rules``. ``label_events`` is a
-    bool or a function of the item's source (see :func:`severity_rows`). Returns rows
-    written."""
+             label_events: Any = True, releases: ReleaseIndex | None = None,
+             known: dict[str, str] | None = None) -> int:
+    """Replace the derived history (membership changes; severity, status-category and
+    work-type changes) of ``item_ids`` with what their raw changes and current rows give
+    under ``rules``. ``label_events`` is a bool or a function of the item's source (see
+    :func:`severity_rows`); ``known`` the status names' categories (:func:`status_pairs`,
+    read here when needed). Returns rows written."""
     ids = sorted(set(item_ids))
     releases = releases or ReleaseIndex.load(conn)
     wi, wic, mc = schema.work_items, schema.work_item_changes, schema.membership_changes
     written = 0
     for i in range(0, len(ids), BATCH):
         chunk = ids[i:i + BATCH]
-        raw = _raw_changes(conn, chunk)
         conn.execute(delete(mc).where(in_values(mc.c.item_id, chunk)))
         conn.execute(delete(wic).where(in_values(wic.c.item_id, chunk),
-                                       wic.c.field == SEVERITY_FIELD))
+                                       wic.c.field.in_((SEVERITY_FIELD, WORK_TYPE_FIELD))))
+        conn.execute(delete(wic).where(in_values(wic.c.item_id, chunk),
+                                       wic.c.field == CATEGORY_FIELD,
+                                       wic.c.id.like(f"%{DERIVED_CATEGORY}")))
+        raw = _raw_changes(conn, chunk)
         signalled = [iid for iid, ch in raw.items()
-                     if any(c["field"] in _SIGNAL_FIELDS for c in ch)]
+                     if any(c["field"] in _SIGNAL_FIELDS + _TYPE_SIGNALS for c in ch)]
         items = {}
         if signalled:
             items = {r["id"]: dict(r) for r in conn.execute(
-                select(wi.c.id, wi.c.source, wi.c.priority, wi.c.labels)
+                select(wi.c.id, wi.c.source, wi.c.priority, wi.c.labels, wi.c.type,
+                       wi.c.type_name)
                 .where(in_values(wi.c.id, signalled))).mappings()}
-        members, severities = [], []
+        members, derived = [], []
         for iid, changes in raw.items():
             for c in changes:
                 members += membership_rows(c, releases)
+            statuses = [c for c in changes if c["field"] == STATUS_FIELD]
+            if statuses and not any(c["field"] in CATEGORY_ALIASES for c in changes):
+                if known is None:
+                    known = status_pairs(conn, rules)
+                derived += category_rows(statuses, known)
             item = items.get(iid)
             if item is not None:
                 events = label_events(item["source"]) if callable(label_events) \
                     else label_events
-                severities += severity_rows(
+                derived += severity_rows(
                     item, [c for c in changes if c["field"] in _SIGNAL_FIELDS], rules,
                     label_events=events)
+                derived += type_rows(
+                    item, [c for c in changes if c["field"] in _TYPE_SIGNALS], rules,
+                    label_events=events, by_labels=item["source"] not in ISSUE_TYPE_ONLY)
         if members:
             conn.execute(mc.insert(), list({r["id"]: r for r in members}.values()))
-        if severities:
-            conn.execute(wic.insert(), severities)
-        written += len(members) + len(severities)
+        if derived:
+            conn.execute(wic.insert(), derived)
+        written += len(members) + len(derived)
     return written
 
 
 def item_ids_with_history(conn: Connection, *, source: str | None = None
                           ) -> Iterator[list[str]]:
-    """Ids of items that have raw sprint, release, priority or label changes, in batches
-    (keyset order), optionally of one source."""
+    """Ids of items that have raw sprint, release, status, type, priority or label changes,
+    in batches (keyset order), optionally of one source."""
     wic = schema.work_item_changes
     last = ""
     while True:
@@ -242,15 +361,21 @@ def single_label_events(source: str) -> bool:
     return source not in WHOLE_SET_LABEL_SOURCES
 
 
+# Sources whose work type is their issue type alone, never a label (Jira: connectors/jira/
+# normalize.py work_type); the others' labels can type an item (GitHub's "bug").
+ISSUE_TYPE_ONLY = frozenset({"jira"})
+
+
 # The demo's severities are generated as sample data, not mapped from its priorities and
 # labels (its stories carry a priority but no severity): remap leaves them as generated.
 NOT_MAPPED_SOURCES = frozenset({"demo"})
 
 
 def remap(conn: Connection, rules: MappingRules) -> dict[str, int]:
-    """Apply ``rules`` (a changed ``[mapping]``) to what is stored, without a re-sync: the
-    severity of every synced item from its priority and labels, and the severity history
-    from the stored priority and label changes. Returns ``{"items": severities changed,
+    """Apply ``rules`` (a changed ``[mapping]`` or ``[jira] status_names``) to what is stored,
+    without a re-sync: the severity of every synced item from its priority and labels, and
+    the derived history (:func:`rederive`: membership, severity, status-category and type
+    changes) from the stored raw changes. Returns ``{"items": severities changed,
     "history": rows written}``."""
     wi = schema.work_items
     updated, last = 0, ""
@@ -266,11 +391,18 @@ def remap(conn: Connection, rules: MappingRules) -> dict[str, int]:
             if new != severity:
                 conn.execute(wi.update().where(wi.c.id == iid).values(severity=new))
                 updated += 1
+    return {"items": updated, "history": rederive_all(conn, rules)}
+
+
+def rederive_all(conn: Connection, rules: MappingRules, *, source: str | None = None) -> int:
+    """:func:`rederive` for every item with raw history (optionally of one source), the
+    status names' categories read once. Returns rows written."""
     written, releases = 0, ReleaseIndex.load(conn)
-    for ids in item_ids_with_history(conn):
-        written += rederive(conn, ids, rules, releases=releases,
+    known = status_pairs(conn, rules)
+    for ids in item_ids_with_history(conn, source=source):
+        written += rederive(conn, ids, rules, releases=releases, known=known,
                             label_events=single_label_events)
-    return {"items": updated, "history": written}
+    return written
 
 
 def upsert_scopes(conn: Connection, rows: Iterable[dict]) -> int:
@@ -316,6 +448,7 @@ def backfill_scopes(conn: Connection) -> int:
     return upsert_scopes(conn, found.values())
 
 
-__all__ = ["ReleaseIndex", "backfill_scopes", "item_ids_with_history", "membership_rows",
-           "parse_ids", "rederive", "remap", "scope_kinds", "severity_rows",
+__all__ = ["ReleaseIndex", "backfill_scopes", "category_rows", "item_ids_with_history",
+           "membership_rows", "parse_ids", "rederive", "rederive_all", "remap", "status_pairs",
+           "type_rows", "scope_kinds", "severity_rows",
            "single_label_events", "sprints_named", "upsert_scopes"]

@@ -1,8 +1,10 @@
 """How a source's signal becomes a domain value, as pure functions shared across layers:
 
-- the ``[mapping]`` rules of readiness.toml (severity, work type), read once into
-  :class:`MappingRules` and used by the connectors (today's values), data/domain.py (severity
-  history) and ``remap``;
+- the ``[mapping]`` rules of readiness.toml (severity, work type) and ``[jira] status_names``,
+  read once into :class:`MappingRules` and used by the connectors (today's values),
+  data/domain.py (severity, type and status-category history) and ``remap``;
+- the one status → category rule (:func:`status_category`), applied when history is written,
+  never when metrics read it;
 - outcomes — every source's run, build and deployment vocabulary mapped to the stored
   conclusion and deployment status, used by the connectors and by the schema migration that
   re-derives stored rows from their raw payloads (data/ cannot import connectors/).
@@ -19,6 +21,45 @@ if TYPE_CHECKING:
     from data.config import MappingSettings
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
+CATEGORIES = ("todo", "in_progress", "done")
+
+
+# --- status category -----------------------------------------------------------------------------
+# A source's status name → todo/in_progress/done. Sources that know their statuses' categories
+# write them (Jira: /status and [jira] status_names); for the rest (GitHub's open/closed, imports)
+# this is the rule, applied by data/domain.py when it derives status_category history.
+_DONE_WORDS = ("done", "closed", "resolved", "complete", "released", "fixed")
+_PROGRESS_WORDS = ("progress", "review", "testing", "qa", "doing", "develop")
+
+
+def name_category(name: str) -> str:
+    """The category a status name's words suggest: done/closed/resolved/complete/released/
+    fixed → done; progress/review/testing/qa/doing/develop → in_progress; else todo."""
+    n = name.lower()
+    if any(w in n for w in _DONE_WORDS):
+        return "done"
+    if any(w in n for w in _PROGRESS_WORDS):
+        return "in_progress"
+    return "todo"
+
+
+def status_category(value: str | None, name: str | None = None, *,
+                    known: Mapping[str, str] = {}) -> str | None:
+    """The category of a status given by ``name`` and/or ``value`` (an id or a name), the
+    name tried first: a text that already is a category; one ``known`` maps (keys
+    lower-cased: the configured ``[jira] status_names`` first, then the status → category
+    pairs seen on stored items); else the words of the name (:func:`name_category`).
+    None when neither is given."""
+    for v in (name, value):
+        if v is None or v == "":
+            continue
+        low = v.strip().lower()
+        if low in CATEGORIES:
+            return low
+        if low in known:
+            return known[low]
+    text = name or value
+    return name_category(text) if text else None
 
 
 # --- work type -----------------------------------------------------------------------------------
@@ -63,6 +104,7 @@ class MappingRules:
     severity_labels: dict[str, str]
     types: dict[str, frozenset[str]] = field(default_factory=dict)
     type_labels: dict[str, frozenset[str]] = field(default_factory=dict)
+    status_names: dict[str, str] = field(default_factory=dict)  # [jira] status_names
 
     def work_type(self, issue_type: str | None, labels: Iterable[str] = (), **kw
                   ) -> tuple[str, str | None]:
@@ -80,9 +122,11 @@ class MappingRules:
         return next((s for s in SEVERITY_ORDER if s in found), None)
 
 
-def mapping_rules(mapping: MappingSettings | None = None) -> MappingRules:
-    """:class:`MappingRules` from the typed ``[mapping]`` section (``settings.mapping``), or
-    from its defaults when None (the migration has no settings)."""
+def mapping_rules(mapping: MappingSettings | None = None,
+                  status_names: Mapping[str, str] | None = None) -> MappingRules:
+    """:class:`MappingRules` from the typed ``[mapping]`` section (``settings.mapping``) and
+    ``[jira] status_names`` (``settings.jira.status_names``), or from their defaults when None
+    (the migration has no settings)."""
     if mapping is None:
         from data.config import MappingSettings
         mapping = MappingSettings()
@@ -98,7 +142,8 @@ def mapping_rules(mapping: MappingSettings | None = None) -> MappingRules:
         type_labels={"incident": low(mapping.incident_labels, mapping.incident_types),
                      "bug": low(mapping.bug_labels, mapping.bug_types),
                      "epic": low(mapping.epic_types),
-                     "story": low(mapping.story_types, STORY_LABELS)})
+                     "story": low(mapping.story_types, STORY_LABELS)},
+        status_names={k.lower(): v for k, v in (status_names or {}).items()})
 
 
 # --- outcomes ----------------------------------------------------------------------------------

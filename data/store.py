@@ -288,6 +288,20 @@ def _migrate_5_domain(conn: Connection) -> None:
     domain.backfill_scopes(conn)
 
 
+def _migrate_6_categories_and_types(conn: Connection) -> None:
+    """Version 6: history metrics read in domain terms only — ``status_category`` rows derived
+    from the ``status`` changes of items whose source wrote no categories (GitHub, imports),
+    the status → category rule applied once here instead of on every read, and ``work_type``
+    rows from the ``type`` and label changes (see data/domain.py). Every item's derived
+    history is rewritten in place; no table changes. Like version 5, with the default
+    ``[mapping]`` and no ``[jira] status_names``: ``python -m connectors remap`` applies a
+    readiness.toml that sets them."""
+    from data import domain
+    from data.mapping import mapping_rules
+
+    domain.rederive_all(conn, mapping_rules(None))
+
+
 def _migrate_11_notifications(conn: Connection) -> None:
     """Version 11: the notification outbox and the last verdict the notifier saw
     (``notifications``, ``notify_verdicts``; README, Notifications). New tables only."""
@@ -302,6 +316,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     3: _migrate_3_test_key,
     4: _migrate_4_outcomes,
     5: _migrate_5_domain,
+    6: _migrate_6_categories_and_types,
     11: _migrate_11_notifications,
 }
 

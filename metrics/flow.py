@@ -21,7 +21,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from data.config import MappingSettings
 from data.schema import work_items
-from metrics.history import ItemHistory, StatusCategories, load_histories
+from metrics.history import ItemHistory, load_histories
 from metrics.registry import MetricValue, kpi
 
 _EPS = timedelta(microseconds=1)
@@ -49,10 +49,10 @@ def percentiles(values, qs=(50, 85, 95)) -> dict[str, float | None]:
     return {f"p{q}": float(np.percentile(arr, q)) for q in qs}
 
 
-def _done_at(h: ItemHistory, cats: StatusCategories) -> datetime | None:
+def _done_at(h: ItemHistory) -> datetime | None:
     if h.row.get("resolved_at") is not None:
         return h.row["resolved_at"]
-    tl = h.category(cats)
+    tl = h.category()
     last = None
     for t, v in zip(tl.times, tl.values):
         if v == "done":
@@ -60,8 +60,8 @@ def _done_at(h: ItemHistory, cats: StatusCategories) -> datetime | None:
     return last
 
 
-def _started_at(h: ItemHistory, cats: StatusCategories) -> datetime | None:
-    t = h.category(cats).first_time(lambda v: v == "in_progress")
+def _started_at(h: ItemHistory) -> datetime | None:
+    t = h.category().first_time(lambda v: v == "in_progress")
     if t is None:
         return h.row.get("started_at")
     return min(t, h.row["started_at"]) if h.row.get("started_at") else t
@@ -82,22 +82,21 @@ def delivered_items(conn: Connection, projects, since: datetime, until: datetime
                     settings=None, types=None) -> pd.DataFrame:
     """Items delivered (done, not "not delivered") in [since, until), with cycle and lead time
     in hours. ``cycle_time_h`` is NaN for an item never seen in progress."""
-    cats = StatusCategories.load(conn, settings)
     nd = not_delivered_names(settings)
     # resolved_at bounds the candidates; items done without a resolution date are checked
     # against their history.
     where = and_(_scope_filter(projects, types), work_items.c.status_category == "done",
                  or_(and_(work_items.c.resolved_at >= since, work_items.c.resolved_at < until),
                      work_items.c.resolved_at.is_(None)))
-    hist = load_histories(conn, where=where, fields={"status", "status_category"})
+    hist = load_histories(conn, where=where, fields={"status_category"})
     rows = []
     for h in hist.values():
         if not is_delivered(h.row, nd):
             continue
-        done = _done_at(h, cats)
+        done = _done_at(h)
         if done is None or not (since <= done < until):
             continue
-        started = _started_at(h, cats)
+        started = _started_at(h)
         created = h.row["created_at"]
         rows.append({"key": h.row["key"], "title": h.row["title"], "url": h.row["url"],
                      "type": h.row["type"], "points": h.row["story_points"],
@@ -132,11 +131,10 @@ def delivered_done_times(conn: Connection, projects, since: datetime, until: dat
         .where(done, rc.resolved_at >= since, rc.resolved_at < until))
         if is_delivered({"resolution": res, "resolution_category": cat}, nd)]
     undated = load_histories(conn, where=and_(done, rc.resolved_at.is_(None)),
-                             fields={"status", "status_category"})
+                             fields={"status_category"})
     if undated:
-        cats = StatusCategories.load(conn, settings)
         for h in undated.values():
-            t = _done_at(h, cats) if is_delivered(h.row, nd) else None
+            t = _done_at(h) if is_delivered(h.row, nd) else None
             if t is not None and since <= t < until:
                 out.append(t)
     return sorted(out)
@@ -198,12 +196,11 @@ def cumulative_flow(conn: Connection, projects, since: datetime, until: datetime
     Columns: day, todo, in_progress, done.
     """
     zone = ZoneInfo(tz)
-    cats = StatusCategories.load(conn, settings)
     # Items done before the window stay done: they only add a constant to "done".
     where = and_(_scope_filter(projects), work_items.c.created_at < until,
                  or_(work_items.c.status_category != "done", work_items.c.resolved_at.is_(None),
                      work_items.c.resolved_at >= since))
-    hist = load_histories(conn, where=where, fields={"status", "status_category"})
+    hist = load_histories(conn, where=where, fields={"status_category"})
     from sqlalchemy import func, select
     done_before = conn.execute(
         select(func.count()).select_from(work_items)
@@ -212,7 +209,7 @@ def cumulative_flow(conn: Connection, projects, since: datetime, until: datetime
     first = since.astimezone(zone).date()
     last = (until - timedelta(microseconds=1)).astimezone(zone).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    timelines = [(h.row["created_at"], h.category(cats)) for h in hist.values()]
+    timelines = [(h.row["created_at"], h.category()) for h in hist.values()]
     rows = []
     for d in days:
         t = min(datetime.combine(d + timedelta(days=1), time(0), tzinfo=zone)

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select
 from data.schema import releases, work_item_changes, work_items
 from data.store import in_values
 from metrics.flow import daily_throughput
-from metrics.history import StatusCategories, load_histories
+from metrics.history import load_histories
 from metrics.membership import release_members
 from metrics.registry import MetricValue, kpi
 
@@ -84,13 +84,12 @@ def remaining_items(conn: Connection, release_id: str, as_of: datetime, *,
     ids = [r[0] for r in conn.execute(select(wi.c.id).where(*base, changed_later))]
     if not ids:
         return sorted(out)
-    cats = StatusCategories.load(conn, settings)
     for i in range(0, len(ids), 500):
-        hist = load_histories(conn, ids[i:i + 500], fields={"status", "status_category"})
+        hist = load_histories(conn, ids[i:i + 500], fields={"status_category"})
         for h in hist.values():
             if h.row["type"] == "epic" or h.row["created_at"] > as_of:
                 continue
-            if h.category_or_resolved(cats, as_of) != "done":
+            if h.category_or_resolved(as_of) != "done":
                 out.append(h.row["key"])
     return sorted(out)
 

@@ -4,16 +4,17 @@ Sources record history as changes (field, from, to, at). The value of a field at
 the ``to`` of the last change at or before ``t``; before the first change it is that change's
 ``from``; an item with no changes of a field has had its current value all along.
 
-Conventions read from the changes (what the connectors and the demo write):
-- ``field`` is matched case-insensitively: ``status``/``status_category``, ``sprint``,
-  ``story_points`` (also Jira's display names "Story Points", "Story point estimate").
-- A status change is turned into a category (todo/in_progress/done) by, in order: a value that
-  already is a category, the status → category pairs seen on current items, the configured
-  ``jira.status_names``, then the name (done/closed/resolved → done, progress/review → in
-  progress). A ``status_category`` change, when present, is used as is.
-- Severity and sprint membership are read in domain terms only: ``severity`` changes
-  (critical/high/medium/low) and ``membership_changes`` rows, which data/domain.py derives
-  from whatever each source records (a priority, labels, a comma list of sprint ids).
+Metrics read domain rows only (data/domain.py and the connectors write them; no source's
+encoding is interpreted here):
+- ``status_category`` changes (todo/in_progress/done in ``from_value``/``to_value``), written by
+  a source that knows its categories (Jira) or derived from its ``status`` changes by
+  data/domain.py with the one status rule of data/mapping.py;
+- ``severity`` changes (critical/high/medium/low) and ``work_type`` changes
+  (story/task/bug/incident/epic/other), derived by data/domain.py from whatever signal the
+  source has (a priority, labels, an issue type);
+- sprint membership from ``membership_changes`` rows; the estimate from ``story_points``
+  changes (also Jira's display names "Story Points", "Story point estimate").
+``field`` is matched case-insensitively.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from data.schema import membership_changes, work_item_changes, work_items
 from data.store import in_values
 
 CATEGORIES = ("todo", "in_progress", "done")
-STATUS_FIELDS = {"status"}
 CATEGORY_FIELDS = {"status_category", "statuscategory"}
 SPRINT_FIELDS = {"sprint"}
 POINTS_FIELDS = {"story_points", "story points", "story point estimate", "storypoints"}
@@ -53,66 +53,11 @@ def _norm_field(name: str) -> str:
     n = (name or "").strip().lower()
     if n in CATEGORY_FIELDS:
         return "status_category"
-    if n in STATUS_FIELDS:
-        return "status"
     if n in SPRINT_FIELDS:
         return "sprint"
     if n in POINTS_FIELDS:
         return "story_points"
     return n
-
-
-def _name_category(name: str) -> str:
-    n = name.lower()
-    if any(w in n for w in ("done", "closed", "resolved", "complete", "released", "fixed")):
-        return "done"
-    if any(w in n for w in ("progress", "review", "testing", "qa", "doing", "develop")):
-        return "in_progress"
-    return "todo"
-
-
-class StatusCategories:
-    """Maps a status value (category, name or id) to todo/in_progress/done."""
-
-    def __init__(self, pairs: dict[str, str], configured: dict[str, str] | None = None):
-        self._map = {k.lower(): v for k, v in (configured or {}).items()}
-        for k, v in pairs.items():
-            self._map.setdefault(k.lower(), v)
-
-    @classmethod
-    def load(cls, conn: Connection, settings=None) -> StatusCategories:
-        """From the status names seen on current items (memoised per connection)."""
-        memo = per_connection(conn)
-        key = ("status_categories", id(settings))
-        if key not in memo:
-            memo[key] = cls._load(conn, settings)
-        return memo[key]
-
-    @classmethod
-    def _load(cls, conn: Connection, settings=None) -> StatusCategories:
-        rows = conn.execute(
-            select(work_items.c.status, work_items.c.status_category, func.count())
-            .where(work_items.c.status.is_not(None))
-            .group_by(work_items.c.status, work_items.c.status_category)
-        ).all()
-        best: dict[str, tuple[int, str]] = {}
-        for status, cat, n in rows:  # a name used with two categories: the commoner wins
-            if status not in best or n > best[status][0]:
-                best[status] = (n, cat)
-        configured = settings.jira.status_names if settings is not None else {}
-        return cls({k: v[1] for k, v in best.items()}, configured)
-
-    def __call__(self, value: str | None, name: str | None = None) -> str | None:
-        for v in (name, value):
-            if v is None or v == "":
-                continue
-            low = v.strip().lower()
-            if low in CATEGORIES:
-                return low
-            if low in self._map:
-                return self._map[low]
-        text = name or value
-        return _name_category(text) if text else None
 
 
 @dataclass
@@ -154,24 +99,17 @@ class ItemHistory:
     # day of the sprint.
     _built: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def category(self, cats: StatusCategories) -> Timeline:
+    def category(self) -> Timeline:
         """Status category over time (the current ``status_category`` when no history)."""
-        key = ("category", cats)
-        if key not in self._built:
-            self._built[key] = self._category(cats)
-        return self._built[key]
+        if "category" not in self._built:
+            self._built["category"] = self._category()
+        return self._built["category"]
 
-    def _category(self, cats: StatusCategories) -> Timeline:
+    def _category(self) -> Timeline:
         ch = self.changes.get("status_category")
         if ch:
-            return Timeline(cats(ch[0]["from_value"], ch[0]["from_string"]) or "todo",
-                            [c["at"] for c in ch],
-                            [cats(c["to_value"], c["to_string"]) for c in ch])
-        ch = self.changes.get("status")
-        if ch:
-            return Timeline(cats(ch[0]["from_value"], ch[0]["from_string"]) or "todo",
-                            [c["at"] for c in ch],
-                            [cats(c["to_value"], c["to_string"]) for c in ch])
+            return Timeline(ch[0]["from_value"] or "todo", [c["at"] for c in ch],
+                            [c["to_value"] for c in ch])
         # No status history: rebuild from the timestamps the item carries.
         r = self.row
         times, values = [], []
@@ -185,11 +123,11 @@ class ItemHistory:
             return Timeline(r["status_category"])
         return Timeline("todo", times, values)
 
-    def category_or_resolved(self, cats: StatusCategories, t: datetime) -> str:
+    def category_or_resolved(self, t: datetime) -> str:
         """Category at ``t`` (before the item existed: todo)."""
         if self.row["created_at"] > t:
             return "todo"
-        return self.category(cats).at(t)
+        return self.category().at(t)
 
     def severity_at(self, t: datetime) -> str | None:
         """Severity at ``t``: today's, unless a ``severity`` change (domain values, derived
@@ -197,6 +135,13 @@ class ItemHistory:
         ``from_value`` of the first such change."""
         later = [c for c in self.changes.get("severity", ()) if c["at"] > t]
         return later[0]["from_value"] if later else self.row["severity"]
+
+    def type_at(self, t: datetime) -> str:
+        """Work type at ``t``: today's, unless a ``work_type`` change (domain values, derived
+        by data/domain.py from the source's type and label changes) came after ``t`` — then
+        the ``from_value`` of the first such change."""
+        later = [c for c in self.changes.get("work_type", ()) if c["at"] > t]
+        return later[0]["from_value"] if later else self.row["type"]
 
     def points(self) -> Timeline:
         """Story points over time (the current estimate when no history)."""
@@ -263,7 +208,7 @@ def load_histories(conn: Connection, item_ids: Iterable[str] | None = None, *,
         # Only the wanted fields leave the database (a Jira changelog also records assignee,
         # description, labels…): every raw name that normalises to one of them.
         raw = set(fields)
-        for aliases in (STATUS_FIELDS, CATEGORY_FIELDS, POINTS_FIELDS):
+        for aliases in (CATEGORY_FIELDS, POINTS_FIELDS):
             raw |= {a for a in aliases if _norm_field(a) in fields}
         raw.discard("sprint")  # read from membership_changes
         cq = cq.where(func.lower(func.trim(work_item_changes.c.field)).in_(sorted(raw)))

@@ -1,10 +1,12 @@
 """Bug KPIs: open bugs at any moment, inflow/outflow, age, time to fix, escaped defects, reopens.
 
-A bug is a work item of type ``bug``. "Open at ``as_of``" is rebuilt from history: the bug
-existed (``created_at <= as_of``) and its status category then was not done — so a bug
-resolved after ``as_of`` counts as open, and a bug reopened after being done is open again.
-Its severity is the one it had at ``as_of``: today's, unless a ``severity`` change came
-since (a bug downgraded from critical after ``as_of`` was critical then).
+A bug is a work item of type ``bug``. "Open at ``as_of``" is rebuilt from history: the item
+was a bug then (its type at ``as_of``: today's, unless a ``work_type`` change came since — an
+issue labelled bug later was not a bug yet), existed (``created_at <= as_of``) and its status
+category then was not done — so a bug resolved after ``as_of`` counts as open, and a bug
+reopened after being done is open again. Its severity is the one it had at ``as_of``: today's,
+unless a ``severity`` change came since (a bug downgraded from critical after ``as_of`` was
+critical then). Flows, ages, time to fix and reopen rates count today's bugs.
 
 Escaped defects of a release: bugs found in production (``found_in = 'production'``) in the
 release's project, or bugs in the release's own scope, created after the release shipped
@@ -26,22 +28,27 @@ from data.schema import work_item_changes as wic
 from data.store import in_values
 from metrics.flow import _week_start, percentiles
 from metrics.membership import release_members
-from metrics.history import StatusCategories, load_histories
+from metrics.history import load_histories
 from metrics.registry import MetricValue, kpi
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
-def _bug_filter(scope_or_items):
-    """A Scope (its projects) or an iterable of item ids."""
+def _bug_filter(scope_or_items, retyped_after: datetime | None = None):
+    """Bugs of a Scope (its projects) or an iterable of item ids — with ``retyped_after``,
+    also the items whose type changed after that moment (they may have been bugs then)."""
     cond = work_items.c.type == "bug"
+    if retyped_after is not None:
+        cond = or_(cond, select(wic.c.id).where(wic.c.item_id == work_items.c.id,
+                                                wic.c.at > retyped_after,
+                                                wic.c.field == "work_type").exists())
     if hasattr(scope_or_items, "projects"):
         return and_(cond, work_items.c.project.in_(list(scope_or_items.projects)))
     return and_(cond, in_values(work_items.c.id, scope_or_items))
 
 
-# What open bugs need of an item's history: its status, and the signals severity comes from.
-HISTORY_FIELDS = {"status", "status_category", "severity"}
+# What open bugs need of an item's history: its status category, severity and type over time.
+HISTORY_FIELDS = {"status_category", "severity", "work_type"}
 
 
 def _severity_changed_after(t: datetime):
@@ -59,17 +66,16 @@ def open_bugs(conn: Connection, scope_or_items, as_of: datetime, *, settings=Non
     """
     # A bug done now whose resolution (its last move to done) is before as_of was done at
     # as_of; everything else needs its history looked at.
-    where = and_(_bug_filter(scope_or_items), work_items.c.created_at <= as_of,
+    where = and_(_bug_filter(scope_or_items, as_of), work_items.c.created_at <= as_of,
                  or_(work_items.c.status_category != "done", work_items.c.resolved_at.is_(None),
                      work_items.c.resolved_at > as_of))
     if severities is not None:  # today's severity, or one that may have differed then
         where = and_(where, or_(work_items.c.severity.in_(list(severities)),
                                 _severity_changed_after(as_of)))
-    cats = StatusCategories.load(conn, settings)
     histories = load_histories(conn, where=where, fields=HISTORY_FIELDS)
     out = []
     for h in histories.values():
-        if h.category_or_resolved(cats, as_of) == "done":
+        if h.type_at(as_of) != "bug" or h.category_or_resolved(as_of) == "done":
             continue
         r = h.row
         severity = h.severity_at(as_of)
@@ -108,15 +114,14 @@ def open_bugs_by_severity_at(conn: Connection, scope_or_items, moments: Sequence
         return []
     first, last = min(moments), max(moments)
     # The union of the per-moment SQL filters; each moment's own filter is re-applied below.
-    where = and_(_bug_filter(scope_or_items), work_items.c.created_at <= last,
+    where = and_(_bug_filter(scope_or_items, first), work_items.c.created_at <= last,
                  or_(work_items.c.status_category != "done", work_items.c.resolved_at.is_(None),
                      work_items.c.resolved_at > first))
-    cats = StatusCategories.load(conn, settings)
     out = [dict.fromkeys(SEVERITIES, 0) for _ in moments]
     histories = load_histories(conn, where=where, fields=HISTORY_FIELDS)
     for h in histories.values():
         r = h.row
-        timeline = h.category(cats)
+        timeline = h.category()
         varies = bool(h.changes.get("severity"))
         sev = r["severity"]
         settled = (r["resolved_at"] if r["status_category"] == "done"
@@ -124,7 +129,7 @@ def open_bugs_by_severity_at(conn: Connection, scope_or_items, moments: Sequence
         for counts, t in zip(out, moments):
             if r["created_at"] > t or (settled is not None and settled <= t):
                 continue
-            if timeline.at(t) == "done":
+            if h.type_at(t) != "bug" or timeline.at(t) == "done":
                 continue
             if varies:
                 sev = h.severity_at(t)
@@ -238,14 +243,13 @@ def reopen_rate(conn: Connection, projects, since: datetime, until: datetime, *,
     """Of the bugs moved to done in [since, until), the fraction later moved out of done
     (by ``until``). Returns (rate or None when no bug was done in the window, n, reopened keys).
     Needs status history: bugs without it are never counted as reopened."""
-    cats = StatusCategories.load(conn, settings)
     hist = load_histories(conn, where=and_(work_items.c.type == "bug",
                                            work_items.c.project.in_(list(projects)),
                                            work_items.c.created_at < until),
-                          fields={"status", "status_category"})
+                          fields={"status_category"})
     n, reopened = 0, []
     for h in hist.values():
-        tl = h.category(cats)
+        tl = h.category()
         done_times = [t for t, v in zip(tl.times, tl.values) if v == "done" and since <= t < until]
         if not done_times:
             continue

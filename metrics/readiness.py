@@ -183,13 +183,12 @@ def _scope_done(ctx: Context) -> Measured:
             open_.append(dict(r))
     later = [r[0] for r in ctx.conn.execute(select(wi.c.id).where(*base, changed_later))]
     if later:
-        from metrics.history import StatusCategories, load_histories
+        from metrics.history import load_histories
 
-        cats = StatusCategories.load(ctx.conn, ctx.settings)
         for i in range(0, len(later), 500):
             for h in load_histories(ctx.conn, later[i:i + 500],
-                                    fields={"status", "status_category"}).values():
-                if h.category_or_resolved(cats, ctx.as_of) == "done":
+                                    fields={"status_category"}).values():
+                if h.category_or_resolved(ctx.as_of) == "done":
                     done += 1
                 else:
                     open_.append(h.row)

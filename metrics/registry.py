@@ -100,12 +100,12 @@ CATALOGUE: dict[str, Metric] = {m.id: m for m in [
            "Median hours from creation to done for items delivered in the window", "sprint"),
     Metric("open_bugs_critical", "Open critical bugs", "count", "lower",
            "Bugs open at the end of the scope (the window's end; for a release, the moment "
-           "evaluated, among its items) with critical severity then, status and severity as "
-           "they were at that moment", "quality"),
+           "evaluated, among its items) with critical severity then, type, status and severity "
+           "as they were at that moment", "quality"),
     Metric("open_bugs_high", "Open high bugs", "count", "lower",
            "Bugs open at the end of the scope (the window's end; for a release, the moment "
-           "evaluated, among its items) with high severity then, status and severity as "
-           "they were at that moment", "quality"),
+           "evaluated, among its items) with high severity then, type, status and severity "
+           "as they were at that moment", "quality"),
     Metric("bug_inflow", "Bug inflow", "count", "lower",
            "Bugs created in the window", "quality"),
     Metric("bug_outflow", "Bug outflow", "count", "higher",

@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from data.schema import membership_changes, sprint_items, sprints
-from metrics.history import (ItemHistory, StatusCategories, Timeline, load_histories,
+from metrics.history import (ItemHistory, Timeline, load_histories,
                              per_connection)
 from metrics.registry import MetricValue, kpi
 
@@ -76,7 +76,6 @@ class _Ctx:
     end: datetime
     hist: dict[str, ItemHistory]
     member: dict[str, Timeline]
-    cats: StatusCategories
 
 
 def _sprint_row(conn: Connection, sprint_id: str) -> dict:
@@ -122,8 +121,7 @@ def _contexts(conn: Connection, sprint_ids: list[str], as_of: datetime | None,
     historic = _historic_members(conn, started)
     wanted = set().union(*current.values(), *historic.values())
     hist_all = load_histories(conn, wanted,
-                              fields={"sprint", "story_points", "status", "status_category"})
-    cats = StatusCategories.load(conn, settings)
+                              fields={"sprint", "story_points", "status_category"})
     now = as_of or datetime.now(timezone.utc)
     for sid in started:
         s = rows[sid]
@@ -139,7 +137,7 @@ def _contexts(conn: Connection, sprint_ids: list[str], as_of: datetime | None,
             member[iid] = Timeline(False, [created] + [t for t in tl.times if t > created],
                                    [tl.at(created)] + [v for t, v in zip(tl.times, tl.values)
                                                        if t > created])
-        out[sid] = _Ctx(s, s["start_at"], end, hist, member, cats)
+        out[sid] = _Ctx(s, s["start_at"], end, hist, member)
     return out
 
 
@@ -200,7 +198,7 @@ def _report(s: dict, ctx: _Ctx | None) -> SprintReport:
     start, end = ctx.start, ctx.end
     for iid, h in sorted(ctx.hist.items(), key=lambda kv: kv[1].row["key"]):
         m = ctx.member[iid]
-        cat = h.category(ctx.cats)
+        cat = h.category()
         at_start = m.at(start)
         at_end = m.at(end)
         if at_start:
@@ -292,7 +290,7 @@ def burndown(conn: Connection, sprint_id: str, *, settings=None, tz: str = "UTC"
             if m.at(t):
                 size = _size(h, t, points)
                 scope += size
-                if h.category(ctx.cats).at(t) == "done":
+                if h.category().at(t) == "done":
                     done += size
             for ct, v in zip(m.times, m.values):
                 if day_start <= ct <= t and ct > start and v != m.at(ct - timedelta(microseconds=1)):

@@ -411,17 +411,29 @@ def test_change_rows_have_the_connectors_shape(small_db):
                                    ch.c.to_value, ch.c.to_string)
                             .select_from(ch.join(wi, wi.c.id == ch.c.item_id))).all()
     issue_style = {"acme/web", "acme/mobile/app"}  # GitHub and GitLab: open/closed events
+    # (status_category rows ending ":status_category" are derived by data/domain.py, below)
+    derived = {(r.id.removesuffix(":status_category"), r.at): r.to_value for r in rows
+               if r.field == "status_category" and r.id.endswith(":status_category")
+               and r.project in issue_style}
     jira_status = {(r.id, r.at) for r in rows if r.project not in issue_style
                    and r.field == "status"}
-    categories = {(r.id[:-1], r.at): r.to_value for r in rows if r.field == "status_category"}
+    categories = {(r.id[:-1], r.at): r.to_value for r in rows if r.field == "status_category"
+                  and not r.id.endswith(":status_category")}
     # Jira: a status change (ids + names) comes with a status_category change (id + "c").
     assert jira_status and jira_status == set(categories)
     assert set(categories.values()) == {"todo", "in_progress", "done"}
     assert {r.to_value for r in rows if r.field == "status" and r.project not in issue_style} <= {
         "10000", "10001", "3", "10002", "10003", "4"}
     # GitHub: open/closed, as the issue events give them.
-    web = {(r.from_value, r.to_value) for r in rows if r.project in issue_style}
+    web = {(r.from_value, r.to_value) for r in rows if r.project in issue_style
+           and r.field == "status"}
     assert ("open", "closed") in web and web <= {("open", "closed"), ("closed", "open")}
+    # ... and each gets its category from data/domain.py: closing is done, reopening todo
+    web_status = {(r.id, r.at): r.to_string for r in rows if r.project in issue_style
+                  and r.field == "status"}
+    assert set(derived) == set(web_status)
+    assert all(derived[k] == ("done" if to == "closed" else "todo")
+               for k, to in web_status.items())
     # Sprint values are comma-separated sprint ids.
     sprint_values = {v for r in rows if r.field == "sprint" for v in (r.to_value or "").split(",")}
     assert sprint_values - {""} and all(v.startswith("demo:sprint:") for v in sprint_values - {""})

@@ -155,3 +155,29 @@ def test_one_type_rule_order_for_github_and_jira():
     assert work_type({"name": "problem"}, Mapping.from_settings(settings)) == "incident"
     assert classify_type(["bug", "incident"], None, settings.mapping) == ("incident",
                                                                          "incident")
+
+
+def test_type_rows_carry_domain_types_with_the_source_value_beside():
+    at1, at2 = utc(2026, 3, 2), utc(2026, 3, 4)
+    # Jira types by the issue type alone: an "Initiative" is an epic by its hierarchy level,
+    # which only the stored type knows; its "bug" label types nothing.
+    jira = {"id": "jira:issue:X-1", "source": "jira", "type": "epic",
+            "type_name": "Initiative", "labels": ["bug"]}
+    retyped = _c("c1", "type", "Story", "Initiative", at1, item_id="jira:issue:X-1",
+                 source="jira")
+    assert [(r["field"], r["from_value"], r["to_value"], r["from_string"], r["to_string"])
+            for r in domain.type_rows(jira, [retyped], RULES, label_events=False,
+                                      by_labels=False)] == [
+        ("work_type", "story", "epic", "Story", "Initiative")]
+    # GitHub: labelled incident on 03-04 (an incident before a bug), after "bug" on 03-02;
+    # the stored type_name is the deciding label, so no issue type is known behind it.
+    gh = {"id": "github:issue:acme/web#1", "source": "github", "type": "incident",
+          "type_name": "incident", "labels": ["bug", "incident"]}
+    labelled = [_c("e1", "labels", None, "bug", at1), _c("e2", "labels", None, "incident", at2)]
+    assert [(r["at"], r["from_value"], r["to_value"], r["to_string"])
+            for r in domain.type_rows(gh, labelled, RULES, label_events=True)] == [
+        (at1, "other", "bug", "bug"), (at2, "bug", "incident", "incident")]
+    # a label that types nothing: no row
+    assert domain.type_rows(gh | {"labels": ["bug", "incident", "ui"]},
+                            [_c("e3", "labels", None, "ui", at2)], RULES,
+                            label_events=True) == []

@@ -322,8 +322,11 @@ def test_incremental_picks_up_a_change_and_a_moved_issue(engine, gl):
     assert items["gitlab:issue:42#2"].status_category == "todo"
     changes = rows(engine, schema.work_item_changes,
                    schema.work_item_changes.c.item_id == "gitlab:issue:42#2")
-    # the closed_at stand-in is replaced by the events GitLab now has
-    assert sorted(changes) == ["gitlab:issue:42#2:state:51"]
+    # the closed_at stand-in is replaced by the events GitLab now has, and the reopening gets
+    # its category change derived beside it (data/domain.py), out of done
+    assert sorted(changes) == ["gitlab:issue:42#2:state:51",
+                               "gitlab:issue:42#2:state:51:status_category"]
+    assert changes["gitlab:issue:42#2:state:51:status_category"].from_value == "done"
     assert written["moved"] == 1
     with engine.connect() as conn:
         assert conn.execute(select(schema.release_items)).all() == []

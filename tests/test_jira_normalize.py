@@ -193,3 +193,13 @@ def test_incident_row_service_and_resolution_fallbacks():
     assert row["service"] == "gateway" and row["resolved_at"] == datetime(2024, 3, 2, tzinfo=UTC)
     assert incident_row({**item, "components": ["edge"]}, [])["service"] == "edge"
     assert incident_row({**item, "type": "bug"}, ["gateway"]) is None
+
+
+def test_a_field_named_like_a_domain_field_is_kept_apart_from_it():
+    """A "Severity" or "Work Type" custom field is the source's own value, not the domain
+    severity or type data/domain.py derives (docs/data-model.md)."""
+    from connectors.jira.normalize import change_field
+
+    assert [change_field({"field": f, "fieldtype": "custom"}, Mapping())
+            for f in ("Severity", "Work Type", "Status Category", "issuetype", "Team")] == [
+        "jira_severity", "jira_work_type", "jira_status_category", "type", "team"]

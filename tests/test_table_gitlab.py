@@ -107,10 +107,17 @@ def test_issues_milestones_release_to_domain_rows(engine, gl):
     fallback = {"source": "gitlab", "field": "status", "from_value": "opened",
                 "to_value": "closed", "from_string": "opened", "to_string": "closed",
                 "author": "lafriks"}
+    # ... and beside each, its domain row: the status category it moved to (todo → done)
+    category = {**fallback, "field": "status_category", "from_value": "todo",
+                "to_value": "done"}
     assert changes == [
         {**fallback, "id": f"{I1}:closed_at", "item_id": I1,
          "at": utc("2019-11-28T08:46:23.275Z")},
+        {**category, "id": f"{I1}:closed_at:status_category", "item_id": I1,
+         "at": utc("2019-11-28T08:46:23.275Z")},
         {**fallback, "id": f"{I2}:closed_at", "item_id": I2,
+         "at": utc("2019-11-28T08:45:44.959Z")},
+        {**category, "id": f"{I2}:closed_at:status_category", "item_id": I2,
          "at": utc("2019-11-28T08:45:44.959Z")},
     ]
     assert membership == []  # no milestone events recorded: no membership history

@@ -1,7 +1,8 @@
 """The frame every connector runs on: the machinery that is the same for every source.
 
 A connector declares its endpoints (:mod:`connectors.frame.paging`: path, pagination kind,
-shape) and writes a normaliser; the frame gives it
+items key, incremental key, normaliser) and the executor (:class:`Stream`,
+:mod:`connectors.frame.stream`) runs each for a scope; the frame gives it
 
 - per-scope runs (:func:`sync_scopes`): one ``sync_runs`` row per project, repository or job,
   counting its own requests; one failing scope does not stop the others;
@@ -33,6 +34,7 @@ from connectors.frame.runs import (
     sync_scopes,
 )
 from connectors.frame.shape import bad_shape, reading
+from connectors.frame.stream import Deletions, Page, Stream, link_listing
 from connectors.frame.state import (
     SyncState,
     etag_for,
@@ -44,7 +46,8 @@ from connectors.frame.state import (
 )
 
 __all__ = [
-    "ABANDONED_AFTER", "DEFAULT_MAX_DELETE_SHARE", "HEARTBEAT_EVERY_S", "DeletePolicy",
+    "ABANDONED_AFTER", "DEFAULT_MAX_DELETE_SHARE", "Deletions", "HEARTBEAT_EVERY_S",
+    "DeletePolicy", "Page", "Stream", "link_listing",
     "Listing", "RemovalRefused", "SyncRun", "SyncState", "bad_shape", "check_listed",
     "check_share", "etag_for", "etag_key", "get_state", "link_pages", "note_unverified",
     "reading", "refetch_pending", "remove_items", "remove_unlisted",

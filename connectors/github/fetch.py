@@ -21,6 +21,8 @@ from connectors.frame.shape import list_of_objects
 from connectors.frame.paging import Endpoint, link_pages
 from net.http import AuthError, HttpClient, SourceError
 
+from . import normalize as nz
+
 RUNS_RESULT_CAP = 1000  # the runs API returns at most 1,000 results per filtered search
 MIN_WINDOW = timedelta(minutes=1)
 
@@ -29,8 +31,10 @@ MIN_WINDOW = timedelta(minutes=1)
 # cursor on `updated_at`; events, pulls and deployments are read newest first down to a
 # watermark on `created_at`/`updated_at`; runs by `created` windows (a keyset of our own,
 # under the 1,000-result cap); milestones and releases whole (an ETag makes that cheap).
-MILESTONES = Endpoint("milestones", "/repos/{repo}/milestones", "link")
-ISSUES = Endpoint("issues", "/repos/{repo}/issues", "link", incremental="updated_at")
+MILESTONES = Endpoint("milestones", "/repos/{repo}/milestones", "link",
+                      normalise=nz.milestone_rows)
+ISSUES = Endpoint("issues", "/repos/{repo}/issues", "link", incremental="updated_at",
+                  normalise=nz.issue_rows)
 ISSUE_EVENTS = Endpoint("issue_events", "/repos/{repo}/issues/events", "link",
                         incremental="created_at")
 PULLS = Endpoint("pulls", "/repos/{repo}/pulls", "link", incremental="updated_at")
@@ -38,7 +42,7 @@ RELEASES = Endpoint("releases", "/repos/{repo}/releases", "link")
 RUNS = Endpoint("runs", "/repos/{repo}/actions/runs", "keyset", items="workflow_runs",
                 incremental="created_at")
 DEPLOYMENTS = Endpoint("deployments", "/repos/{repo}/deployments", "link",
-                       incremental="created_at")
+                       incremental="created_at", normalise=nz.deployment_rows)
 
 
 @dataclass

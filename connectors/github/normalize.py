@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from data.mapping import (GITHUB_TERMINAL_DEPLOY_STATES, deployment_status_for_run,
                           github_deployment_outcome, github_run_outcome, MappingRules,
                           mapping_rules)
+from data import schema
 from data.text import LABEL, MESSAGE, TITLE, cap
 
 if TYPE_CHECKING:
@@ -412,3 +413,26 @@ def commits_to_rows(deployment_id: str, commits: Iterable[Mapping[str, Any]]
         rows.append({"deployment_id": deployment_id, "sha": c["sha"], "source": SOURCE,
                      "committed_at": when})
     return rows
+
+
+# --- normalisers of the declared endpoints (connectors/github/fetch.py) -----------------------
+# ``scope`` is what the sync knows of its repository: ``repo``, ``project``, ``mapping``.
+
+def milestone_rows(scope: Any, ms: Mapping[str, Any], _extra: Any = None) -> dict:
+    """A milestone → its ``releases`` row."""
+    return {schema.releases: [milestone_to_release(ms, scope.repo, scope.project)]}
+
+
+def issue_rows(scope: Any, issue: Mapping[str, Any], _extra: Any = None) -> dict:
+    """An issue → its ``work_items`` row, and the ``releases`` row of its milestone (kept
+    valid even if the milestone was created after the milestones list was read)."""
+    ms = issue.get("milestone")
+    return {schema.releases: [milestone_to_release(ms, scope.repo, scope.project)] if ms else [],
+            schema.work_items: [issue_to_work_item(issue, scope.repo, scope.project,
+                                                   scope.mapping)]}
+
+
+def deployment_rows(scope: Any, dep: Mapping[str, Any], statuses: Any = None) -> dict:
+    """A deployment and its statuses (fetched per deployment) → its ``deployments`` row."""
+    return {schema.deployments: [deployment_to_row(dep, statuses or [], scope.repo,
+                                                   scope.mapping)]}

@@ -33,17 +33,16 @@ from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select,
 from net.http import HttpClient, NotFound
 from connectors.frame.paging import link_pages
 from connectors.progress import NULL_PROGRESS, Progress
+from connectors.frame.stream import Deletions, Stream
 from connectors.frame import (
     DeletePolicy,
     RemovalRefused,
     SyncRun,
-    Listing,
     etag_for,
     etag_key,
     get_state,
     reading,
     refetch_pending,
-    remove_unlisted,
     save_raw,
     set_state,
 )
@@ -153,107 +152,76 @@ class RepoSync:
             raise self._refused  # everything else is stored; the run fails on this line
         return dict(self.run.items)
 
-    # --- milestones -----------------------------------------------------------------------
+    # --- milestones and issues: declared endpoints the frame runs (connectors/frame/stream.py)
+    def stream(self, endpoint, **kw) -> Stream:
+        """The frame's executor for one of this repository's declared endpoints."""
+        return Stream(engine=self.engine, source=SOURCE, scope=self.repo, endpoint=endpoint,
+                      context=self, run=self.run, count=self.count, full=self.full,
+                      page_size=self.per_page, **kw)
+
     def sync_milestones(self) -> None:
-        st = self.state("milestones")
-        etag = None if self.full else etag_for(st.etag, "all")
-        for page in fetch.list_pages(self.client, fetch.MILESTONES.url(repo=self.repo),
-                                     params={"state": "all", "per_page": self.per_page},
-                                     etag=etag):
-            if page.not_modified:
-                return
-            rows = [nz.milestone_to_release(ms, self.repo, self.project)
-                    for ms in self._items(page, "number", "title")]
-            with self.engine.begin() as conn:
-                save_raw(conn, SOURCE, "milestones", self.repo,
-                         ((f"{self.repo}#{ms['number']}", ms) for ms in page.items))
-                upsert(conn, schema.releases, rows)
-                if page.first and page.last and len(page.items) < self.per_page:
-                    set_state(conn, SOURCE, self.repo, "milestones",
-                              etag=etag_key("all", page.etag))
-            self.changed_milestones.update(r["id"] for r in rows)
-            self.count("milestones", len(rows))
+        def pages(_since, etag):
+            return fetch.list_pages(self.client, fetch.MILESTONES.url(repo=self.repo),
+                                    params={"state": "all", "per_page": self.per_page},
+                                    etag=etag)
 
-    # --- issues ---------------------------------------------------------------------------
+        def changed(conn, items, extras, rows):
+            self.changed_milestones.update(r["id"] for r in rows.get(schema.releases, ()))
+
+        self.stream(fetch.MILESTONES, key=lambda ms: f"{self.repo}#{ms['number']}",
+                    require=("number", "title"), etag_query=lambda since: "all",
+                    counts={"releases": "milestones"}, on_page=changed).sync(pages)
+
     def sync_issues(self) -> None:
-        st = self.state("issues")
-        since = None if self.full else st.cursor
-        params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "asc",
-                                  "per_page": self.per_page}
-        if since:
-            params["since"] = since
-        etag = None if self.full else etag_for(st.etag, since)
-        cursor = since
-        listed_all = since is None  # no `since`: every issue of the repository is listed
-        complete = False  # the last page reached by GitHub's paging, every page parsed
-        seen: set[str] = set()
-        pages = fetch.list_pages(self.client, fetch.ISSUES.url(repo=self.repo), params=params,
-                                 etag=etag)
-        for page in fetch.prefetch(pages):
-            if page.not_modified:
-                return
-            self._items(page, "number", "created_at", "updated_at")
-            complete = page.last
-            if listed_all:
-                seen.update(nz.issue_id(self.repo, i["number"]) for i in page.items
-                            if not nz.is_pull_request(i))
-            cursor = _max_time((i.get("updated_at") for i in page.items), cursor)
-            with self.engine.begin() as conn:
-                written = self._write_issues(conn, page.items)
-                single = page.first and page.last and len(page.items) < self.per_page
-                set_state(conn, SOURCE, self.repo, "issues", cursor=cursor,
-                          etag=etag_key(since, page.etag) if single else None)
-            self.count("issues", written)
-        if listed_all and complete:
-            try:
-                self.remove_deleted_issues(seen)
-            except RemovalRefused as exc:
-                self._refused = exc  # raised once the other resources are synced
+        """Issues by ``since`` on ``updated_at``, oldest first; a listing of every issue
+        (first sync, ``--full``) removes those GitHub no longer lists
+        (:meth:`issue_deletions`)."""
+        def pages(since, etag):
+            params: dict[str, Any] = {"state": "all", "sort": "updated", "direction": "asc",
+                                      "per_page": self.per_page}
+            if since:
+                params["since"] = since
+            return fetch.prefetch(fetch.list_pages(
+                self.client, fetch.ISSUES.url(repo=self.repo), params=params, etag=etag))
 
-    def remove_deleted_issues(self, seen: set[str]) -> None:
+        try:
+            # The hot path of a large sync: bulk_upsert (same contract as upsert).
+            self.stream(fetch.ISSUES, key=lambda i: f"{self.repo}#{i['number']}",
+                        require=("number", "created_at", "updated_at"),
+                        keep=lambda i: not nz.is_pull_request(i), write=bulk_upsert,
+                        counts={"work_items": "issues"}, skip_unchanged=frozenset({"releases"}),
+                        on_page=self._issue_extras,
+                        deletions=self.issue_deletions()).sync(pages)
+        except RemovalRefused as exc:
+            self._refused = exc  # raised once the other resources are synced
+
+    def issue_deletions(self) -> Deletions:
         """After a complete listing (first sync, or ``--full``): remove the repository's work
         items GitHub no longer lists — deleted, or transferred to another repository.
 
         Refused (:class:`RemovalRefused`, nothing removed) when the listing is empty while
         items are stored (lost access is likelier), when fewer issues were listed than
         GraphQL's ``issues.totalCount`` (like with like: the REST list holds pull requests
-        too, ``seen`` and the count do not), or when more than the policy's share would go.
-        Without a count (GraphQL needs a token) the run says so and the share limit alone
-        applies."""
+        too, the listed keys and the count do not), or when more than the policy's share
+        would go. Without a count (GraphQL needs a token) the run says so and the share
+        limit alone applies."""
         wi = schema.work_items
-        with self.engine.connect() as conn:
-            stored = conn.execute(select(wi.c.id).where(
-                _prefix_range(wi.c.id, nz.issue_id(self.repo, 0)[:-1]))).scalars().all()
-        removed = remove_unlisted(
-            self.engine, source=SOURCE, scope=self.repo, resource="issues",
-            stored={i: i.split(":", 2)[2] for i in stored},
-            listed={i.split(":", 2)[2] for i in seen}, listing=Listing(complete=True),
-            policy=self.delete_policy, run=self.run,
-            count=lambda: fetch.issue_count(self.client, self.repo),
-            empty_hint=f"check that {self.client.token_hint} can still read it")
-        self.count("removed", removed)
 
-    def _write_issues(self, conn, items: list[dict]) -> int:
-        issues = [i for i in items if not nz.is_pull_request(i)]
+        def stored(conn) -> dict[str, str]:
+            ids = conn.execute(select(wi.c.id).where(
+                _prefix_range(wi.c.id, nz.issue_id(self.repo, 0)[:-1]))).scalars().all()
+            return {i: i.split(":", 2)[2] for i in ids}
+
+        return Deletions(stored=stored, policy=self.delete_policy, resource="issues",
+                         count=lambda: fetch.issue_count(self.client, self.repo),
+                         empty_hint=f"check that {self.client.token_hint} can still read it")
+
+    def _issue_extras(self, conn, issues: list[dict], _extras, rows) -> None:
+        """In the page's transaction: the issues' release membership (their milestone now
+        is the truth) and the repository's scope row."""
         if not issues:
-            return 0
-        now = datetime.now(timezone.utc)
-        # The hot path of a large sync: bulk_upsert (same contract as save_raw/upsert).
-        bulk_upsert(conn, schema.raw_records, (
-            {"source": SOURCE, "resource": "issues", "external_id": f"{self.repo}#{i['number']}",
-             "scope": self.repo, "fetched_at": now, "payload": i} for i in issues))
-        milestones = [nz.milestone_to_release(i["milestone"], self.repo, self.project)
-                      for i in issues if i.get("milestone")]
-        # The embedded milestone keeps release membership valid even if it was created after
-        # the milestones list was read; written only when it differs from what this run wrote.
-        fresh = {m["id"]: m for m in milestones if self._seen_milestones.get(m["id"]) != m}
-        if fresh:
-            upsert(conn, schema.releases, list(fresh.values()))
-            self._seen_milestones.update(fresh)
-        rows = [nz.issue_to_work_item(i, self.repo, self.project, self.mapping) for i in issues]
-        # started_at is derived later from events and linked PRs; keep what is stored.
-        bulk_upsert(conn, schema.work_items, rows)
-        ids = [r["id"] for r in rows]
+            return
+        ids = [r["id"] for r in rows[schema.work_items]]
         conn.execute(delete(schema.release_items).where(
             in_values(schema.release_items.c.item_id, ids),
             schema.release_items.c.source == SOURCE))
@@ -261,7 +229,6 @@ class RepoSync:
         if members:
             bulk_upsert(conn, schema.release_items, members)
         domain.upsert_scopes(conn, [{"key": self.repo, "kind": "repository", "source": SOURCE}])
-        return len(rows)
 
     # --- issue events (status, labels, assignee, milestone history) ---------------------
     def sync_issue_events(self) -> None:
@@ -552,13 +519,14 @@ class RepoSync:
 
     # --- deployments ---------------------------------------------------------------------
     def sync_deployments(self) -> None:
-        st = self.state("deployments")
-        watermark = None if self.full else st.cursor
-        etag = None if self.full else etag_for(st.etag, "")
-        older = nz.parse_time(watermark) if watermark else None
-        pending = set() if self.full else set(st.pending or [])
+        """Deployments newest first down to the watermark (the frame's ``newest_first``
+        walk); those still unfinished last time are read again from their stored payload,
+        their statuses fetched anew (one request each)."""
         raw = schema.raw_records
-        # Deployments still unfinished last time: their statuses again (one request each).
+
+        def pages(_since, etag):
+            return fetch.list_pages(self.client, fetch.DEPLOYMENTS.url(repo=self.repo),
+                                    params={"per_page": self.per_page}, etag=etag)
 
         def stored_deployment(dep_id: int) -> dict | None:
             with self.engine.connect() as conn:
@@ -566,29 +534,14 @@ class RepoSync:
                     raw.c.source == SOURCE, raw.c.resource == "deployments",
                     raw.c.external_id == f"{self.repo}:{dep_id}")).scalar()
 
-        still = set(refetch_pending(sorted(pending), stored_deployment,
-                                    lambda dep: self._write_deployment(dep) not in TERMINAL))
-        newest, first_etag = watermark, None
-        for page in fetch.list_pages(self.client, fetch.DEPLOYMENTS.url(repo=self.repo),
-                                     params={"per_page": self.per_page}, etag=etag):
-            if page.not_modified:
-                break
-            if page.first:
-                first_etag = page.etag
-            fresh = [d for d in self._items(page, "id", "created_at")
-                     if older is None or nz.parse_time(d["created_at"]) >= older]
-            newest = _max_time((d.get("created_at") for d in fresh), newest)
-            known = self._terminal_deployments([d["id"] for d in fresh])
-            for dep in fresh:
-                if dep["id"] in known or dep["id"] in pending:
-                    continue
-                if self._write_deployment(dep) not in TERMINAL:
-                    still.add(dep["id"])
-            if len(fresh) < len(page.items):
-                break
-        with self.engine.begin() as conn:
-            set_state(conn, SOURCE, self.repo, "deployments", cursor=newest,
-                      etag=etag_key("", first_etag), pending=sorted(still))
+        self.stream(fetch.DEPLOYMENTS, key=lambda d: f"{self.repo}:{d['id']}",
+                    require=("id", "created_at"), order="newest_first",
+                    watermark_inclusive=True, expand=self._statuses,
+                    counts={"deployments": "deployments"}, pending_key=lambda d: d["id"],
+                    unfinished=lambda d, rows: rows[schema.deployments][0]["status"]
+                    not in TERMINAL,
+                    refetch=stored_deployment,
+                    settled=self._terminal_deployments).sync(pages)
 
     def _terminal_deployments(self, ids: list[int]) -> set[int]:
         t = schema.deployments
@@ -600,19 +553,14 @@ class RepoSync:
                                                      t.c.status.in_(list(TERMINAL)))).scalars()
             return {full_ids[d] for d in done}
 
-    def _write_deployment(self, dep: dict) -> str:
+    def _statuses(self, dep: dict) -> list[dict]:
+        """A deployment's statuses (every page); none when it was deleted since listed."""
         try:
-            statuses = fetch.all_items(
+            return fetch.all_items(
                 self.client, f"/repos/{self.repo}/deployments/{dep['id']}/statuses",
                 params={"per_page": self.per_page})
         except NotFound:
-            statuses = []  # deleted since it was listed
-        row = nz.deployment_to_row(dep, statuses, self.repo, self.mapping)
-        with self.engine.begin() as conn:
-            save_raw(conn, SOURCE, "deployments", self.repo, [(f"{self.repo}:{dep['id']}", dep)])
-            upsert(conn, schema.deployments, [row])
-        self.count("deployments", 1)
-        return row["status"]
+            return []
 
     def sync_deployment_commits(self) -> None:
         """For each successful production deployment from this repository without commits

@@ -18,7 +18,7 @@ from net.http import SYSTEM_CLOCK, Clock, HttpClient, retry_after_policy
 from connectors.frame import bad_shape
 from connectors.frame.paging import Endpoint, Listing, range_pages
 
-from .normalize import job_path
+from .normalize import build_rows, job_path
 
 PAGE_SIZE = 100
 BUILD_FIELDS = ("number,result,building,timestamp,duration,url,"
@@ -41,7 +41,7 @@ def make_client(url: str, user: str | None, token: str | None, *, clock: Clock |
 
 # Builds, newest first, in tree= range pages (``builds`` alone stops at the newest 100).
 BUILDS = Endpoint(resource="builds", path="{job}api/json", paging="range", items="allBuilds",
-                  incremental="number")
+                  incremental="number", normalise=build_rows)
 
 
 def _builds(body: Any, where: str) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from data import schema
 from data.mapping import JENKINS_RESULTS, deployment_status_for_run, jenkins_build_outcome
 from data.text import LABEL, MESSAGE, NAME, cap, test_key
 
@@ -212,3 +213,15 @@ def build_to_deployment(run: Mapping[str, Any], job: str,
         "created_at": run["created_at"], "started_at": run["started_at"],
         "finished_at": run["finished_at"], "is_rollback": None, "url": run["url"],
     }
+
+
+def build_rows(job_sync: Any, build: Mapping[str, Any], extra: Any = None) -> dict:
+    """The normaliser of the declared builds endpoint (connectors/jenkins/fetch.py): a build →
+    its ``pipeline_runs`` row and, for a deploy job, its ``deployments`` row. ``job_sync``
+    carries ``job``, ``mapping``, ``deploy_job_pattern``, ``project_for_repo``."""
+    job = job_sync.job
+    row = build_to_run(build, job, project_for_repo=job_sync.project_for_repo)
+    rows = {schema.pipeline_runs: [row]}
+    if is_deploy_job(job, job_sync.deploy_job_pattern):
+        rows[schema.deployments] = [build_to_deployment(row, job, job_sync.mapping)]
+    return rows

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from typing import Any
 
+from data.domain import DERIVED_FIELDS
 from data.mapping import MappingRules, mapping_rules
 from data.mapping import work_type as classify_work_type
 from data.text import LABEL, MESSAGE, TITLE, cap
@@ -290,7 +291,10 @@ def change_field(item: AbcMapping, mapping: Mapping) -> str:
     if mapping.sprint_field and field_id == mapping.sprint_field:
         return "sprint"
     name = str(item.get("field") or field_id).casefold()
-    return FIELD_NAMES.get(name, re.sub(r"[^a-z0-9]+", "_", name).strip("_")[:64] or "unknown")
+    ours = FIELD_NAMES.get(name, re.sub(r"[^a-z0-9]+", "_", name).strip("_")[:64] or "unknown")
+    # A field of the same name as a domain one (a "Severity" custom field) must not pass for
+    # the rows data/domain.py derives (docs/data-model.md).
+    return f"jira_{ours}" if ours in DERIVED_FIELDS else ours
 
 
 def _clean_list(value: Any) -> str | None:

@@ -51,7 +51,7 @@ from connectors.frame import (
 )
 from data import schema
 from data import domain
-from data.mapping import MappingRules
+from data.mapping import MappingRules, mapping_rules
 from data.store import in_values, replace_rows, upsert
 
 OVERLAP = timedelta(minutes=5)
@@ -81,6 +81,7 @@ class Plan:
     time_zone: str | None
     field_list: list[str] = field(default_factory=list)
     services: list[str] = field(default_factory=list)  # the project's, from readiness.toml
+    rules: MappingRules = field(default_factory=mapping_rules)  # domain history's rules
 
 
 def resolve_story_points_field(configured: str, board_configs: list[dict],
@@ -171,7 +172,8 @@ def prepare(client: HttpClient, engine: Engine, settings: Any, project: str,
     configured = settings.projects.get(project)
     plan = Plan(project=project, server=server, mapping=mapping, status_categories=categories,
                 board_ids=board_ids, time_zone=time_zone, field_list=field_list,
-                services=list(configured.services) if configured else [])
+                services=list(configured.services) if configured else [],
+                rules=mapping_rules(settings.mapping, settings.jira.status_names))
     return plan, written
 
 
@@ -196,9 +198,7 @@ def store_issue_page(conn, plan: Plan, issues: list[dict], histories: dict[str, 
                                [c for n in normalised for c in n.changes])
     # Domain history (membership and severity changes) from the changes just written; Jira's
     # label changes are whole label sets, not single-label events.
-    domain.rederive(conn, [n.item["id"] for n in normalised],
-                    MappingRules(plan.mapping.severity_by_priority,
-                                 plan.mapping.severity_labels), label_events=False)
+    domain.rederive(conn, [n.item["id"] for n in normalised], plan.rules, label_events=False)
     domain.upsert_scopes(conn, [{"key": plan.project, "kind": "project", "source": SOURCE}])
     # An issue retyped away from incident must not leave its incident behind.
     counts["incidents"] = replace_rows(
