@@ -1,7 +1,11 @@
 """GitHub's GraphQL API for the fake server: every query checked against GitHub's public
-schema (corpus github/graphql/schema.graphql, octokit/graphql-schema) and executed by
-graphql-core over the fake's data, so a field or argument GitHub does not have is refused with
-GitHub's own kind of answer (HTTP 200, ``errors``, no ``data``) and fails the test.
+schema (corpus github/graphql/schema.graphql, octokit/graphql-schema) when the corpus has it,
+and executed by graphql-core over the fake's data with a subset of that schema kept in the
+tests (tests/github_graphql_subset.graphql: only what the connector's queries touch), so the
+fake runs on a machine without the corpus too. A field or argument GitHub does not have is
+refused with GitHub's own kind of answer (HTTP 200, ``errors``, no ``data``) and fails the
+test; without the corpus only the subset checks, and the subset is checked against the full
+schema (:func:`subset_disagreements`) by a test that needs the corpus.
 
 Answers take the shapes GitHub gives: ``PullRequest.author`` is an ``Actor`` (``User`` or
 ``Bot``, told apart by ``__typename``), commits are ``PullRequestCommit`` nodes wrapping a
@@ -44,11 +48,24 @@ def github_schema():
     return build_schema(path.read_text(encoding="utf-8"), assume_valid_sdl=True)
 
 
-def validation_errors(query: str) -> list[str]:
-    """GitHub's schema's complaints about ``query`` (empty when it is valid)."""
+SUBSET_PATH = Path(__file__).resolve().parent / "github_graphql_subset.graphql"
+
+
+@lru_cache(maxsize=1)
+def subset_schema():
+    """The part of GitHub's schema the connector's queries touch (tests/github_graphql_subset
+    .graphql), enough to execute them; always present, built in milliseconds."""
+    from graphql import build_schema
+
+    return build_schema(SUBSET_PATH.read_text(encoding="utf-8"))
+
+
+def validation_errors(query: str, schema: Any = None) -> list[str]:
+    """``schema``'s complaints about ``query`` (empty when it is valid); by default GitHub's
+    full public schema, which needs the corpus."""
     from graphql import parse, validate
 
-    schema = github_schema()
+    schema = schema if schema is not None else github_schema()
     if schema is None:
         raise RuntimeError("GitHub's GraphQL schema is not in the corpus")
     try:
@@ -163,8 +180,17 @@ def execute(query: str, variables: dict, repositories: dict[str, Any], *,
     ``pulls``, ``milestones``, ``releases``, ``deployments`` lists for the counts)."""
     from graphql import graphql_sync
 
-    errors = validation_errors(query)
+    full = github_schema()
+    # GitHub's own check first, when the corpus has its schema; then the subset's, which
+    # executes the query (without the corpus it is the only check there is).
+    errors = validation_errors(query, full) if full is not None else []
     if errors:
+        return {"errors": [{"message": m} for m in errors]}
+    errors = validation_errors(query, subset_schema())
+    if errors:
+        if full is not None:  # valid for GitHub: the subset lacks something the query uses
+            errors = [f"{m} (add it to tests/github_graphql_subset.graphql from GitHub's "
+                      "schema)" for m in errors]
         return {"errors": [{"message": m} for m in errors]}
     cost = query_cost(query, variables)
     not_found: list[dict] = []
@@ -207,9 +233,74 @@ def execute(query: str, variables: dict, repositories: dict[str, Any], *,
             "rateLimit": lambda _info, **_: {"cost": cost, "remaining": remaining - cost,
                                              "resetAt": reset_at, "limit": 5000,
                                              "used": 5000 - remaining + cost, "nodeCount": 0}}
-    result = graphql_sync(github_schema(), query, root_value=root, variable_values=variables)
+    result = graphql_sync(subset_schema(), query, root_value=root, variable_values=variables)
     out: dict = {"data": _unknown_to_null(result.data)}
     errs = not_found + [{"message": e.message} for e in result.errors or []]
     if errs:
         out["errors"] = errs
+    return out
+
+
+def subset_disagreements(full: Any, subset: Any) -> list[str]:
+    """Where ``subset`` says something ``full`` does not: a type, field, argument, interface,
+    union member or enum value ``full`` lacks, a different kind or type (``String!`` is not
+    ``String``), a different default, or an argument ``full`` requires that the subset leaves
+    out. Empty when every declaration of ``subset`` is ``full``'s."""
+    from graphql import (GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType,
+                         GraphQLObjectType, GraphQLUnionType, is_required_argument)
+
+    out: list[str] = []
+    roots = (("query", full.query_type, subset.query_type),
+             ("mutation", full.mutation_type, subset.mutation_type),
+             ("subscription", full.subscription_type, subset.subscription_type))
+    for op, f_root, s_root in roots:
+        if s_root is not None and (f_root is None or f_root.name != s_root.name):
+            out.append(f"{op} root {s_root.name}: GitHub's is "
+                       f"{f_root.name if f_root else 'absent'}")
+    for name, mine in subset.type_map.items():
+        if name.startswith("__"):
+            continue
+        theirs = full.type_map.get(name)
+        if theirs is None:
+            out.append(f"type {name}: not in GitHub's schema")
+            continue
+        if type(theirs) is not type(mine):
+            out.append(f"type {name}: a {type(mine).__name__}, GitHub's is a "
+                       f"{type(theirs).__name__}")
+            continue
+        if isinstance(mine, (GraphQLObjectType, GraphQLInterfaceType)):
+            theirs_ifaces = {i.name for i in theirs.interfaces}
+            out += [f"type {name}: implements {i.name}, GitHub's does not"
+                    for i in mine.interfaces if i.name not in theirs_ifaces]
+        if isinstance(mine, (GraphQLObjectType, GraphQLInterfaceType,
+                             GraphQLInputObjectType)):
+            for fname, field in mine.fields.items():
+                other = theirs.fields.get(fname)
+                where = f"{name}.{fname}"
+                if other is None:
+                    out.append(f"{where}: not in GitHub's schema")
+                    continue
+                if str(field.type) != str(other.type):
+                    out.append(f"{where}: {field.type}, GitHub's is {other.type}")
+                if isinstance(mine, GraphQLInputObjectType):
+                    continue
+                for aname, arg in field.args.items():
+                    o_arg = other.args.get(aname)
+                    if o_arg is None:
+                        out.append(f"{where}({aname}:): not in GitHub's schema")
+                    elif str(arg.type) != str(o_arg.type):
+                        out.append(f"{where}({aname}:): {arg.type}, GitHub's is {o_arg.type}")
+                    elif arg.default_value != o_arg.default_value:
+                        out.append(f"{where}({aname}:): default {arg.default_value!r}, "
+                                   f"GitHub's is {o_arg.default_value!r}")
+                out += [f"{where}({aname}:): required by GitHub, missing here"
+                        for aname, o_arg in other.args.items()
+                        if is_required_argument(o_arg) and aname not in field.args]
+        if isinstance(mine, GraphQLUnionType):
+            theirs_members = {t.name for t in theirs.types}
+            out += [f"union {name}: member {t.name} is not GitHub's"
+                    for t in mine.types if t.name not in theirs_members]
+        if isinstance(mine, GraphQLEnumType):
+            out += [f"enum {name}: value {v} is not GitHub's"
+                    for v in mine.values if v not in theirs.values]
     return out

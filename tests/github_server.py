@@ -8,8 +8,9 @@ request is logged (path, query, headers) so tests can assert exactly what was as
 
 GraphQL (``POST /graphql``; ``/api/graphql`` beside a GHES ``/api/v3``) answers
 ``repository.issues.totalCount`` — issues without pull requests, as GitHub counts them — and
-pull-request details, executed against GitHub's public schema (tests/github_graphql.py) from
-the same pull requests, commits and reviews the REST routes serve; like GitHub, 401 to a
+pull-request details, checked against GitHub's public schema when the corpus has it and
+executed with the subset of it kept in tests/ (tests/github_graphql.py), from the same pull
+requests, commits and reviews the REST routes serve; like GitHub, 401 to a
 request without a token. Faults queued for "graphql" apply to it too.
 """
 
@@ -163,7 +164,7 @@ class FakeGitHub:
         return Response(json.dumps(answer), content_type="application/json")
 
     def _graphql_pulls(self, body: dict) -> Response:
-        """Pull-request details, executed against GitHub's schema (tests/github_graphql.py).
+        """Pull-request details, executed as GitHub would (tests/github_graphql.py).
         A query asking for more than ``graphql_max_batch`` pull requests times out, as GitHub
         stops a query after 10 seconds."""
         from tests.github_graphql import execute

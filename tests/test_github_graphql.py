@@ -1,6 +1,9 @@
 """Pull-request details through GraphQL against the local fake GitHub, whose GraphQL endpoint
-checks every query against GitHub's public schema (corpus github/graphql/schema.graphql) and
-executes it over the same pull requests, commits and reviews its REST routes serve.
+checks every query against GitHub's public schema (corpus github/graphql/schema.graphql) when
+the corpus has it and executes it, with the subset of that schema kept in
+tests/github_graphql_subset.graphql, over the same pull requests, commits and reviews its REST
+routes serve. The tests that validate against the full schema, or check that the subset is
+GitHub's, need the corpus and skip without it; the rest run everywhere.
 
 Faults: a 502, ``RATE_LIMITED`` in a 200 answer, a query GitHub times out on (the batch must
 shrink), a secondary limit (403 with ``retry-after``), points running out (wait for
@@ -16,6 +19,7 @@ from sqlalchemy import select
 from connectors.github.cli import sync_repos
 from connectors.github.fetch import ISSUE_COUNT_QUERY
 from connectors.github.graphql import COMMITS_MORE, REVIEWS_MORE, details_query
+from connectors.github.plan import counts_query
 from connectors.progress import Progress
 from data import schema
 from net.http import BadResponse
@@ -26,11 +30,17 @@ from tests.test_github_sync import settings
 NOW = datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp()
 
 
-@pytest.fixture(autouse=True)
-def _schema(corpus):
-    from tests.github_graphql import github_schema
+@pytest.fixture
+def public_schema(corpus):
+    """GitHub's full public GraphQL schema from the corpus (skips, or fails under
+    SHIPREADY_REQUIRE=corpus, without it)."""
+    from conftest import need
+    from tests.github_graphql import SCHEMA_REL, github_schema
 
-    assert github_schema() is not None
+    schema = github_schema()
+    if schema is None:
+        need("corpus", f"GitHub's GraphQL schema not in the corpus ({corpus / SCHEMA_REL})")
+    return schema
 
 
 def utc(text: str) -> datetime:
@@ -79,13 +89,92 @@ def graphql_posts(gh: FakeGitHub) -> list[dict]:
     return [b for b in gh.graphql if "pullRequest" in b["query"]]
 
 
-def test_every_query_the_connector_sends_is_valid_for_githubs_schema():
+CONNECTOR_QUERIES = (details_query([1, 2, 3]), COMMITS_MORE, REVIEWS_MORE, ISSUE_COUNT_QUERY,
+                     counts_query(2))
+
+
+def test_every_query_the_connector_sends_is_valid_for_githubs_schema(public_schema):
     from tests.github_graphql import validation_errors
 
-    for query in (details_query([1, 2, 3]), COMMITS_MORE, REVIEWS_MORE, ISSUE_COUNT_QUERY):
-        assert validation_errors(query) == []
+    for query in CONNECTOR_QUERIES:
+        assert validation_errors(query, public_schema) == []
     # the check can fail: a field GitHub's PullRequest does not have
-    assert validation_errors(details_query([1]).replace("changedFiles", "filesChanged"))
+    assert validation_errors(details_query([1]).replace("changedFiles", "filesChanged"),
+                             public_schema)
+
+
+def test_the_subset_executes_every_query_the_connector_sends():
+    """Runs without the corpus: the fake's subset holds what every query touches."""
+    from tests.github_graphql import subset_schema, validation_errors
+
+    for query in CONNECTOR_QUERIES:
+        assert validation_errors(query, subset_schema()) == []
+    assert validation_errors(details_query([1]).replace("changedFiles", "filesChanged"),
+                             subset_schema())
+
+
+def test_the_subset_agrees_with_githubs_schema(public_schema):
+    """Every type, field, argument, interface and enum value in
+    tests/github_graphql_subset.graphql is GitHub's, with GitHub's type."""
+    from graphql import build_schema
+
+    from tests.github_graphql import subset_disagreements, subset_schema
+
+    assert subset_disagreements(public_schema, subset_schema()) == []
+    # the check can fail: a field GitHub does not have, a loosened type, a made-up enum
+    # value, an argument GitHub requires left out
+    invented = build_schema("""
+        type Query { repository(owner: String!): Repository  rateLimit: RateLimit }
+        type Repository { pullRequest(number: Int!): PullRequest }
+        type PullRequest { number: Int  filesChanged: Int! }
+        type RateLimit { cost: Int! }
+        enum PullRequestReviewState { APPROVED  MERGED }
+    """)
+    assert sorted(subset_disagreements(public_schema, invented)) == [
+        "PullRequest.filesChanged: not in GitHub's schema",
+        "PullRequest.number: Int, GitHub's is Int!",
+        "Query.repository(name:): required by GitHub, missing here",
+        "enum PullRequestReviewState: value MERGED is not GitHub's",
+    ]
+
+
+def test_the_fake_refuses_a_field_github_does_not_have():
+    """With or without the corpus, the fake answers as GitHub does: errors, no data."""
+    from tests.github_graphql import execute
+
+    gh = FakeGitHub()
+    many(gh, 1)
+    ok = execute(details_query([1]), {"owner": "acme", "name": "web"}, {"acme/web": gh})
+    assert ok["data"]["repository"]["pr1"]["changedFiles"] == 2
+    bad = execute(details_query([1]).replace("changedFiles", "filesChanged"),
+                  {"owner": "acme", "name": "web"}, {"acme/web": gh})
+    assert "data" not in bad
+    assert any("filesChanged" in e["message"] for e in bad["errors"])
+
+
+def test_with_the_corpus_the_fake_checks_githubs_schema_first(public_schema, monkeypatch):
+    """Each query the fake receives is validated against GitHub's full schema; a field GitHub
+    has but the subset lacks is refused with a message saying the subset needs it."""
+    import tests.github_graphql as gg
+    from tests.github_graphql import execute, validation_errors
+
+    gh = FakeGitHub()
+    many(gh, 1)
+    seen: list = []
+
+    def recording(query, schema=None):
+        seen.append(schema)
+        return validation_errors(query, schema)
+
+    monkeypatch.setattr(gg, "validation_errors", recording)
+    execute(details_query([1]), {"owner": "acme", "name": "web"}, {"acme/web": gh})
+    assert seen and seen[0] is public_schema
+    query = details_query([1]).replace("  changedFiles\n", "  changedFiles\n  title\n")
+    assert validation_errors(query, public_schema) == []
+    answer = execute(query, {"owner": "acme", "name": "web"}, {"acme/web": gh})
+    assert "data" not in answer
+    assert any("title" in e["message"] and "github_graphql_subset.graphql" in e["message"]
+               for e in answer["errors"])
 
 
 def test_details_of_250_pull_requests_in_three_queries(sqlite_engine, httpserver):
