@@ -307,7 +307,15 @@ def readiness_view(conn, release_id: str, as_of=None):
     return {"evaluation": evaluation, "forecast": forecast,
             "snapshots": [{k: v for k, v in s.items() if k != "payload"} for s in full],
             "last_snapshot": full[-1] if full else None,
+            "history": full,
             "waivers": list_waivers(conn, release_id)}
+
+
+def portfolio_view(conn):
+    """Every upcoming release across teams, evaluated now (metrics.portfolio.portfolio)."""
+    from metrics.portfolio import portfolio
+
+    return portfolio(conn, db.settings())
 
 
 def post_launch(conn, release_id: str, weeks: int = 4):
