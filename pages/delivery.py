@@ -102,7 +102,7 @@ else:
         st.plotly_chart(figures.stacked_bars(
             stages.assign(team=stages["team"] + " (" + stages["prs"].astype(str) + " PRs)"),
             "team", ["coding", "pickup", "review", "deploy"],
-            "PR cycle time: median hours per stage", y="hours"), width="stretch")
+            "PR cycle time: median per stage", y="hours"), width="stretch")
         st.caption("Coding = first commit → PR opened; pickup = opened → first review; review = "
                    "first review → merged; deploy = merged → first production deployment "
                    "shipping it. Each stage is a median over the PRs where it is known.")

@@ -198,8 +198,8 @@ else:
                           for p in points for gid, status in p.statuses.items()])
     if not cells.empty:
         st.plotly_chart(figures.gate_timeline(
-            cells, title=f"Gate status per evaluation ({len(points)} evaluations, "
-                         f"{points[0].as_of:%d %b} – {points[-1].as_of:%d %b %Y})"),
+            cells, title=f"Gate status per evaluation: {len(points)} evaluations, "
+                         f"{points[0].as_of:%d %b} – {points[-1].as_of:%d %b %Y}"),
             width="stretch")
         st.caption("Each column is one stored evaluation, by the moment its data is from; each "
                    "cell the gate's status then: ✅ PASS, ⚠️ WARN, ❌ FAIL, ❔ NO DATA, 🛡 WAIVED.")

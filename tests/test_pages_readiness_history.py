@@ -43,7 +43,7 @@ def test_timeline_and_what_changed_between_the_first_and_last_evaluation(demo):
     at = _open({"project": "PAY", "release": "2.4"})
     assert any(h.value == "Readiness over time" for h in at.subheader)
     specs = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("Gate status per evaluation (21 evaluations" in s for s in specs)
+    assert any("Gate status per evaluation: 21 evaluations" in s for s in specs)
     assert any("Readiness score over time (0–100)" in s for s in specs)
     first, last = stored[0], stored[-1]
     at.selectbox(key="changed_from").select(str(first[0]))

@@ -16,10 +16,21 @@ from ui import theme
 theme.register()
 
 
-def _fig(title: str, *, y: str = "", x: str = "") -> go.Figure:
+def with_unit(title: str, unit: str | None) -> str:
+    """``title`` ending with its unit in parentheses ("Burndown (points)"): every chart says
+    what its numbers count (README "Look and feel"); kept as it is when it already does."""
+    unit = (unit or "").replace("_", " ").strip()
+    if not unit or title.rstrip().endswith(f"({unit})"):
+        return title
+    return f"{title} ({unit})"
+
+
+def _fig(title: str, *, y: str = "", x: str = "", unit: str | None = None) -> go.Figure:
+    """A figure in the house template, its title ending with its unit (``unit``, else the
+    y axis title)."""
     fig = go.Figure()
-    fig.update_layout(template=theme.TEMPLATE_NAME, title=title, xaxis_title=x, yaxis_title=y,
-                      height=360)
+    fig.update_layout(template=theme.TEMPLATE_NAME, title=with_unit(title, unit or y),
+                      xaxis_title=x, yaxis_title=y, height=360)
     return fig
 
 
@@ -125,7 +136,7 @@ def inflow_outflow(df: pd.DataFrame, title: str = "Bug inflow vs outflow per wee
 
 
 def histogram(values: Sequence[float], title: str, x: str, bins: int = 20) -> go.Figure:
-    fig = _fig(title, x=x, y="count")
+    fig = _fig(title, x=x, y="count", unit=_unit_of(x))
     fig.add_trace(go.Histogram(x=list(values), nbinsx=bins, marker_color=theme.PALETTE[0],
                                name=x))
     return fig
@@ -134,7 +145,7 @@ def histogram(values: Sequence[float], title: str, x: str, bins: int = 20) -> go
 def lines(df: pd.DataFrame, x: str, y: str, by: str, title: str, ytitle: str = "",
           percent: bool = False, hover: str | None = None) -> go.Figure:
     """One line per value of ``by`` (e.g. pass rate per pipeline over time)."""
-    fig = _fig(title, y=ytitle)
+    fig = _fig(title, y="" if percent else ytitle, unit="%" if percent else None)
     for name, part in df.groupby(by, sort=True):
         fig.add_trace(go.Scatter(
             x=part[x], y=part[y], name=str(name), mode="lines+markers",
@@ -151,7 +162,7 @@ def lines(df: pd.DataFrame, x: str, y: str, by: str, title: str, ytitle: str = "
 
 def bars(labels: Sequence[str], values: Sequence[float], title: str, x: str = "",
          horizontal: bool = True, colour: str | None = None) -> go.Figure:
-    fig = _fig(title, x=x if horizontal else "", y="" if horizontal else x)
+    fig = _fig(title, x=x if horizontal else "", y="" if horizontal else x, unit=x)
     if horizontal:
         fig.add_trace(go.Bar(y=list(labels), x=list(values), orientation="h",
                              marker_color=colour or theme.PALETTE[0]))
@@ -164,7 +175,7 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str, x: str = ""
 def stacked_bars(df: pd.DataFrame, x: str, parts: Sequence[str], title: str, y: str = "",
                  horizontal: bool = True) -> go.Figure:
     """Stacked bars (e.g. PR cycle time split into coding / pickup / review / deploy)."""
-    fig = _fig(title, x=y if horizontal else "", y="" if horizontal else y)
+    fig = _fig(title, x=y if horizontal else "", y="" if horizontal else y, unit=y)
     for i, p in enumerate(parts):
         if p not in df:
             continue
@@ -178,7 +189,7 @@ def score_history(df: pd.DataFrame, title: str = "Readiness score over time (0�
                   x: str = "evaluated_at") -> go.Figure:
     """Score (0–100) per snapshot (columns ``x`` — evaluated_at or as_of —, score, verdict);
     each marker's colour and hover say the verdict in icon and word."""
-    fig = _fig(title, y="score (0–100)")
+    fig = _fig(title, y="score (0–100)", unit="0–100")
     fig.add_trace(go.Scatter(
         x=df[x], y=df["score"], mode="lines+markers", name="Score",
         line={"color": theme.PALETTE[0], "width": 3},
@@ -196,7 +207,7 @@ def forecast(dates: Sequence, shares: Sequence[float], target=None,
 
     Bars after the target are coloured as late, so the chance of slipping is visible at once.
     """
-    fig = _fig(title, y="share of trials")
+    fig = _fig(title, y="share of trials")  # title: "… (share of trials)"
     colours = [theme.BAD if target is not None and pd.Timestamp(d) > pd.Timestamp(target)
                else theme.PALETTE[0] for d in dates]
     fig.add_trace(go.Bar(x=list(dates), y=list(shares), marker_color=colours, name="trials",
@@ -210,6 +221,13 @@ def forecast(dates: Sequence, shares: Sequence[float], target=None,
         fig.add_vline(x=_ms(target), line_color=theme.BAD, line_width=3,
                       annotation_text="target", annotation_position="top right")
     return fig
+
+
+def _unit_of(axis_title: str) -> str:
+    """The unit inside an axis title such as "age (days)" → "days" (else the whole title)."""
+    if axis_title.endswith(")") and "(" in axis_title:
+        return axis_title[axis_title.rindex("(") + 1:-1]
+    return axis_title
 
 
 def _tint(colour: str, share: float) -> str:
@@ -228,7 +246,7 @@ def _ms(when) -> float:
 
 
 def sparkline(days: Sequence, scores: Sequence[float],
-              title: str = "score 0–100, 4 weeks") -> go.Figure:
+              title: str = "4-week score (0–100)") -> go.Figure:
     """A release's readiness score per day (metrics.snapshots.daily_scores) as a small line,
     the last point marked; the y axis is fixed at 0–100 so sparklines compare across rows."""
     fig = go.Figure()
@@ -269,7 +287,7 @@ def gate_timeline(frame: pd.DataFrame, title: str = "Gate status per evaluation"
     for i, key in enumerate(order):  # a stepped scale: one colour per status, tinted so
         colour = _tint(theme.STATUS[key][2], 0.55)  # the icon on it stays legible
         scale += [[i / n, colour], [(i + 1) / n, colour]]
-    fig = _fig(title)
+    fig = _fig(title, unit="status")
     fig.add_trace(go.Heatmap(
         z=z.values, x=moments, y=gates, zmin=0, zmax=n, colorscale=scale, showscale=False,
         text=text.values, texttemplate="%{text}", textfont={"size": 11}, xgap=1, ygap=1,
