@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -63,7 +64,10 @@ else:
         fig = figures.lines(part.assign(series=metric.label), "month", "value", "series",
                             metric.label, ytitle=metric.unit.replace("_", " "),
                             percent=metric.unit == "fraction")
-        fig.update_layout(height=260, showlegend=False)
+        # Five charts side by side: the unit goes on a second title line so it is not cut.
+        fig.update_layout(height=280, showlegend=False, title={
+            "text": "<br>".join(textwrap.wrap(fig.layout.title.text.split(" (")[0], 24))
+            + "<br>(" + fig.layout.title.text.split(" (", 1)[1], "font": {"size": 14}})
         col.plotly_chart(fig, width="stretch")
 
 # --- teams side by side -------------------------------------------------------------------

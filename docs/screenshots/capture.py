@@ -18,15 +18,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-# (file name, path and query, what must be on the page, full page?)
+# (file name, path and query, text to wait for — and scroll to when ``scroll``, widths)
+BOTH = (1440, 1024)
 SHOTS = [
-    ("home", "", "Portfolio", False),
-    ("readiness", "readiness?project=PAY&release=2.4", "PAY 2.4", False),
-    ("readiness-history", "readiness?project=PAY&release=2.4", "Readiness over time", True),
-    ("sprint", "sprint?team=payments", "Burndown", False),
-    ("quality", "quality", "Quality", False),
-    ("delivery", "delivery", "Delivery", False),
-    ("data-sources", "data_sources", "Rows per source and table", False),
+    ("home", "", "Portfolio", False, BOTH),
+    ("readiness", "readiness?project=PAY&release=2.4", "PAY 2.4", False, BOTH),
+    ("readiness-history", "readiness?project=PAY&release=2.4", "Readiness over time", True,
+     (1440,)),
+    ("sprint", "sprint?team=payments", "Burndown", False, (1440,)),
+    ("quality", "quality", "Open bugs by severity", False, (1440,)),
+    ("delivery", "delivery", "Monthly trends", False, (1440,)),
+    ("data-sources", "data_sources", "Last sync per source", False, (1440,)),
 ]
 WIDTHS = (1440, 1024)
 
@@ -53,14 +55,14 @@ def main() -> None:
             try:
                 for width in WIDTHS:
                     page = browser.new_page(viewport={"width": width, "height": 900})
-                    for name, path, expect, full in SHOTS:
-                        if args.only and name not in args.only:
+                    for name, path, expect, scroll, widths in SHOTS:
+                        if (args.only and name not in args.only) or width not in widths:
                             continue
                         page.goto(f"{base}/{path}", wait_until="domcontentloaded")
                         settle(page)
                         target = page.get_by_text(expect, exact=False).first
                         target.wait_for(timeout=60_000)
-                        if full:
+                        if scroll:
                             target.scroll_into_view_if_needed()
                             page.wait_for_timeout(800)
                         shot = args.out / f"{name}-{width}.png"
