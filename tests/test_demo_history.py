@@ -43,6 +43,12 @@ def test_moments_cover_the_last_21_days_of_each_recent_life():
     # Upcoming: from the day its predecessor shipped (10 Feb) to today's 00:00 (2 Mar).
     assert got["3"][0] == utc(2026, 2, 10) and got["3"][-1] == utc(2026, 3, 2)
     assert len(got["3"]) == 21
+    # Weekly (benchmark sizes): counted back from the last day, 2 Mar, 23 Feb, 16 Feb; the
+    # shipped one also keeps its ship moment.
+    weekly = moments([r1, r2, r3, r4], layout, step_days=7)
+    assert weekly["3"] == [utc(2026, 2, 16), utc(2026, 2, 23), utc(2026, 3, 2)]
+    assert weekly["2"] == [utc(2026, 1, 27), utc(2026, 2, 3), utc(2026, 2, 10),
+                           utc(2026, 2, 10, 16, 30)]
 
 
 def test_a_loaded_demo_carries_daily_snapshots(tmp_path):

@@ -194,7 +194,7 @@ def load_demo(engine: Engine, *, scale: float = 1.0, seed: int = 7, today: date 
             writer.add(table, row)
         writer.flush()
         _derive_domain(engine)
-        writer.counts["readiness_snapshots"] = _history(engine, today, progress)
+        writer.counts["readiness_snapshots"] = _history(engine, today, scale, progress)
     except BaseException as exc:
         _close_run(engine, run_id, started, "failed", writer.counts,
                    f"demo load stopped: {type(exc).__name__}")
@@ -222,12 +222,12 @@ def _derive_domain(engine: Engine) -> None:
         domain.upsert_scopes(conn, scopes.values())
 
 
-def _history(engine: Engine, today: date, progress: ProgressLike | None) -> int:
+def _history(engine: Engine, today: date, scale: float, progress: ProgressLike | None) -> int:
     """Daily readiness snapshots over each release's life (data/demo/snapshots.py)."""
     from data.demo import snapshots
 
-    layout = Layout(today)
-    plan = {p.key: snapshots.moments(_releases(p, layout), layout) for p in PROJECTS}
+    layout, step = Layout(today), snapshots.step_for(scale)
+    plan = {p.key: snapshots.moments(_releases(p, layout), layout, step) for p in PROJECTS}
     return snapshots.record_history(engine, plan, progress)
 
 

@@ -10,6 +10,9 @@ portfolio's trends show what the data really said on each day.
 
 The demo stands in for a sync and for the scheduler, so this is the one place in ``data/``
 that calls the metrics layer; the import is local and only runs when the demo is loaded.
+
+Above scale 1 (the benchmark sizes, where one evaluation reads ten to fifty times the rows)
+the snapshots are weekly instead of daily (``step_for``), so the load time stays bounded.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ RECENT = timedelta(days=42)
 FIRST_LIFE = timedelta(days=42)
 
 
-def moments(releases: list[ReleaseSlot], layout: Layout) -> dict[str, list[datetime]]:
+def moments(releases: list[ReleaseSlot], layout: Layout, step_days: int = 1
+            ) -> dict[str, list[datetime]]:
     """``{release name: the moments to evaluate it at}`` for one project's releases (in
-    order of their dates)."""
+    order of their dates): every ``step_days`` days counted back from the last day."""
     out: dict[str, list[datetime]] = {}
     previous_end: datetime | None = None
     for rel in releases:
@@ -39,14 +43,21 @@ def moments(releases: list[ReleaseSlot], layout: Layout) -> dict[str, list[datet
             continue
         day = max(start, end - timedelta(days=DAYS - 1))
         day = day.replace(hour=0, minute=0, second=0)
+        last = end.replace(hour=0, minute=0, second=0)
         days = []
         while day <= end:
-            days.append(day)
+            if (last - day).days % step_days == 0:
+                days.append(day)
             day += timedelta(days=1)
         if rel.released_at is not None and days[-1] != rel.released_at:
             days.append(rel.released_at)  # the snapshot that approved the launch
         out[rel.name] = days
     return out
+
+
+def step_for(scale: float) -> int:
+    """Days between two snapshots: daily at the demo's normal size, weekly above it."""
+    return 1 if scale <= 1 else 7
 
 
 def record_history(engine, plan: dict[str, dict[str, list[datetime]]], progress=None) -> int:
