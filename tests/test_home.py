@@ -52,7 +52,7 @@ def test_portfolio_lists_every_upcoming_release_with_a_deep_link(demo):
     # predecessors' targets, so they have none yet and say so.
     sparks = [c for c in at.get("plotly_chart")]
     assert len(sparks) == 3
-    assert all("score 0–100" in c.proto.spec for c in sparks)
+    assert all("4-week score (0–100)" in c.proto.spec for c in sparks)
     assert sum("No score history yet" in c.value for c in at.caption) == 2
     # Beside it: the DORA keys and how fresh the data is.
     for label in ("Deployment frequency", "Lead time for changes", "Change failure rate"):
