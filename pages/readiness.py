@@ -191,9 +191,9 @@ if not history:
     st.caption("❔ No evaluation stored yet, so there is no history to show: the daily job (or "
                "*Record snapshot* above) starts it.")
 else:
-    from metrics.snapshots import flips, gate_changes, timeline
+    from metrics.snapshots import gate_changes
 
-    points = timeline(history)
+    points = view["timeline"]
     cells = pd.DataFrame([{"as_of": p.as_of, "gate": p.labels.get(gid, gid), "status": status}
                           for p in points for gid, status in p.statuses.items()])
     if not cells.empty:
@@ -254,7 +254,7 @@ else:
             f"{widgets.md_escape(c.label)} {_value(c.value_before, c.unit)} → "
             f"{_value(c.value_after, c.unit)}" for c in moved))
 
-    every = flips(history)
+    every = view["flips"]
     with st.expander(f"Every status change across its life ({len(every)})"):
         if not every:
             st.caption("No gate changed status between consecutive evaluations.")
