@@ -58,7 +58,11 @@ def test_home_to_a_release_to_its_report(server, width, tmp_path):
             page.get_by_text("Readiness over time").first.wait_for(timeout=60_000)
             assert "/readiness" in page.url
             assert "release=2.4" in page.url and "project=PAY" in page.url
-            # The release the link named is the one evaluated (the caption under the picker).
+            # The release the link named is the one evaluated (the caption under the picker),
+            # not the page's default (the soonest due, OPS 1.9): the session's selection was
+            # already made on Home, so this is the router following an in-app link
+            # (ui/filters.py). AppTest cannot show this: it runs a switched-to page without
+            # the router.
             assert "PAY 2.4 · target" in page.locator("body").inner_text()
             banner = page.locator('[data-testid="stAlertContentError"]').first
             assert "❌ NO-GO" in banner.inner_text()
