@@ -19,13 +19,17 @@ theme.register()
 viewer = gate.enter()
 
 # (script, title, icon, url path, uses the shared filters)
+# The url path is the file's name: until the router's first run in a server process,
+# Streamlit names pages after the files in pages/ (its legacy mode), so a deep link opened
+# first on a fresh server must match that name or it gets "Page not found" (README "Pages
+# and their URLs"; tests/test_browser_deep_links.py).
 PAGE_SPECS = [
     ("pages/home.py", "Home", "🏠", "home", False),
     ("pages/readiness.py", "Readiness", "🚦", "readiness", True),
     ("pages/sprint.py", "Sprint", "🏃", "sprint", True),
     ("pages/quality.py", "Quality", "🐞", "quality", True),
     ("pages/delivery.py", "Delivery", "🚀", "delivery", True),
-    ("pages/data_sources.py", "Data sources", "🔌", "data", False),
+    ("pages/data_sources.py", "Data sources", "🔌", "data_sources", False),
 ]
 PAGES = [st.Page(path, title=title, icon=icon, url_path=slug, default=(path == "pages/home.py"))
          for path, title, icon, slug, _ in PAGE_SPECS]

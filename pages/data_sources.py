@@ -195,3 +195,16 @@ if settings.teams or settings.projects:
 counts = db.load_table_counts(url)
 if counts.empty:
     widgets.empty_guidance(what="data")
+else:
+    # --- rows per source and table (for whoever runs the tool; Home is the portfolio) ----
+    st.subheader("Rows per source and table")
+    totals = counts.groupby("source")["rows"].sum()
+    for col, (source, total) in zip(st.columns(len(totals)), totals.items()):
+        col.metric(source, f"{int(total):,} rows", help="All rows this source wrote, every "
+                                                         "table.")
+    pivot = counts.pivot_table(index="table", columns="source", values="rows", fill_value=0,
+                               aggfunc="sum")
+    st.dataframe(pivot, width="stretch")
+    if "demo" in totals.index:
+        st.caption("Demo data is loaded. When real data arrives: `python -m connectors demo "
+                   "--remove` deletes the demo rows and nothing else.")

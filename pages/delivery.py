@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -63,7 +64,10 @@ else:
         fig = figures.lines(part.assign(series=metric.label), "month", "value", "series",
                             metric.label, ytitle=metric.unit.replace("_", " "),
                             percent=metric.unit == "fraction")
-        fig.update_layout(height=260, showlegend=False)
+        # Five charts side by side: the unit goes on a second title line so it is not cut.
+        fig.update_layout(height=280, showlegend=False, title={
+            "text": "<br>".join(textwrap.wrap(fig.layout.title.text.split(" (")[0], 24))
+            + "<br>(" + fig.layout.title.text.split(" (", 1)[1], "font": {"size": 14}})
         col.plotly_chart(fig, width="stretch")
 
 # --- teams side by side -------------------------------------------------------------------
@@ -102,7 +106,7 @@ else:
         st.plotly_chart(figures.stacked_bars(
             stages.assign(team=stages["team"] + " (" + stages["prs"].astype(str) + " PRs)"),
             "team", ["coding", "pickup", "review", "deploy"],
-            "PR cycle time: median hours per stage", y="hours"), width="stretch")
+            "PR cycle time: median per stage", y="hours"), width="stretch")
         st.caption("Coding = first commit → PR opened; pickup = opened → first review; review = "
                    "first review → merged; deploy = merged → first production deployment "
                    "shipping it. Each stage is a median over the PRs where it is known.")

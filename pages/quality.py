@@ -129,5 +129,5 @@ else:
     # Module paths make labels too long to read; class::test names the test well enough.
     right.plotly_chart(figures.bars([s["test"].split(".")[-1] for s in slow],
                                     [s["mean_s"] for s in slow],
-                                    "Slowest tests (mean duration)", x="seconds"),
+                                    "Slowest tests, mean duration", x="seconds"),
                        width="stretch")

@@ -156,7 +156,7 @@ if snaps.empty:
                                f"`python -m metrics readiness --release {ev.release} --project "
                                f"{ev.project}`) to start the history.")
 else:
-    left.plotly_chart(figures.score_history(snaps), width="stretch")
+    left.plotly_chart(figures.score_history(snaps, x="as_of"), width="stretch")
 if left.button("Record snapshot", help="Store this evaluation in the audit trail "
                                        "(readiness_snapshots)"):
     from metrics.readiness import evaluate_release
@@ -185,22 +185,96 @@ else:
         note = f"No forecast: {fc.basis or 'no throughput history'}."
     widgets.no_data_note(right, note)
 
-# --- what changed since the last snapshot -------------------------------------------------
-last = view.get("last_snapshot")
-if last:
-    before = {g.get("id"): g.get("status") for g in (last["payload"] or {}).get("gates", [])}
-    flips = [(g, before.get(g.gate.id)) for g in ev.gates
-             if before.get(g.gate.id) is not None and before[g.gate.id] != g.status]
-    st.markdown(f"**What changed since the snapshot of {last['evaluated_at']:%d %b %H:%M} UTC** "
-                f"({theme.verdict_label(last['verdict'])}, score {last['score']:.0f} → now "
-                f"{theme.verdict_label(ev.verdict)}, {ev.score:.0f})")
-    if flips:
+# --- readiness over time: every gate across the release's life, and what changed --------
+st.subheader("Readiness over time")
+history = view["history"]
+if not history:
+    st.caption("❔ No evaluation stored yet, so there is no history to show: the daily job (or "
+               "*Record snapshot* above) starts it.")
+else:
+    from metrics.snapshots import gate_changes
+
+    points = view["timeline"]
+    cells = pd.DataFrame([{"as_of": p.as_of, "gate": p.labels.get(gid, gid), "status": status}
+                          for p in points for gid, status in p.statuses.items()])
+    if not cells.empty:
+        st.plotly_chart(figures.gate_timeline(
+            cells, title=f"Gate status per evaluation: {len(points)} evaluations, "
+                         f"{points[0].as_of:%d %b} – {points[-1].as_of:%d %b %Y}"),
+            width="stretch")
+        st.caption("Each column is one stored evaluation, by the moment its data is from; each "
+                   "cell the gate's status then: ✅ PASS, ⚠️ WARN, ❌ FAIL, ❔ NO DATA, 🛡 WAIVED.")
+
+    # Compare two evaluations: by default the one a day or more before the latest moment
+    # against the evaluation shown above (README "Readiness over time").
+    NOW = "now"
+    moments = {str(p.snapshot_id): p for p in points}
+    labels = {NOW: f"this evaluation ({ev.as_of:%d %b %Y %H:%M} UTC) · "
+                   f"{theme.verdict_label(ev.verdict)} {ev.score:.0f}"}
+    labels.update({sid: f"{p.as_of:%d %b %Y %H:%M} UTC · {theme.verdict_label(p.verdict)} "
+                        f"{p.score:.0f}" for sid, p in reversed(list(moments.items()))})
+    day_before = [sid for sid, p in moments.items()
+                  if p.as_of <= ev.as_of - pd.Timedelta(days=1)]
+    default_from = day_before[-1] if day_before else next(iter(moments))
+    pick = st.columns(2)
+    a = pick[0].selectbox("What changed from", list(labels), format_func=labels.get,
+                          index=list(labels).index(default_from), key="changed_from")
+    b = pick[1].selectbox("to", list(labels), format_func=labels.get, index=0,
+                          key="changed_to")
+    payloads = {str(s["id"]): s["payload"] or {} for s in history}
+    payloads[NOW] = ev.to_dict()
+    head = {NOW: (ev.verdict, ev.score)}
+    head.update({sid: (p.verdict, p.score) for sid, p in moments.items()})
+    changes = gate_changes(payloads[a], payloads[b])
+    st.markdown(f"**{theme.verdict_label(head[a][0])} {head[a][1]:.0f} → "
+                f"{theme.verdict_label(head[b][0])} {head[b][1]:.0f}**")
+
+    def _why(change) -> str:
+        parts = []
+        if change.added:
+            parts.append("new: " + widgets.evidence_markdown(change.added, limit=4))
+        if change.removed:
+            parts.append("gone: " + widgets.evidence_markdown(change.removed, limit=4))
+        return " · ".join(parts)
+
+    def _value(v, unit) -> str:
+        return "no data" if v is None else widgets.format_value(v, unit)
+
+    flipped = [c for c in changes if c.flipped]
+    moved = [c for c in changes if not c.flipped]
+    if flipped:
         st.markdown("\n".join(
-            f"- {widgets.md_escape(g.gate.label)}: {theme.status_label(old)} → "
-            f"{theme.status_label(g.status)}"
-            + (f" — {widgets.md_escape(g.basis)}" if g.basis else "") for g, old in flips))
+            f"- **{widgets.md_escape(c.label)}**: {theme.status_label(c.before)} → "
+            f"{theme.status_label(c.after)} ({_value(c.value_before, c.unit)} → "
+            f"{_value(c.value_after, c.unit)})" + (f" — {_why(c)}" if _why(c) else "")
+            for c in flipped))
     else:
-        st.caption("No gate changed status since then.")
+        st.caption("No gate changed status between these two evaluations.")
+    if moved:
+        st.caption("Values that moved without changing status: " + "; ".join(
+            f"{widgets.md_escape(c.label)} {_value(c.value_before, c.unit)} → "
+            f"{_value(c.value_after, c.unit)}" for c in moved))
+
+    every = view["flips"]
+    with st.expander(f"Every status change across its life ({len(every)})"):
+        if not every:
+            st.caption("No gate changed status between consecutive evaluations.")
+        else:
+            st.dataframe(pd.DataFrame([{
+                "Data as of (UTC)": f.as_of, "Gate": f.change.label,
+                "Change": f"{theme.status_label(f.change.before)} → "
+                          f"{theme.status_label(f.change.after)}",
+                "Value": f"{_value(f.change.value_before, f.change.unit)} → "
+                         f"{_value(f.change.value_after, f.change.unit)}",
+                "New evidence": widgets.evidence_text(f.change.added),
+                "Gone": widgets.evidence_text(f.change.removed),
+            } for f in reversed(every)]), hide_index=True, width="stretch", column_config={
+                "Data as of (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                "New evidence": st.column_config.TextColumn(
+                    help="Bugs, runs, tests or deployments that appeared in the evidence"),
+                "Gone": st.column_config.TextColumn(
+                    help="Evidence that left: a bug closed, a newer run or deployment"),
+            })
 
 # --- waive a gate -------------------------------------------------------------------------
 # Admins only; signed in, the waiver records who is signed in (README "Sign-in"). Without

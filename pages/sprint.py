@@ -95,7 +95,7 @@ if report.start is not None:
     if cfd.empty:
         widgets.no_data_note(right, "No items in scope: no cumulative flow.")
     else:
-        right.plotly_chart(figures.cumulative_flow(cfd, title="Cumulative flow (project)"),
+        right.plotly_chart(figures.cumulative_flow(cfd, title="Cumulative flow of the project"),
                            width="stretch")
 
 # --- the sprint report lists --------------------------------------------------------------

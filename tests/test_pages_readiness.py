@@ -123,12 +123,17 @@ def test_recording_a_snapshot_then_waiving_shows_what_changed(demo):
     rid = _release_id(demo, "PAY", "2.4")
     failing = [g for g in _evaluate(demo, rid).gates if g.status == "FAIL"]
     at = _open({"release": "2.4", "project": "PAY"})
+    snap = schema.readiness_snapshots
+    with demo.connect() as conn:
+        before = conn.execute(select(snap.c.id).where(snap.c.release_id == rid)).scalars().all()
     next(b for b in at.button if b.label == "Record snapshot").click().run()
     assert not at.exception, at.exception
     with demo.connect() as conn:
-        snaps = conn.execute(select(schema.readiness_snapshots.c.verdict).where(
-            schema.readiness_snapshots.c.release_id == rid)).scalars().all()
-    assert snaps == [_evaluate(demo, rid).verdict]
+        recorded = conn.execute(select(snap.c.id, snap.c.verdict).where(
+            snap.c.release_id == rid, snap.c.id.not_in(before))).all()
+    # One more snapshot (the demo carries its daily history already): this evaluation.
+    assert [v for _, v in recorded] == [_evaluate(demo, rid).verdict]
+    at.selectbox(key="changed_from").select(str(recorded[0].id)).run()
     assert any("No gate changed status" in c.value for c in at.caption)
     at.selectbox(key="waive_gate").select(failing[0].gate.id)
     at.text_input(key="waive_reason").input("accepted risk")
@@ -136,5 +141,6 @@ def test_recording_a_snapshot_then_waiving_shows_what_changed(demo):
     next(b for b in at.button if b.label == "Waive").click()
     at.run()
     assert not at.exception, at.exception
+    assert at.selectbox(key="changed_from").value == str(recorded[0].id)
     flips = "\n".join(m.value for m in at.markdown)
-    assert f"{failing[0].gate.label}: ❌ FAIL → 🛡 WAIVED" in flips
+    assert f"**{failing[0].gate.label}**: ❌ FAIL → 🛡 WAIVED" in flips

@@ -46,6 +46,26 @@ def load_last_syncs(url: str) -> pd.DataFrame:
                                        "outcome", "error", "heartbeat_at"])
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def load_freshness(url: str) -> pd.DataFrame:
+    """How fresh the data is, per source: when its last successful sync (or demo load)
+    finished, and the outcome of its latest run (a failure after the last success shows)."""
+    runs = schema.sync_runs
+    ok = (select(runs.c.source, func.max(runs.c.finished_at).label("last_success"))
+          .where(runs.c.outcome == "success").group_by(runs.c.source))
+    with engine_for(url).connect() as conn:
+        success = {r.source: r.last_success for r in conn.execute(ok)}
+    latest = load_last_syncs(url)
+    rows = []
+    for row in latest.itertuples():
+        at = row.finished_at if not pd.isna(row.finished_at) else row.started_at
+        rows.append({"source": row.source, "last_success": success.get(row.source),
+                     "latest_outcome": row.outcome, "latest_at": at,
+                     "latest_error": row.error})
+    return pd.DataFrame(rows, columns=["source", "last_success", "latest_outcome", "latest_at",
+                                       "latest_error"])
+
+
 def _live_outcome(row: dict) -> dict:
     """A `running` row whose process stopped beating reads as `abandoned` (see
     connectors.frame.run_outcome); the stored row is left as it is."""

@@ -16,10 +16,21 @@ from ui import theme
 theme.register()
 
 
-def _fig(title: str, *, y: str = "", x: str = "") -> go.Figure:
+def with_unit(title: str, unit: str | None) -> str:
+    """``title`` ending with its unit in parentheses ("Burndown (points)"): every chart says
+    what its numbers count (README "Look and feel"); kept as it is when it already does."""
+    unit = (unit or "").replace("_", " ").strip()
+    if not unit or title.rstrip().endswith(f"({unit})"):
+        return title
+    return f"{title} ({unit})"
+
+
+def _fig(title: str, *, y: str = "", x: str = "", unit: str | None = None) -> go.Figure:
+    """A figure in the house template, its title ending with its unit (``unit``, else the
+    y axis title)."""
     fig = go.Figure()
-    fig.update_layout(template=theme.TEMPLATE_NAME, title=title, xaxis_title=x, yaxis_title=y,
-                      height=360)
+    fig.update_layout(template=theme.TEMPLATE_NAME, title=with_unit(title, unit or y),
+                      xaxis_title=x, yaxis_title=y, height=360)
     return fig
 
 
@@ -125,7 +136,7 @@ def inflow_outflow(df: pd.DataFrame, title: str = "Bug inflow vs outflow per wee
 
 
 def histogram(values: Sequence[float], title: str, x: str, bins: int = 20) -> go.Figure:
-    fig = _fig(title, x=x, y="count")
+    fig = _fig(title, x=x, y="count", unit=_unit_of(x))
     fig.add_trace(go.Histogram(x=list(values), nbinsx=bins, marker_color=theme.PALETTE[0],
                                name=x))
     return fig
@@ -134,7 +145,7 @@ def histogram(values: Sequence[float], title: str, x: str, bins: int = 20) -> go
 def lines(df: pd.DataFrame, x: str, y: str, by: str, title: str, ytitle: str = "",
           percent: bool = False, hover: str | None = None) -> go.Figure:
     """One line per value of ``by`` (e.g. pass rate per pipeline over time)."""
-    fig = _fig(title, y=ytitle)
+    fig = _fig(title, y="" if percent else ytitle, unit="%" if percent else None)
     for name, part in df.groupby(by, sort=True):
         fig.add_trace(go.Scatter(
             x=part[x], y=part[y], name=str(name), mode="lines+markers",
@@ -151,7 +162,7 @@ def lines(df: pd.DataFrame, x: str, y: str, by: str, title: str, ytitle: str = "
 
 def bars(labels: Sequence[str], values: Sequence[float], title: str, x: str = "",
          horizontal: bool = True, colour: str | None = None) -> go.Figure:
-    fig = _fig(title, x=x if horizontal else "", y="" if horizontal else x)
+    fig = _fig(title, x=x if horizontal else "", y="" if horizontal else x, unit=x)
     if horizontal:
         fig.add_trace(go.Bar(y=list(labels), x=list(values), orientation="h",
                              marker_color=colour or theme.PALETTE[0]))
@@ -164,7 +175,7 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str, x: str = ""
 def stacked_bars(df: pd.DataFrame, x: str, parts: Sequence[str], title: str, y: str = "",
                  horizontal: bool = True) -> go.Figure:
     """Stacked bars (e.g. PR cycle time split into coding / pickup / review / deploy)."""
-    fig = _fig(title, x=y if horizontal else "", y="" if horizontal else y)
+    fig = _fig(title, x=y if horizontal else "", y="" if horizontal else y, unit=y)
     for i, p in enumerate(parts):
         if p not in df:
             continue
@@ -174,11 +185,13 @@ def stacked_bars(df: pd.DataFrame, x: str, parts: Sequence[str], title: str, y: 
     return fig
 
 
-def score_history(df: pd.DataFrame, title: str = "Readiness score over time") -> go.Figure:
-    """Score (0–100) per snapshot (columns evaluated_at, score, verdict)."""
-    fig = _fig(title, y="score")
+def score_history(df: pd.DataFrame, title: str = "Readiness score over time (0–100)",
+                  x: str = "evaluated_at") -> go.Figure:
+    """Score (0–100) per snapshot (columns ``x`` — evaluated_at or as_of —, score, verdict);
+    each marker's colour and hover say the verdict in icon and word."""
+    fig = _fig(title, y="score (0–100)", unit="0–100")
     fig.add_trace(go.Scatter(
-        x=df["evaluated_at"], y=df["score"], mode="lines+markers", name="Score",
+        x=df[x], y=df["score"], mode="lines+markers", name="Score",
         line={"color": theme.PALETTE[0], "width": 3},
         marker={"size": 10, "color": [theme.verdict_colour(v) for v in df["verdict"]]},
         customdata=[theme.verdict_label(v) for v in df["verdict"]],
@@ -194,7 +207,7 @@ def forecast(dates: Sequence, shares: Sequence[float], target=None,
 
     Bars after the target are coloured as late, so the chance of slipping is visible at once.
     """
-    fig = _fig(title, y="share of trials")
+    fig = _fig(title, y="share of trials")  # title: "… (share of trials)"
     colours = [theme.BAD if target is not None and pd.Timestamp(d) > pd.Timestamp(target)
                else theme.PALETTE[0] for d in dates]
     fig.add_trace(go.Bar(x=list(dates), y=list(shares), marker_color=colours, name="trials",
@@ -210,6 +223,19 @@ def forecast(dates: Sequence, shares: Sequence[float], target=None,
     return fig
 
 
+def _unit_of(axis_title: str) -> str:
+    """The unit inside an axis title such as "age (days)" → "days" (else the whole title)."""
+    if axis_title.endswith(")") and "(" in axis_title:
+        return axis_title[axis_title.rindex("(") + 1:-1]
+    return axis_title
+
+
+def _tint(colour: str, share: float) -> str:
+    """``colour`` (#rrggbb) mixed with white: ``share`` of the colour, the rest white."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(255 - share * (255 - c)):02x}" for c in rgb)
+
+
 def _ms(when) -> float:
     """Plotly's add_vline on a date axis wants epoch milliseconds (a datetime breaks its
     annotation arithmetic)."""
@@ -217,3 +243,56 @@ def _ms(when) -> float:
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.value / 1e6
+
+
+def sparkline(days: Sequence, scores: Sequence[float],
+              title: str = "4-week score (0–100)") -> go.Figure:
+    """A release's readiness score per day (metrics.snapshots.daily_scores) as a small line,
+    the last point marked; the y axis is fixed at 0–100 so sparklines compare across rows."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=list(days), y=list(scores), mode="lines", name="score",
+                             line={"color": theme.PALETTE[0], "width": 2},
+                             hovertemplate="%{x|%d %b}: %{y:.0f}/100<extra></extra>"))
+    if len(days):
+        fig.add_trace(go.Scatter(x=[days[-1]], y=[scores[-1]], mode="markers", name="latest",
+                                 marker={"size": 7, "color": theme.PALETTE[0]},
+                                 hovertemplate="%{x|%d %b}: %{y:.0f}/100<extra></extra>"))
+    fig.update_layout(template=theme.TEMPLATE_NAME, height=95, showlegend=False,
+                      title={"text": title, "font": {"size": 11}, "y": 0.97, "yanchor": "top"},
+                      margin={"l": 4, "r": 8, "t": 20, "b": 4})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(range=[0, 105], visible=False)
+    return fig
+
+
+def gate_timeline(frame: pd.DataFrame, title: str = "Gate status per evaluation") -> go.Figure:
+    """Every gate's status across the release's life: one row per gate, one column per
+    evaluation (columns as_of, gate, status — PASS/WARN/FAIL/NO_DATA/WAIVED). Each cell is
+    coloured and carries the status icon, and the hover names the word, so status never
+    rests on colour alone."""
+    order = list(theme.STATUS)
+    gates = list(dict.fromkeys(frame["gate"]))
+    moments = sorted(frame["as_of"].unique())
+    z = pd.DataFrame(index=gates, columns=moments, dtype=float)
+    text = pd.DataFrame(index=gates, columns=moments, dtype=object)
+    words = pd.DataFrame(index=gates, columns=moments, dtype=object)
+    for row in frame.itertuples():
+        key = str(row.status).upper()
+        z.loc[row.gate, row.as_of] = order.index(key) if key in order else order.index("NO_DATA")
+        icon, word, _ = theme.STATUS.get(key, theme.STATUS["NO_DATA"])
+        text.loc[row.gate, row.as_of] = icon
+        words.loc[row.gate, row.as_of] = word
+    n = len(order)
+    scale = []
+    for i, key in enumerate(order):  # a stepped scale: one colour per status, tinted so
+        colour = _tint(theme.STATUS[key][2], 0.55)  # the icon on it stays legible
+        scale += [[i / n, colour], [(i + 1) / n, colour]]
+    fig = _fig(title, unit="status")
+    fig.add_trace(go.Heatmap(
+        z=z.values, x=moments, y=gates, zmin=0, zmax=n, colorscale=scale, showscale=False,
+        text=text.values, texttemplate="%{text}", textfont={"size": 11}, xgap=1, ygap=1,
+        customdata=words.values,
+        hovertemplate="%{y}<br>%{x|%d %b %Y %H:%M} UTC: %{customdata}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=max(220, 28 * len(gates) + 90), xaxis_title="data as of (UTC)")
+    return fig

@@ -100,9 +100,23 @@ def date_notes() -> list[str]:
     return list(st.session_state.get("_date_notes", []))
 
 
+def _query() -> dict[str, str]:
+    return {k: st.query_params.get(k) for k in st.query_params}
+
+
+def _followed_link() -> bool:
+    """True when the URL changed since the router last wrote it, to something non-empty: a
+    link inside the app was followed (Home's links to a release: st.page_link with query
+    parameters). A page switch through the navigation clears the parameters (nothing to
+    follow); a widget changes the selection, never the URL, before the router writes it."""
+    query = _query()
+    return bool(query) and query != st.session_state.get("_written_query")
+
+
 def init_from_query(releases: pd.DataFrame, sprints: pd.DataFrame) -> None:
-    """On a session's first run, take the selection from the URL (a pasted deep link)."""
-    if st.session_state.get("_filters_ready"):
+    """Take the selection from the URL on a session's first run (a pasted deep link) and
+    whenever a link inside the app set new query parameters."""
+    if st.session_state.get("_filters_ready") and not _followed_link():
         return
     st.session_state["_filters_ready"] = True
     qp = st.query_params
@@ -165,6 +179,7 @@ def write_query(releases: pd.DataFrame, sprints: pd.DataFrame) -> None:
                 del st.query_params[key]
         elif st.query_params.get(key) != value:
             st.query_params[key] = value
+    st.session_state["_written_query"] = _query()
 
 
 def _write_one(key: str, value: str | None) -> None:
@@ -174,6 +189,12 @@ def _write_one(key: str, value: str | None) -> None:
             del st.query_params[key]
     elif st.query_params.get(key) != value:
         st.query_params[key] = value
+    st.session_state["_written_query"] = _query()
+
+
+def release_query(project: str, name: str) -> dict[str, str]:
+    """The query parameters of a deep link to a release (its Readiness view)."""
+    return {"project": project, "release": name}
 
 
 def _name_of(frame: pd.DataFrame, item_id: str | None) -> str | None:

@@ -294,10 +294,11 @@ def flaky_and_slow(conn, scope):
 
 def readiness_view(conn, release_id: str, as_of=None):
     """Everything the Readiness page shows for one release, from the metrics layer:
-    the evaluation (now, or ``as_of``), the forecast, the snapshot history and the waivers."""
+    the evaluation (now, or ``as_of``), the forecast, the snapshot history (with its timeline
+    and every gate's status changes, metrics.snapshots) and the waivers."""
     from metrics.forecast import forecast_release
     from metrics.readiness import evaluate_release
-    from metrics.snapshots import list_snapshots
+    from metrics.snapshots import flips, list_snapshots, timeline
     from metrics.waivers import list_waivers
 
     cfg = db.settings()
@@ -307,7 +308,15 @@ def readiness_view(conn, release_id: str, as_of=None):
     return {"evaluation": evaluation, "forecast": forecast,
             "snapshots": [{k: v for k, v in s.items() if k != "payload"} for s in full],
             "last_snapshot": full[-1] if full else None,
+            "history": full, "timeline": timeline(full), "flips": flips(full),
             "waivers": list_waivers(conn, release_id)}
+
+
+def portfolio_view(conn):
+    """Every upcoming release across teams, evaluated now (metrics.portfolio.portfolio)."""
+    from metrics.portfolio import portfolio
+
+    return portfolio(conn, db.settings())
 
 
 def post_launch(conn, release_id: str, weeks: int = 4):

@@ -120,3 +120,15 @@ def empty_guidance(container=None, what: str = "data") -> None:
 def no_data_note(container, why: str) -> None:
     """A chart or table that has nothing to show says why (never a silent blank)."""
     container.caption(f"❔ {why}")
+
+
+def age_text(delta) -> str:
+    """A timedelta as a reader says it: '45 min', '5 h', '3 days' (rounded down)."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return "under a minute"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

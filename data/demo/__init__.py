@@ -20,7 +20,8 @@ What it holds (data/demo.toml has the matching configuration):
 - pull requests with first commit, review and merge times, linked to their items;
 - CI runs with test results on main and release branches (``data/demo/ci.py``);
 - staging and production deployments, the commits each production deploy shipped, incidents,
-  rollbacks and hotfixes (``data/demo/delivery.py``).
+  rollbacks and hotfixes (``data/demo/delivery.py``);
+- readiness snapshots: each release evaluated daily over its life (``data/demo/snapshots.py``).
 
 Ids are ``demo:<kind>:<natural key>``: demo:issue:PAY-123, demo:issue:acme/web#45,
 demo:sprint:PAY:13, demo:release:PAY:2.4, demo:pr:acme/payments#12,
@@ -199,6 +200,7 @@ def load_demo(engine: Engine, *, scale: float = 1.0, seed: int = 7, today: date 
         writer.flush()
         _derive_domain(engine)
         _finish_gitlab(engine)
+        writer.counts["readiness_snapshots"] = _history(engine, today, scale, progress)
     except BaseException as exc:
         _close_run(engine, run_id, started, "failed", writer.counts,
                    f"demo load stopped: {type(exc).__name__}")
@@ -224,6 +226,15 @@ def _derive_domain(engine: Engine) -> None:
             scopes[p.key] = {"key": p.key, "source": SOURCE,
                              "kind": "repository" if p.style != "jira" else "project"}
         domain.upsert_scopes(conn, scopes.values())
+
+
+def _history(engine: Engine, today: date, scale: float, progress: ProgressLike | None) -> int:
+    """Daily readiness snapshots over each release's life (data/demo/snapshots.py)."""
+    from data.demo import snapshots
+
+    layout, step = Layout(today), snapshots.step_for(scale)
+    plan = {p.key: snapshots.moments(_releases(p, layout), layout, step) for p in PROJECTS}
+    return snapshots.record_history(engine, plan, progress)
 
 
 def _close_run(engine: Engine, run_id: int, started: datetime, outcome: str,
