@@ -1,5 +1,12 @@
 """Sync one GitLab project: fetch → normalise → store, one transaction per page, cursors last.
 
+Milestones, iterations, issues, merge requests, pipelines and deployments are declared
+endpoints (``fetch.py``, normalisers in ``normalize.py``) that the frame's executor runs
+(``connectors/frame/stream.py``): it keeps the cursors, writes each page in one transaction,
+counts, and removes unlisted issues after a complete listing. Releases (matched to
+milestones over the whole list, sorted by release date) and the per-deployment compare keep
+their own short loops.
+
 Order: the project (its numeric id, a rename), milestones and iterations before issues (their
 membership points at them), issues with their resource events, merge requests with their
 commits, approvals and notes, GitLab releases (they mark milestones shipped), pipelines with
@@ -31,8 +38,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, and_, delete, func, literal, select, update
 
-from connectors.frame import (DeletePolicy, Listing, RemovalRefused, SyncRun, get_state,
-                              reading, remove_items, save_raw)
+from connectors.frame import (DeletePolicy, Listing, RemovalRefused, SyncRun, reading,
+                              remove_items, save_raw)
 from connectors.frame.stream import Deletions, Page, Stream
 from connectors.progress import NULL_PROGRESS, Progress
 from data import domain, schema
@@ -150,10 +157,6 @@ class ProjectSync:
             yield
         finally:
             self._item = ""
-
-    def state(self, resource: str):
-        with self.engine.connect() as conn:
-            return get_state(conn, SOURCE, self.scope, resource)
 
     def count(self, resource: str, n: int) -> None:
         if n:
