@@ -297,7 +297,7 @@ def test_an_inclusive_since_writes_nothing_for_the_item_at_the_cursor_if_unchang
             Stream(engine=engine, source=SOURCE, scope="acme", label=label, endpoint=TICKETS,
                    key=lambda t: str(t["id"]), context="acme", run=run, require=("id",),
                    since_inclusive=True, value=lambda t: t.get("updated_at") or t["created_at"],
-                   expand=lambda t: t["id"] * 10,
+                   expand=lambda t: t["id"] * 10, raw=lambda t, e: dict(t, expanded=e),
                    expand_map=lambda fn, items: [fn(i) for i in reversed(items)][::-1],
                    on_page=extras, counts={"work_items": "tickets"}).sync(pages)
             return dict(run.items)
@@ -306,6 +306,9 @@ def test_an_inclusive_since_writes_nothing_for_the_item_at_the_cursor_if_unchang
     source.pages = [[ticket(1, "2024-01-01T00:00:00Z"), created_only]]
     assert sync() == {"tickets": 2} and expanded == [10, 20]
     assert state(engine).cursor == "2024-01-02T00:00:00Z"  # by created_at: no updated_at
+    with engine.connect() as conn:  # raw: the item completed by its expansion
+        assert conn.execute(select(schema.raw_records.c.payload).where(
+            schema.raw_records.c.external_id == "2")).scalar() == dict(created_only, expanded=20)
     # nothing new: the one page holds 2, at the cursor and stored with that same time
     source.pages = [[created_only]]
     assert sync() == {} and expanded == []

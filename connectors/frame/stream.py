@@ -169,7 +169,9 @@ class Stream:
     incremental value when it is not simply ``item[endpoint.incremental]`` (a fallback
     field). ``expand_map``: how ``expand`` is applied to a page's items (default one by one;
     a thread pool's ``map`` keeps several per-item requests in flight). ``label``: the scope
-    as messages name it (default ``scope``, which keys the stored state)."""
+    as messages name it (default ``scope``, which keys the stored state). ``raw(item,
+    extra)``: what ``raw_records`` keeps of an item when its expansion completes it (a
+    pipeline's own fuller answer, an issue's changelog fetched apart); default the item."""
 
     engine: Engine
     source: str
@@ -201,6 +203,7 @@ class Stream:
     value: Callable[[dict], Any] | None = None
     expand_map: Callable[[Callable[[dict], Any], list[dict]], Iterable[Any]] | None = None
     label: str | None = None
+    raw: Callable[[dict, Any], Any] | None = None
     item_where: Callable[[dict], str] | None = None
     pending_where: Callable[[Any], str] | None = None
     deletions: Deletions | None = None
@@ -292,7 +295,8 @@ class Stream:
             self.write(conn, schema.raw_records, [
                 {"source": self.source, "resource": self.endpoint.resource,
                  "external_id": self.key(i), "scope": self.scope, "fetched_at": now,
-                 "payload": i} for i in items])
+                 "payload": self.raw(i, e) if self.raw is not None else i}
+                for i, e in zip(items, extras)])
         written: dict[str, int] = {}
         for table, table_rows in rows.items():
             if table_rows:

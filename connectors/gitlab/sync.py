@@ -582,7 +582,8 @@ class ProjectSync:
 
             self.stream(endpoint, key=lambda p: f"{self.pid}:{p['id']}",
                         require=("id", "updated_at"), since_inclusive=True,
-                        expand=self._pipeline, counts={"pipeline_runs": endpoint.resource},
+                        expand=self._pipeline, raw=lambda p, fetched: fetched[0],
+                        counts={"pipeline_runs": endpoint.resource},
                         on_page=self._test_results).sync(pages)
 
     def _test_results(self, conn, _items, fetched, _rows) -> dict[str, int]:
