@@ -303,7 +303,7 @@ class ProjectSync:
             try:
                 yield from self.pages(f"{self.base}/iterations",
                                       {"state": "all", "per_page": 100})
-            except (NotFound, PermissionDenied):
+            except (NotFound, PermissionDenied):  # Premium, or turned off: no data
                 return
 
         self.stream(fetch.ITERATIONS, key=lambda it: str(it["id"]), require=("id",),
