@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug import Response
 
 from connectors.frame import DeletePolicy, RemovalRefused, SyncRun
-from connectors.frame.paging import Endpoint
+from connectors.frame.paging import Endpoint, Listing
 from connectors.frame.stream import Deletions, Page, Stream, link_listing
 from data import schema
 from net.http import BadResponse, HttpClient
@@ -246,3 +246,85 @@ def test_newest_first_reads_down_to_the_watermark_and_fetches_unfinished_items_a
     assert sync() == {"jobs": 2}
     assert asked == [4] and statuses()[3] == (4, "completed")
     assert tuple(state(engine, "jobs")) == ("6", None, [])
+
+
+def test_gitlab_style_paging_keyset_refused_then_offset_pages_by_x_next_page(httpserver):
+    """Keyset asked first; a 405 reads the same listing with the fallback query; no Link
+    header, so X-Next-Page names the next page; an empty X-Next-Page ends the listing."""
+    asked: list[dict] = []
+    pages = [[{"id": 1}, {"id": 2}], [{"id": 3}]]
+
+    def handle(request):
+        asked.append(dict(request.args))
+        if request.args.get("pagination") == "keyset":
+            return Response(json.dumps({"message": "405 Method Not Allowed"}), status=405,
+                            content_type="application/json")
+        n = int(request.args.get("page", 1))
+        return Response(json.dumps(pages[n - 1]), content_type="application/json",
+                        headers={"X-Next-Page": str(n + 1) if n < len(pages) else ""})
+
+    httpserver.expect_request("/api/list").respond_with_handler(handle)
+    listing = Listing()
+    got = list(link_listing(client(httpserver), "/api/list",
+                            params={"pagination": "keyset", "per_page": "2"},
+                            fallback={"per_page": "2"}, page_header="X-Next-Page",
+                            listing=listing))
+    assert [([i["id"] for i in p.items], p.first, p.last, p.where) for p in got] == [
+        ([1, 2], True, False, "page 1 of /api/list"), ([3], False, True, "page 2 of /api/list")]
+    assert asked == [{"pagination": "keyset", "per_page": "2"}, {"per_page": "2"},
+                     {"per_page": "2", "page": "2"}]
+    assert listing.complete and listing.pages == 2
+    # without page_header the same answers end after page 1: a Link-less page is the last
+    got = list(link_listing(client(httpserver), "/api/list", params={"per_page": "2"}))
+    assert [(len(p.items), p.last) for p in got] == [(2, True)]
+
+
+def test_an_inclusive_since_writes_nothing_for_the_item_at_the_cursor_if_unchanged(
+        engine, httpserver, source):
+    expanded: list = []
+
+    def sync(label=None):
+        http = client(httpserver)
+
+        def pages(since, _etag):  # no ETags: the item at the cursor comes back each time
+            return link_listing(http, TICKETS.path, params={"since": since} if since else {})
+
+        def extras(_conn, _items, found, _rows):
+            expanded.extend(found)
+
+        expanded.clear()
+        with SyncRun(engine, SOURCE, "acme", http) as run:
+            Stream(engine=engine, source=SOURCE, scope="acme", label=label, endpoint=TICKETS,
+                   key=lambda t: str(t["id"]), context="acme", run=run, require=("id",),
+                   since_inclusive=True, value=lambda t: t.get("updated_at") or t["created_at"],
+                   expand=lambda t: t["id"] * 10, raw=lambda t, e: dict(t, expanded=e),
+                   expand_map=lambda fn, items: [fn(i) for i in reversed(items)][::-1],
+                   on_page=extras, counts={"work_items": "tickets"}).sync(pages)
+            return dict(run.items)
+
+    created_only = {"id": 2, "created_at": "2024-01-02T00:00:00Z", "title": "t"}
+    source.pages = [[ticket(1, "2024-01-01T00:00:00Z"), created_only]]
+    assert sync() == {"tickets": 2} and expanded == [10, 20]
+    assert state(engine).cursor == "2024-01-02T00:00:00Z"  # by created_at: no updated_at
+    with engine.connect() as conn:  # raw: the item completed by its expansion
+        assert conn.execute(select(schema.raw_records.c.payload).where(
+            schema.raw_records.c.external_id == "2")).scalar() == dict(created_only, expanded=20)
+    # nothing new: the one page holds 2, at the cursor and stored with that same time
+    source.pages = [[created_only]]
+    assert sync() == {} and expanded == []
+    assert source.requests[-1] == {"since": "2024-01-02T00:00:00Z"}
+    # both changed later, in the same second: both written, the cursor on that second
+    source.pages = [[dict(created_only, updated_at="2024-01-03T00:00:00Z", title="renamed"),
+                     ticket(1, "2024-01-03T00:00:00Z")]]
+    assert sync() == {"tickets": 2} and expanded == [20, 10]
+    # 3 was changed in that second too, after the last sync read it: only 3 is written
+    source.pages = [[ticket(1, "2024-01-03T00:00:00Z"),
+                     dict(created_only, updated_at="2024-01-03T00:00:00Z")],
+                    [ticket(3, "2024-01-03T00:00:00Z")]]
+    assert sync() == {"tickets": 1} and expanded == [30]
+    assert keys(engine) == ["1", "2", "3"]
+    # a message names the scope as the connector labels it
+    source.pages = [[{"id": 4, "updated_at": "2024-01-04T00:00:00Z"}]]
+    with pytest.raises(BadResponse, match=r"^new: malformed answer in project acme, page 1 "
+                                          r"of /api/tickets \(KeyError: 'title'\)"):
+        sync(label="project acme")

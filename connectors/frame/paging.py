@@ -8,7 +8,10 @@ every page had the right shape — the one thing :mod:`connectors.frame.deletion
 
 Kinds:
 
-- ``link``: ``Link: rel="next"`` headers (GitHub); next links only on the configured origin;
+- ``link``: ``Link: rel="next"`` headers (GitHub, GitLab); next links only on the configured
+  origin; optionally a page-number header when a proxy dropped ``Link`` (GitLab's
+  ``X-Next-Page``) and keyset paging with an offset fallback (:func:`~connectors.frame.stream.
+  link_listing`);
 - ``token``: ``nextPageToken`` / ``isLast`` (Jira Cloud search);
 - ``offset``: ``startAt`` with ``total`` or ``isLast`` (Jira Data Center search, Agile API);
 - ``range``: ``tree=field[…]{m,n}`` ranges until a short page (Jenkins);
@@ -68,30 +71,52 @@ def _path(url: str) -> str:
 
 
 def link_pages(client: HttpClient, path_or_url: str, *, params: dict | None = None,
-               headers: dict | None = None, listing: Listing | None = None
+               headers: dict | None = None, listing: Listing | None = None,
+               allow: tuple[int, ...] = (), page_header: str | None = None
                ) -> Iterator[tuple[Any, requests.Response]]:
     """Yield ``(json, response)`` per page, following ``Link: rel="next"`` as the server
     sends it (page URLs are never built by hand: GitHub switches to ``/repositories/{id}/…``
     links). A next link to another origin raises :class:`~net.http.OffHost` (the listing is
-    then incomplete). A 304 on the first page yields ``(None, response)`` once and stops."""
+    then incomplete). A 304 on the first page, or a status in ``allow`` there, yields
+    ``(None, response)`` once and stops. ``page_header``: a header naming the next page
+    number, followed when a proxy dropped the ``Link`` header (GitLab's ``X-Next-Page``).
+    ``listing.where`` names the page before it is asked, so a failed request can say which."""
     listing = listing if listing is not None else Listing()
     url: str | None = path_or_url
+    query = params
     first = True
     while url:
-        body, resp = client.get_json(url, params=params if first else None,
-                                     headers=headers if first else None)
+        listing.where = f"page {listing.pages + 1} of {_path(path_or_url)}"
+        body, resp = client.get_json(url, params=query, headers=headers if first else None,
+                                     allow=allow if first else ())
         listing.pages += 1
+        if first and resp.status_code in allow and not resp.ok:
+            yield None, resp
+            return
         yield body, resp
         if resp.status_code == 304:
             return
-        url = resp.links.get("next", {}).get("url")
+        url, query = resp.links.get("next", {}).get("url"), None
         if url:
             url = urljoin(resp.url, url)
             if not client.on_host(url):
                 raise client.off_host(f"the next page of {_path(resp.url)}", url)
+        elif next_page_number(resp, body, page_header) is not None:
+            url, query = path_or_url, dict(params or {},
+                                           page=next_page_number(resp, body, page_header))
         else:
             listing.complete = True
         first = False
+
+
+def next_page_number(resp: requests.Response, body: Any, page_header: str | None
+                     ) -> int | None:
+    """The next page's number from ``page_header`` when the answer has no ``Link`` next and
+    was not empty; None when there is none."""
+    if page_header is None or "next" in resp.links or not body:
+        return None
+    number = (resp.headers.get(page_header) or "").strip()
+    return int(number) if number.isdigit() else None
 
 
 def token_pages(client: HttpClient, path: str, params: dict, *, source: str,

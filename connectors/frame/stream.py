@@ -32,15 +32,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, select
 
 from connectors.frame.deletions import DeletePolicy, remove_unlisted
-from connectors.frame.paging import Endpoint, Listing, link_pages
+from connectors.frame.paging import Endpoint, Listing, link_pages, next_page_number
 from connectors.frame.runs import SyncRun
 from connectors.frame.shape import bad_shape, list_of_objects, reading
 from connectors.frame.state import SyncState, etag_for, etag_key, get_state, set_state
 from data import schema
-from data.store import upsert
+from data.store import in_values, upsert
 from net.http import HttpClient
 
 Rows = dict[Table, list[dict]]
@@ -79,13 +79,28 @@ class Page:
 
 
 def link_listing(client: HttpClient, path: str, *, params: dict | None = None,
-                 etag: str | None = None, items: str | None = None) -> Iterator[Page]:
+                 etag: str | None = None, items: str | None = None,
+                 listing: Listing | None = None, page_header: str | None = None,
+                 fallback: dict | None = None, refused: tuple[int, ...] = (400, 405)
+                 ) -> Iterator[Page]:
     """Pages of a ``Link: rel="next"`` listing (GitHub, GitLab) as the executor reads them:
     each checked to be a list of objects (under ``items`` in an object answer), carrying its
-    ETag; a 304 to ``etag`` yields one ``not_modified`` page."""
+    ETag; a 304 to ``etag`` yields one ``not_modified`` page. ``listing`` (optional) follows
+    the walk (``where`` names the page being asked). ``page_header``: as
+    :func:`~connectors.frame.paging.link_pages`. ``fallback``: the query to read the same
+    listing with when the first request answers a status in ``refused`` — keyset paging
+    (``params``) where the server or the ordering does not support it (GitLab before 18.3)."""
+    listing = listing if listing is not None else Listing()
     headers = {"If-None-Match": etag} if etag else None
+    allow = refused if fallback is not None else ()
     number = 0
-    for body, resp in link_pages(client, path, params=params, headers=headers):
+    for body, resp in link_pages(client, path, params=params, headers=headers,
+                                 listing=listing, allow=allow, page_header=page_header):
+        if resp.status_code in allow and not resp.ok:
+            listing.pages = 0
+            yield from link_listing(client, path, params=fallback, etag=etag, items=items,
+                                    listing=listing, page_header=page_header)
+            return
         number += 1
         where = f"page {number} of {path}"
         if resp.status_code == 304:
@@ -96,8 +111,9 @@ def link_listing(client: HttpClient, path: str, *, params: dict | None = None,
                 raise bad_shape(client.source, where, f"an object with an '{items}' list", body)
             body = body.get(items)
         list_of_objects(client.source, body, where)
-        yield Page(body, etag=resp.headers.get("ETag"), first=number == 1,
-                   last="next" not in resp.links, label=where)
+        last = "next" not in resp.links and next_page_number(resp, body, page_header) is None
+        yield Page(body, etag=resp.headers.get("ETag"), first=number == 1, last=last,
+                   label=where)
 
 
 def iso_time(value: Any) -> datetime | None:
@@ -144,7 +160,18 @@ class Stream:
 
     Newest first (``order``): items at the watermark count as already read, unless
     ``watermark_inclusive`` (several may share a creation second); ``settled(keys)`` names
-    those already stored finished, which are not written again."""
+    those already stored finished, which are not written again.
+
+    Oldest first with ``since_inclusive`` (the source lists items changed *at or after* the
+    cursor, GitLab's ``updated_after``): an item at the cursor itself whose stored raw record
+    holds the same incremental value is unchanged and not written again (nor expanded), so a
+    sync with nothing new reads one page and writes nothing. ``value(item)``: the item's
+    incremental value when it is not simply ``item[endpoint.incremental]`` (a fallback
+    field). ``expand_map``: how ``expand`` is applied to a page's items (default one by one;
+    a thread pool's ``map`` keeps several per-item requests in flight). ``label``: the scope
+    as messages name it (default ``scope``, which keys the stored state). ``raw(item,
+    extra)``: what ``raw_records`` keeps of an item when its expansion completes it (a
+    pipeline's own fuller answer, an issue's changelog fetched apart); default the item."""
 
     engine: Engine
     source: str
@@ -172,6 +199,11 @@ class Stream:
     refetch: Callable[[Any], dict | None] | None = None
     settled: Callable[[list[Any]], set[Any]] | None = None
     watermark_inclusive: bool = False
+    since_inclusive: bool = False
+    value: Callable[[dict], Any] | None = None
+    expand_map: Callable[[Callable[[dict], Any], list[dict]], Iterable[Any]] | None = None
+    label: str | None = None
+    raw: Callable[[dict, Any], Any] | None = None
     item_where: Callable[[dict], str] | None = None
     pending_where: Callable[[Any], str] | None = None
     deletions: Deletions | None = None
@@ -192,7 +224,26 @@ class Stream:
             self.run.add(resource, n)
 
     def _reading(self):
-        return reading(self.source, lambda: f"{self.scope}, {self.where}")
+        return reading(self.source, lambda: f"{self.label or self.scope}, {self.where}")
+
+    def _value(self, item: dict) -> Any:
+        if self.value is not None:
+            return self.value(item)
+        return item.get(self.endpoint.incremental) if self.endpoint.incremental else None
+
+    def _unchanged(self, items: list[dict], since: str) -> list[dict]:
+        """``items`` without those at the cursor ``since`` stored with that same value."""
+        at = self.position(since)
+        same = {self.key(i) for i in items if self.position(self._value(i)) == at}
+        if at is None or not same:
+            return items
+        raw = schema.raw_records
+        with self.engine.connect() as conn:
+            stored = conn.execute(select(raw.c.external_id, raw.c.payload).where(
+                raw.c.source == self.source, raw.c.resource == self.endpoint.resource,
+                in_values(raw.c.external_id, list(same)))).all()
+        skip = {k for k, p in stored if isinstance(p, dict) and self.position(self._value(p)) == at}
+        return [i for i in items if self.key(i) not in skip] if skip else items
 
     # --- one page ---------------------------------------------------------------------------
     def _check(self, page: PageLike) -> None:
@@ -210,10 +261,13 @@ class Stream:
         if normalise is None:
             raise TypeError(f"endpoint {self.endpoint.resource} declares no normaliser")
         extras: list[Any] = []
-        for item in items:
-            if self.item_where is not None:
-                self.where = self.item_where(item)
-            extras.append(self.expand(item) if self.expand is not None else None)
+        if self.expand is not None and self.expand_map is not None:
+            extras = list(self.expand_map(self.expand, items))
+        else:
+            for item in items:
+                if self.item_where is not None:
+                    self.where = self.item_where(item)
+                extras.append(self.expand(item) if self.expand is not None else None)
         merged: Rows = {}
         per_item: list[Rows] = []
         for item, extra in zip(items, extras):
@@ -241,7 +295,8 @@ class Stream:
             self.write(conn, schema.raw_records, [
                 {"source": self.source, "resource": self.endpoint.resource,
                  "external_id": self.key(i), "scope": self.scope, "fetched_at": now,
-                 "payload": i} for i in items])
+                 "payload": self.raw(i, e) if self.raw is not None else i}
+                for i, e in zip(items, extras)])
         written: dict[str, int] = {}
         for table, table_rows in rows.items():
             if table_rows:
@@ -308,10 +363,12 @@ class Stream:
             listing.complete = page.last
             if incremental is not None:
                 for item in page.items:
-                    cursor = self._newer(item.get(incremental), cursor)
+                    cursor = self._newer(self._value(item), cursor)
             kept = [i for i in page.items if self.keep(i)]
             if since is None:
                 seen.update(self.key(i) for i in kept)
+            elif self.since_inclusive:
+                kept = self._unchanged(kept, since)
             single = page.first and page.last and (self.page_size is None
                                                     or len(page.items) < self.page_size)
             self._write(kept, cursor=cursor, etag=etag_key(query, page.etag) if single else None,
@@ -385,7 +442,7 @@ class Stream:
         with self.engine.connect() as conn:
             stored = dict(d.stored(conn))
         removed = remove_unlisted(
-            self.engine, source=self.source, scope=self.scope, resource=d.resource,
+            self.engine, source=self.source, scope=self.label or self.scope, resource=d.resource,
             stored=stored, listed=seen, listing=listing, policy=d.policy, run=self.run,
             count=d.count, tolerance=d.tolerance, scope_label=d.scope_label,
             empty_hint=d.empty_hint)

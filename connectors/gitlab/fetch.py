@@ -16,32 +16,40 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urljoin
-
-import requests
+from urllib.parse import quote
 
 from connectors.frame import Listing, bad_shape
 from connectors.frame.paging import Endpoint
-from connectors.frame.shape import list_of_objects
+from connectors.frame.stream import Page, link_listing
 from net.http import HttpClient, NotFound, PermissionDenied
+
+from . import normalize as nz
 
 SOURCE = "gitlab"
 
-# Each list endpoint, declared once: path, paging, incremental key.
-PROJECT_ISSUES = Endpoint("issues", "/projects/{id}/issues", "link", incremental="updated_at")
+# Each list endpoint, declared once: path, paging, incremental key, normaliser.
+PROJECT_ISSUES = Endpoint("issues", "/projects/{id}/issues", "link", incremental="updated_at",
+                          normalise=nz.issue_rows)
 MERGE_REQUESTS = Endpoint("merge_requests", "/projects/{id}/merge_requests", "link",
-                          incremental="updated_at")
-PIPELINES = Endpoint("pipelines", "/projects/{id}/pipelines", "link", incremental="updated_at")
+                          incremental="updated_at", normalise=nz.mr_rows)
+PIPELINES = Endpoint("pipelines", "/projects/{id}/pipelines", "link", incremental="updated_at",
+                     normalise=nz.pipeline_rows)
+# Child pipelines are left out of the default list: the same path with
+# ``source=parent_pipeline``, a cursor of their own.
+CHILD_PIPELINES = Endpoint("child_pipelines", "/projects/{id}/pipelines", "link",
+                           incremental="updated_at", normalise=nz.pipeline_rows)
 DEPLOYMENTS = Endpoint("deployments", "/projects/{id}/deployments", "link",
-                       incremental="updated_at")
-MILESTONES = Endpoint("milestones", "/projects/{id}/milestones", "link")
-ITERATIONS = Endpoint("iterations", "/projects/{id}/iterations", "link")
+                       incremental="updated_at", normalise=nz.deployment_rows)
+MILESTONES = Endpoint("milestones", "/projects/{id}/milestones", "link",
+                      normalise=nz.milestone_rows)
+ITERATIONS = Endpoint("iterations", "/projects/{id}/iterations", "link",
+                      normalise=nz.iteration_rows)
 RELEASES = Endpoint("releases", "/projects/{id}/releases", "link")
 ENVIRONMENTS = Endpoint("environments", "/projects/{id}/environments", "link")
 GROUP_PROJECTS = Endpoint("projects", "/groups/{id}/projects", "link")
 
-# Keyset answers 400 or 405 where the server (before 18.3) or the ordering does not support it.
-KEYSET_REFUSED = (400, 405)
+# When a proxy dropped the ``Link`` header, this one names the next page number.
+NEXT_PAGE = "X-Next-Page"
 
 
 def encode_path(path: str) -> str:
@@ -50,43 +58,30 @@ def encode_path(path: str) -> str:
     return quote(path.strip("/"), safe="")
 
 
-def pages(client: HttpClient, path: str, params: dict[str, Any], listing: Listing,
-          *, allow: tuple[int, ...] = ()) -> Iterator[tuple[list[dict], requests.Response]]:
-    """``(items, response)`` per page of a list endpoint, following ``Link: rel="next"``, else
-    ``X-Next-Page``. A status in ``allow`` on the first page is yielded once with no items
-    (the caller decides); ``listing.complete`` turns true after the last page."""
-    url: str | None = path
-    query: dict[str, Any] | None = dict(params)
-    while url:
-        listing.pages += 1
-        listing.where = f"page {listing.pages} of {path}"
-        body, resp = client.get_json(url, params=query, allow=allow if listing.pages == 1
-                                     else ())
-        if resp.status_code in allow and not resp.ok:
-            yield [], resp
-            return
-        items = list_of_objects(SOURCE, body, listing.where)
-        yield items, resp
-        nxt = resp.links.get("next", {}).get("url")
-        if nxt:
-            url, query = urljoin(resp.url, nxt), None
-            if not client.on_host(url):
-                raise client.off_host(f"the next page of {path}", url)
-            continue
-        number = (resp.headers.get("X-Next-Page") or "").strip()
-        if number.isdigit() and "next" not in resp.links and items:
-            url, query = path, dict(params, page=int(number))
-            continue
-        listing.complete = True
-        url = None
+def pages(client: HttpClient, path: str, params: dict[str, Any],
+          listing: Listing | None = None, *, fallback: dict[str, Any] | None = None
+          ) -> Iterator[Page]:
+    """Pages of a list endpoint (the frame's ``Link`` pager with ``X-Next-Page``), each
+    checked to be a list of objects; ``listing`` follows the walk. ``fallback``: the query
+    to use instead when the first request is refused (400 or 405) — ``params`` asked for
+    keyset paging (:func:`keyset_query`) where the server or the ordering lacks it."""
+    return link_listing(client, path, params=params, listing=listing, page_header=NEXT_PAGE,
+                        fallback=fallback)
+
+
+def keyset_query(params: dict[str, Any], *, order_by: str) -> tuple[dict, dict]:
+    """``(keyset, offset)`` queries for :func:`pages`: keyset where the server supports it
+    (``pagination=keyset`` with ``order_by``/``sort``; project issues since GitLab 18.3),
+    else the same query with offset pages."""
+    return dict(params, pagination="keyset", order_by=order_by), dict(params, order_by=order_by)
 
 
 def all_items(client: HttpClient, path: str, params: dict[str, Any] | None = None
               ) -> list[dict]:
     """Every item of a short list (one issue's events, one MR's notes)."""
     out: list[dict] = []
-    for items, _resp in pages(client, path, dict(params or {}, per_page=100), Listing()):
-        out.extend(items)
+    for page in pages(client, path, dict(params or {}, per_page=100)):
+        out.extend(page.items)
     return out
 
 
@@ -110,19 +105,3 @@ def get_object(client: HttpClient, path: str, *, params: dict | None = None,
     if not isinstance(body, dict):
         raise bad_shape(SOURCE, path, "an object", body)
     return body, resp.status_code
-
-
-def keyset_pages(client: HttpClient, path: str, params: dict[str, Any], listing: Listing,
-                 *, order_by: str) -> Iterator[tuple[list[dict], requests.Response]]:
-    """Pages in keyset order where the server supports it (``pagination=keyset`` with
-    ``order_by``/``sort``; project issues since GitLab 18.3), else — the first request
-    answered 400 or 405 — the same query with offset pages."""
-    keyset = dict(params, pagination="keyset", order_by=order_by)
-    for items, resp in pages(client, path, keyset, listing, allow=KEYSET_REFUSED):
-        if not resp.ok:
-            break
-        yield items, resp
-    else:
-        return
-    listing.pages, listing.complete = 0, False
-    yield from pages(client, path, dict(params, order_by=order_by), listing)

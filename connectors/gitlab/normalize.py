@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from data.mapping import (MappingRules, gitlab_deployment_status, gitlab_pipeline_outcome,
                           gitlab_test_status, mapping_rules)
+from data import schema
 from data.text import LABEL, MESSAGE, NAME, TITLE, cap, test_key
 
 if TYPE_CHECKING:
@@ -567,3 +568,50 @@ def compare_rows(dep_id: str, commits: Iterable[Mapping[str, Any]]) -> list[dict
     return [{"deployment_id": dep_id, "sha": c["id"], "source": SOURCE,
              "committed_at": c.get("committed_date") or c.get("created_at")}
             for c in commits if isinstance(c, dict) and c.get("id")]
+
+
+# --- the declared endpoints' normalisers (connectors/gitlab/fetch.py): item → rows per table.
+# ``ctx`` is the project being synced: its ``pid``, ``path``, ``project_key``, ``settings``
+# and, for deployments, its environments' ``tiers``.
+
+def milestone_rows(ctx: Any, ms: Mapping[str, Any], _extra: Any = None) -> dict:
+    """A milestone (project's or an ancestor group's) → its ``releases`` row."""
+    return {schema.releases: [milestone_to_release(ms, ctx.pid, ctx.project_key)]}
+
+
+def iteration_rows(ctx: Any, it: Mapping[str, Any], _extra: Any = None) -> dict:
+    """An iteration → its ``sprints`` row."""
+    return {schema.sprints: [iteration_to_sprint(it, ctx.project_key)]}
+
+
+def issue_rows(ctx: Any, issue: Mapping[str, Any], _events: Any = None) -> dict:
+    """An issue → its ``work_items`` row; none for an issue moved to another project (GitLab
+    says so with ``moved_to_id``; the sync removes it). Its history rows come from its
+    resource events (``_events``), written by the sync, which replaces them."""
+    if issue.get("moved_to_id"):
+        return {schema.work_items: []}
+    gl = ctx.settings.gitlab
+    return {schema.work_items: [issue_to_work_item(
+        issue, ctx.pid, ctx.path, ctx.settings.mapping,
+        weight_as_story_points=gl.weight_as_story_points, project=ctx.project_key)]}
+
+
+def mr_rows(ctx: Any, mr: Mapping[str, Any], detail: Mapping[str, Any] | None = None) -> dict:
+    """A merge request → its ``pull_requests`` row, with the details of a merged one
+    (:func:`mr_detail`) when they were fetched."""
+    row = mr_to_row(mr, ctx.pid, ctx.path)
+    return {schema.pull_requests: [dict(row, **detail) if detail is not None else row]}
+
+
+def pipeline_rows(ctx: Any, p: Mapping[str, Any], fetched: Any = None) -> dict:
+    """A pipeline → its ``pipeline_runs`` row, from its own answer when it was fetched
+    (``fetched`` = (detail, test report)); its test results are written by the sync."""
+    detail = fetched[0] if fetched is not None else p
+    return {schema.pipeline_runs: [pipeline_to_run(detail, ctx.pid, ctx.path, ctx.project_key)]}
+
+
+def deployment_rows(ctx: Any, dep: Mapping[str, Any], _extra: Any = None) -> dict:
+    """A deployment → its ``deployments`` row, its environment's tier from ``ctx.tiers``."""
+    tier = (ctx.tiers or {}).get((dep.get("environment") or {}).get("id"))
+    return {schema.deployments: [deployment_to_row(dep, ctx.pid, ctx.path, tier,
+                                                   ctx.settings.mapping)]}

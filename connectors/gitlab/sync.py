@@ -1,5 +1,12 @@
 """Sync one GitLab project: fetch → normalise → store, one transaction per page, cursors last.
 
+Milestones, iterations, issues, merge requests, pipelines and deployments are declared
+endpoints (``fetch.py``, normalisers in ``normalize.py``) that the frame's executor runs
+(``connectors/frame/stream.py``): it keeps the cursors, writes each page in one transaction,
+counts, and removes unlisted issues after a complete listing. Releases (matched to
+milestones over the whole list, sorted by release date) and the per-deployment compare keep
+their own short loops.
+
 Order: the project (its numeric id, a rename), milestones and iterations before issues (their
 membership points at them), issues with their resource events, merge requests with their
 commits, approvals and notes, GitLab releases (they mark milestones shipped), pipelines with
@@ -21,7 +28,7 @@ work items GitLab no longer lists, guarded by ``connectors/frame/deletions.py`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,12 +38,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, and_, delete, func, literal, select, update
 
-from connectors.frame import (DeletePolicy, Listing, RemovalRefused, SyncRun, get_state,
-                              reading, remove_items, remove_unlisted, save_raw, set_state)
+from connectors.frame import (DeletePolicy, Listing, RemovalRefused, SyncRun, reading,
+                              remove_items, save_raw)
+from connectors.frame.stream import Deletions, Page, Stream
 from connectors.progress import NULL_PROGRESS, Progress
 from data import domain, schema
 from data.mapping import mapping_rules, natural_key
-from data.store import in_values, upsert
+from data.store import in_values, replace_rows, upsert
 from net.http import HttpClient, NotFound, PermissionDenied, SourceError
 
 from . import fetch
@@ -61,14 +69,13 @@ def prefix_range(column, prefix: str):
     return and_(column >= prefix, column < upper)
 
 
-def max_time(values: Iterable[str | None], current: str | None = None) -> str | None:
-    best = nz.parse_time(current) if current else None
-    out = current
-    for v in values:
-        t = nz.parse_time(v)
-        if t is not None and (best is None or t > best):
-            best, out = t, v
-    return out
+def upsert_by_columns(conn, table, rows: list[dict]) -> int:
+    """Upsert ``rows`` one batch per column set: a merged MR's row carries its details, an
+    open one's does not, and must not blank the details stored for it."""
+    batches: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        batches.setdefault(tuple(row), []).append(row)
+    return sum(upsert(conn, table, batch) for batch in batches.values())
 
 
 def check_items(items: list[dict], where: str, *fields: str) -> list[dict]:
@@ -98,6 +105,7 @@ class ProjectSync:
     _pool: ThreadPoolExecutor | None = None
     _refused: RemovalRefused | None = None
     _milestones_seen: set[str] = field(default_factory=set)
+    tiers: dict[Any, str | None] | None = None  # environment id → tier, read with deployments
 
     # --- helpers ------------------------------------------------------------------------
     @property
@@ -150,10 +158,6 @@ class ProjectSync:
         finally:
             self._item = ""
 
-    def state(self, resource: str):
-        with self.engine.connect() as conn:
-            return get_state(conn, SOURCE, self.scope, resource)
-
     def count(self, resource: str, n: int) -> None:
         if n:
             self.run.add(resource, n)
@@ -197,37 +201,33 @@ class ProjectSync:
             raise self._refused
         return dict(self.run.items)
 
-    def _changed(self, table, make_id, items: list[dict], since: str | None) -> list[dict]:
-        """``items`` without those at the cursor itself (``updated_after`` is inclusive) that
-        are stored with that same ``updated_at``: nothing new, so their events, notes and
-        commits are not fetched again."""
-        at = nz.parse_time(since) if since else None
-        same = {make_id(self.pid, i["iid"]): i for i in items
-                if at is not None and nz.parse_time(i["updated_at"]) == at}
-        if not same:
-            return items
-        with self.engine.connect() as conn:
-            stored = {k: v for k, v in conn.execute(select(table.c.id, table.c.updated_at)
-                                                    .where(in_values(table.c.id, list(same))))}
-        skip = {k for k in same if stored.get(k) == at}
-        return [i for i in items if make_id(self.pid, i["iid"]) not in skip]
+    # --- the frame's executor (connectors/frame/stream.py) runs the declared endpoints ------
+    def stream(self, endpoint, **kw) -> Stream:
+        """The executor for one of this project's endpoints: state under the numeric id,
+        messages naming the path."""
+        return Stream(engine=self.engine, source=SOURCE, scope=self.scope, label=self.path,
+                      endpoint=endpoint, context=self, run=self.run, count=self.count,
+                      full=self.full, **kw)
 
-    def _changed_raw(self, resource: str, items: list[dict], since: str | None) -> list[dict]:
-        """Like :meth:`_changed` for pipelines and deployments, by the ``updated_at`` of the
-        raw record stored for them."""
-        at = nz.parse_time(since) if since else None
-        same = {f"{self.pid}:{i['id']}": i for i in items
-                if at is not None and nz.parse_time(i.get("updated_at")) == at}
-        if not same:
-            return items
-        raw = schema.raw_records
-        with self.engine.connect() as conn:
-            stored = {k: p for k, p in conn.execute(select(raw.c.external_id, raw.c.payload).where(
-                raw.c.source == SOURCE, raw.c.resource == resource,
-                in_values(raw.c.external_id, list(same))))}
-        skip = {k for k, p in stored.items()
-                if isinstance(p, dict) and nz.parse_time(p.get("updated_at")) == at}
-        return [i for i in items if f"{self.pid}:{i['id']}" not in skip]
+    def pages(self, path: str, params: dict[str, Any], *,
+              fallback: dict[str, Any] | None = None) -> Iterator[Page]:
+        """GitLab's pages of ``path``, followed by :meth:`where`. No ETags are kept or sent:
+        an incremental listing asks ``updated_after`` the cursor, so the one page a sync with
+        nothing new reads holds the item at the cursor, and the executor's
+        ``since_inclusive`` writes nothing for it."""
+        for page in fetch.pages(self.client, path, params, self.listing(), fallback=fallback):
+            page.etag = None
+            yield page
+
+    def _map(self, fn, items: list[dict]) -> list[Any]:
+        """``fn`` over a page's items, ``EVENT_WORKERS`` at a time: per-item lists are small,
+        so on a remote GitLab the wait for answers, not the work, is what a sync spends its
+        time on. The first failure is raised once the others in flight have finished."""
+        if len(items) <= 1 or EVENT_WORKERS <= 1:
+            return [fn(i) for i in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(EVENT_WORKERS, thread_name_prefix="gitlab-events")
+        return list(self._pool.map(fn, items))
 
     # --- the project ----------------------------------------------------------------------
     def resolve(self) -> None:
@@ -286,74 +286,58 @@ class ProjectSync:
     # --- milestones and iterations ----------------------------------------------------------
     def sync_milestones(self) -> None:
         """Project milestones and those of its ancestor groups, every state."""
-        listing = self.listing()
-        for items, _resp in fetch.pages(self.client, f"{self.base}/milestones",
-                                        {"include_ancestors": "true",
-                                         "per_page": self.gl.per_page}, listing):
-            check_items(items, listing.where, "id")
-            rows = [nz.milestone_to_release(ms, self.pid, self.project_key) for ms in items]
-            with self.engine.begin() as conn:
-                save_raw(conn, SOURCE, "milestones", self.scope,
-                         ((f"{self.pid}#{ms['id']}", ms) for ms in items))
-                upsert(conn, schema.releases, rows)
-            self._milestones_seen.update(r["id"] for r in rows)
-            self.count("milestones", len(rows))
+        def pages(_since, _etag):
+            return self.pages(f"{self.base}/milestones",
+                              {"include_ancestors": "true", "per_page": self.gl.per_page})
+
+        def seen(_conn, _items, _extras, rows) -> None:
+            self._milestones_seen.update(r["id"] for r in rows.get(schema.releases, ()))
+
+        self.stream(fetch.MILESTONES, key=lambda ms: f"{self.pid}#{ms['id']}", require=("id",),
+                    counts={"releases": "milestones"}, on_page=seen).sync(pages)
 
     def sync_iterations(self) -> None:
         """Iterations of the project's groups (Premium). On the Free tier the endpoint is not
         there: no sprints, which the pages show as no data, never as zero."""
-        self.at(f"{self.base}/iterations")
-        items = fetch.optional_items(self.client, self._where, {"state": "all"})
-        if not items:
-            return
-        check_items(items, self._where, "id")
-        with self.engine.begin() as conn:
-            save_raw(conn, SOURCE, "iterations", self.scope,
-                     ((str(it["id"]), it) for it in items))
-            upsert(conn, schema.sprints,
-                   [nz.iteration_to_sprint(it, self.project_key) for it in items])
-        self.count("iterations", len(items))
+        def pages(_since, _etag):
+            try:
+                yield from self.pages(f"{self.base}/iterations",
+                                      {"state": "all", "per_page": 100})
+            except (NotFound, PermissionDenied):  # Premium, or turned off: no data
+                return
+
+        self.stream(fetch.ITERATIONS, key=lambda it: str(it["id"]), require=("id",),
+                    counts={"sprints": "iterations"}).sync(pages)
 
     # --- issues ---------------------------------------------------------------------------
     def sync_issues(self) -> None:
-        st = self.state("issues")
-        since = None if self.full else st.cursor
-        params: dict[str, Any] = {"state": "all", "sort": "asc", "per_page": self.gl.per_page}
-        if since:
-            params["updated_after"] = since
-        listing, listed, cursor = self.listing(), set(), since
-        for items, _resp in fetch.keyset_pages(self.client, f"{self.base}/issues", params,
-                                               listing, order_by="updated_at"):
-            check_items(items, listing.where, "iid", "created_at", "updated_at")
-            listed.update(f"{self.pid}#{i['iid']}" for i in items)
-            cursor = max_time((i["updated_at"] for i in items), cursor)
-            items = self._changed(schema.work_items, nz.issue_id, items, since)
-            events = self._page_events([i for i in items if not i.get("moved_to_id")])
-            with self.engine.begin() as conn:
-                written = self._write_issues(conn, items, events)
-                set_state(conn, SOURCE, self.scope, "issues", cursor=cursor)
-            self.count("issues", written)
-        if since is None and listing.complete:
-            try:
-                self._remove_deleted_issues(listed)
-            except RemovalRefused as exc:
-                self._refused = exc  # raised once everything else is synced
+        """Issues by ``updated_after``, oldest change first, keyset pages where the server
+        has them; each with its resource events. A listing of every issue (first sync,
+        ``--full``) removes those GitLab no longer lists (:meth:`issue_deletions`)."""
+        def pages(since, _etag):
+            params: dict[str, Any] = {"state": "all", "sort": "asc",
+                                      "per_page": self.gl.per_page}
+            if since:
+                params["updated_after"] = since
+            keyset, offset = fetch.keyset_query(params, order_by="updated_at")
+            return self.pages(f"{self.base}/issues", keyset, fallback=offset)
 
-    def _page_events(self, issues: list[dict]) -> dict[int, dict]:
-        """The resource events of a page's issues, ``EVENT_WORKERS`` issues at a time: three
-        or four small lists per issue, so on a remote GitLab the wait for answers, not the
-        work, is what a sync spends its time on. The first failure is raised (its resource
-        named by :meth:`where`) once the others in flight have finished."""
-        if len(issues) <= 1 or EVENT_WORKERS <= 1:
-            return {i["iid"]: self._issue_events(i) for i in issues}
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(EVENT_WORKERS, thread_name_prefix="gitlab-events")
-        return dict(zip((i["iid"] for i in issues), self._pool.map(self._issue_events, issues)))
+        try:
+            self.stream(fetch.PROJECT_ISSUES, key=lambda i: f"{self.pid}#{i['iid']}",
+                        require=("iid", "created_at", "updated_at"), since_inclusive=True,
+                        expand=self._issue_events, expand_map=self._map,
+                        counts={"work_items": "issues"}, on_page=self._issue_extras,
+                        deletions=self.issue_deletions()).sync(pages)
+        except RemovalRefused as exc:
+            self._refused = exc  # raised once everything else is synced
 
     def _issue_events(self, issue: dict) -> dict[str, list[dict] | None]:
         """Every resource event of one issue; iteration events only where the issue carries
         the Premium ``iteration`` key (the endpoint is Premium too). Runs in worker threads:
-        a failing request records its path for the message, nothing else is shared."""
+        a failing request records its path for the message, nothing else is shared. None
+        for an issue moved to another project (it is removed, its events are not read)."""
+        if issue.get("moved_to_id"):
+            return None
         base = f"{self.base}/issues/{issue['iid']}"
         out: dict[str, list[dict] | None] = {}
         kinds = ("state", "label", "milestone") + (("iteration",) if "iteration" in issue
@@ -372,15 +356,20 @@ class ProjectSync:
                 raise
         return out
 
-    def _write_issues(self, conn, items: list[dict], events: dict) -> int:
+    def _issue_extras(self, conn, items: list[dict], events: list, rows) -> dict[str, int]:
+        """In the page's transaction, after the issues' rows: moved issues removed, a
+        milestone created after the milestones list was read, release and sprint membership,
+        the history rows from the resource events (replacing what was stored) and their
+        derived rows, incidents."""
+        counts: dict[str, int] = {}
         moved = [i for i in items if i.get("moved_to_id")]
-        issues = [i for i in items if not i.get("moved_to_id")]
         if moved:
-            self._remove_moved(conn, moved)
-        if not issues:
-            return 0
-        save_raw(conn, SOURCE, "issues", self.scope,
-                 ((f"{self.pid}#{i['iid']}", i) for i in issues))
+            counts["moved"] = self._remove_moved(conn, moved)
+        pairs = [(i, e) for i, e in zip(items, events) if not i.get("moved_to_id")]
+        if not pairs:
+            return counts
+        issues = [i for i, _ in pairs]
+        by_id = {r["id"]: r for r in rows[schema.work_items]}
         fresh = {}
         for i in issues:
             ms = i.get("milestone")
@@ -391,12 +380,8 @@ class ProjectSync:
         if fresh:  # created after the milestones list was read
             upsert(conn, schema.releases, list(fresh.values()))
             self._milestones_seen.update(fresh)
-        rows = [nz.issue_to_work_item(i, self.pid, self.path, self.settings.mapping,
-                                      weight_as_story_points=self.gl.weight_as_story_points,
-                                      project=self.project_key)
-                for i in issues]
-        upsert(conn, schema.work_items, rows)
-        ids = [r["id"] for r in rows]
+        rows = [by_id[nz.issue_id(self.pid, i["iid"])] for i in issues]
+        ids = list(by_id)
         for table in (schema.release_items, schema.sprint_items):
             conn.execute(delete(table).where(in_values(table.c.item_id, ids),
                                              table.c.source == SOURCE))
@@ -413,8 +398,8 @@ class ProjectSync:
                 upsert(conn, schema.sprint_items, sprint_members)
         # Raw history: every event of these issues, fetched again, replaces what was stored.
         changes = []
-        for issue, row in zip(issues, rows):
-            ev = events.get(issue["iid"]) or {}
+        for (issue, ev), row in zip(pairs, rows):
+            ev = ev or {}
             state = nz.state_changes(ev.get("state") or [], row["id"])
             changes += state or nz.closed_fallback(issue, row["id"])
             changes += nz.label_changes(ev.get("label") or [], row["id"])
@@ -430,11 +415,10 @@ class ProjectSync:
         incidents = [r for r in (nz.incident_row(row, self.path) for row in rows) if r]
         if incidents:
             upsert(conn, inc, incidents)
-        self.count("changes", len(changes))
-        self.count("incidents", len(incidents))
-        return len(rows)
+        counts["changes"], counts["incidents"] = len(changes), len(incidents)
+        return counts
 
-    def _remove_moved(self, conn, moved: list[dict]) -> None:
+    def _remove_moved(self, conn, moved: list[dict]) -> int:
         """Issues moved to another project: GitLab states it (``moved_to_id``), so they go
         at once — no listing to doubt, hence no share limit."""
         ids = {nz.issue_id(self.pid, i["iid"]): f"{self.pid}#{i['iid']}" for i in moved}
@@ -442,10 +426,10 @@ class ProjectSync:
         stored = set(conn.execute(select(wi.c.id).where(in_values(wi.c.id, list(ids))))
                      .scalars())
         gone = {k: v for k, v in ids.items() if k in stored}
-        if gone:
-            n = remove_items(conn, SOURCE, "issues", gone, scope=self.path, stored=len(gone),
-                             policy=DeletePolicy(1.0, True))
-            self.count("moved", n)
+        if not gone:
+            return 0
+        return remove_items(conn, SOURCE, "issues", gone, scope=self.path, stored=len(gone),
+                            policy=DeletePolicy(1.0, True))
 
     def _issue_count(self) -> tuple[int | None, str]:
         try:
@@ -456,56 +440,46 @@ class ProjectSync:
         except (NotFound, PermissionDenied) as exc:
             return None, str(exc)
 
-    def _remove_deleted_issues(self, listed: set[str]) -> None:
+    def issue_deletions(self) -> Deletions:
+        """After a complete listing (first sync, ``--full``): remove the project's work items
+        GitLab no longer lists, within the frame's guards, the listing checked against
+        ``issues_statistics``."""
         wi = schema.work_items
-        with self.engine.connect() as conn:
-            stored = conn.execute(select(wi.c.id).where(
+
+        def stored(conn) -> dict[str, str]:
+            ids = conn.execute(select(wi.c.id).where(
                 prefix_range(wi.c.id, nz.issue_id(self.pid, 0)[:-1]))).scalars().all()
-        removed = remove_unlisted(
-            self.engine, source=SOURCE, scope=self.path, resource="issues",
-            stored={i: i.split(":", 2)[2] for i in stored}, listed=listed,
-            listing=Listing(complete=True), policy=self.delete_policy, run=self.run,
-            count=self._issue_count,
-            empty_hint=f"check that {self.client.token_hint} can still read it")
-        self.count("removed", removed)
+            return {i: i.split(":", 2)[2] for i in ids}
+
+        return Deletions(stored=stored, policy=self.delete_policy, resource="issues",
+                         count=self._issue_count,
+                         empty_hint=f"check that {self.client.token_hint} can still read it")
 
     # --- merge requests ---------------------------------------------------------------------
     def sync_merge_requests(self) -> None:
-        st = self.state("merge_requests")
-        since = None if self.full else st.cursor
-        params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "asc",
-                                  "per_page": self.gl.per_page}
-        if since:
-            params["updated_after"] = since
-        listing, cursor = self.listing(), since
-        for items, _resp in fetch.pages(self.client, f"{self.base}/merge_requests", params,
-                                        listing):
-            check_items(items, listing.where, "iid", "created_at", "updated_at")
-            cursor = max_time((m["updated_at"] for m in items), cursor)
-            items = self._changed(schema.pull_requests, nz.mr_id, items, since)
-            rows = [nz.mr_to_row(m, self.pid, self.path) for m in items]
-            details = {}
-            for m, r in zip(items, rows):
-                detail = self._mr_detail(m) if r["state"] == "merged" else None
-                if detail is not None:
-                    details[r["id"]] = detail
-            with self.engine.begin() as conn:
-                save_raw(conn, SOURCE, "merge_requests", self.scope,
-                         ((f"{self.pid}!{m['iid']}", m) for m in items))
-                # Rows with and without details have different columns: two upserts.
-                merged = [dict(r, **details[r["id"]]) for r in rows if r["id"] in details]
-                plain = [r for r in rows if r["id"] not in details]
-                for batch in (merged, plain):
-                    if batch:
-                        upsert(conn, schema.pull_requests, batch)
-                set_state(conn, SOURCE, self.scope, "merge_requests", cursor=cursor)
-            self.count("merge_requests", len(rows))
-            self.count("mr_details", len(details))
+        """Merge requests by ``updated_after``, oldest change first; a merged one with its
+        details (:meth:`_mr_detail`)."""
+        def pages(since, _etag):
+            params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "asc",
+                                      "per_page": self.gl.per_page}
+            if since:
+                params["updated_after"] = since
+            return self.pages(f"{self.base}/merge_requests", params)
+
+        def details(_conn, _items, fetched, _rows) -> dict[str, int]:
+            return {"mr_details": sum(d is not None for d in fetched)}
+
+        self.stream(fetch.MERGE_REQUESTS, key=lambda m: f"{self.pid}!{m['iid']}",
+                    require=("iid", "created_at", "updated_at"), since_inclusive=True,
+                    expand=self._mr_detail, counts={"pull_requests": "merge_requests"},
+                    write=upsert_by_columns, on_page=details).sync(pages)
 
     def _mr_detail(self, mr: dict) -> dict[str, Any] | None:
         """Size, first commit and first review of a merged MR: its own answer (for
-        ``changes_count``), commits, approvals and notes — four requests. None when it was
-        deleted since it was listed."""
+        ``changes_count``), commits, approvals and notes — four requests. None when it is not
+        merged, or was deleted since it was listed."""
+        if nz.mr_to_row(mr, self.pid, self.path)["state"] != "merged":
+            return None
         base = f"{self.base}/merge_requests/{mr['iid']}"
         with self.item(base):
             single, _ = fetch.get_object(self.client, base, allow=(404,))
@@ -571,9 +545,9 @@ class ProjectSync:
         """A release marks the milestones it names (else the one with its name or tag)
         shipped at its ``released_at``; one no milestone matches is a release of its own."""
         listing, items_all = self.listing(), []
-        for items, _resp in fetch.pages(self.client, f"{self.base}/releases",
-                                        {"per_page": self.gl.per_page}, listing):
-            items_all += check_items(items, listing.where, "tag_name")
+        for page in fetch.pages(self.client, f"{self.base}/releases",
+                                {"per_page": self.gl.per_page}, listing):
+            items_all += check_items(page.items, page.where, "tag_name")
         if not items_all:
             return
         rel = schema.releases
@@ -595,41 +569,33 @@ class ProjectSync:
     # --- pipelines ----------------------------------------------------------------------------
     def sync_pipelines(self) -> None:
         """Pipelines and, listed apart (GitLab leaves them out of the default list), child
-        pipelines; each with its details and, once finished, its test report."""
-        for resource, extra in (("pipelines", {}),
-                                ("child_pipelines", {"source": "parent_pipeline"})):
-            st = self.state(resource)
-            since = None if self.full else st.cursor
-            start = since or (self.now - timedelta(days=self.gl.lookback_days)).strftime(
-                "%Y-%m-%dT%H:%M:%SZ")
-            params = {"updated_after": start, "order_by": "updated_at", "sort": "asc",
-                      "per_page": self.gl.per_page, **extra}
-            listing, cursor = self.listing(), since
-            for items, _resp in fetch.pages(self.client, f"{self.base}/pipelines", params,
-                                            listing):
-                check_items(items, listing.where, "id", "updated_at")
-                cursor = max_time((p["updated_at"] for p in items), cursor)
-                items = self._changed_raw("pipelines", items, since)
-                fetched = [self._pipeline(p) for p in items]
-                with self.engine.begin() as conn:
-                    save_raw(conn, SOURCE, "pipelines", self.scope,
-                             ((f"{self.pid}:{d['id']}", d) for d, _ in fetched))
-                    rows = [nz.pipeline_to_run(d, self.pid, self.path, self.project_key)
-                            for d, _ in fetched]
-                    upsert(conn, schema.pipeline_runs, rows)
-                    tr = schema.test_results
-                    tests = 0
-                    for row, (_d, report) in zip(rows, fetched):
-                        if report is None:
-                            continue
-                        results = nz.report_rows(report, row["id"])
-                        conn.execute(delete(tr).where(tr.c.run_id == row["id"]))
-                        if results:
-                            conn.execute(tr.insert(), results)
-                        tests += len(results)
-                    set_state(conn, SOURCE, self.scope, resource, cursor=cursor)
-                self.count(resource, len(rows))
-                self.count("test_results", tests)
+        pipelines, by ``updated_after`` (the first sync from ``lookback_days`` ago); each with
+        its details and, once finished, its test report."""
+        for endpoint, extra in ((fetch.PIPELINES, {}),
+                                (fetch.CHILD_PIPELINES, {"source": "parent_pipeline"})):
+            def pages(since, _etag, extra=extra):
+                start = since or (self.now - timedelta(days=self.gl.lookback_days)).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ")
+                return self.pages(f"{self.base}/pipelines",
+                                  {"updated_after": start, "order_by": "updated_at",
+                                   "sort": "asc", "per_page": self.gl.per_page, **extra})
+
+            self.stream(endpoint, key=lambda p: f"{self.pid}:{p['id']}",
+                        require=("id", "updated_at"), since_inclusive=True,
+                        expand=self._pipeline, raw=lambda p, fetched: fetched[0],
+                        counts={"pipeline_runs": endpoint.resource},
+                        on_page=self._test_results).sync(pages)
+
+    def _test_results(self, conn, _items, fetched, _rows) -> dict[str, int]:
+        """In the page's transaction: each report read replaces its pipeline's results."""
+        tr = schema.test_results
+        tests = 0
+        for detail, report in fetched:
+            if report is not None:
+                run_id = nz.pipeline_id(self.pid, detail["id"])
+                tests += replace_rows(conn, tr, tr.c.run_id == run_id,
+                                      nz.report_rows(report, run_id))
+        return {"test_results": tests}
 
     def _pipeline(self, p: dict) -> tuple[dict, dict | None]:
         """The pipeline's own answer (started, finished, duration) and, for a pipeline that
@@ -652,41 +618,33 @@ class ProjectSync:
         tiers: dict[Any, str | None] = {}
         try:
             with self.item(f"{self.base}/environments"):
-                for items, _resp in fetch.pages(self.client, self._item,
-                                                {"per_page": self.gl.per_page}, Listing()):
-                    for env in items:
+                for page in fetch.pages(self.client, self._item,
+                                        {"per_page": self.gl.per_page}):
+                    for env in page.items:
                         tiers[env.get("id")] = env.get("tier")
         except (NotFound, PermissionDenied):
             return {}  # no tiers to read: environments by name ([mapping])
         return tiers
 
     def sync_deployments(self) -> None:
-        st = self.state("deployments")
-        since = None if self.full else st.cursor
-        params: dict[str, Any] = {"order_by": "updated_at", "sort": "asc",
-                                  "per_page": self.gl.per_page}
-        if since:
-            params["updated_after"] = since
-        tiers: dict | None = None
-        listing, cursor = self.listing(), since
-        for items, _resp in fetch.pages(self.client, f"{self.base}/deployments", params,
-                                        listing):
-            check_items(items, listing.where, "id")
-            if tiers is None:
-                tiers = self.environment_tiers()
-            cursor = max_time((d.get("updated_at") or d.get("created_at") for d in items),
-                              cursor)
-            items = self._changed_raw("deployments", items, since)
-            rows = [nz.deployment_to_row(d, self.pid, self.path,
-                                         tiers.get((d.get("environment") or {}).get("id")),
-                                         self.settings.mapping) for d in items]
-            with self.engine.begin() as conn:
-                save_raw(conn, SOURCE, "deployments", self.scope,
-                         ((f"{self.pid}:{d['id']}", d) for d in items))
-                if rows:
-                    upsert(conn, schema.deployments, rows)
-                set_state(conn, SOURCE, self.scope, "deployments", cursor=cursor)
-            self.count("deployments", len(rows))
+        """Deployments by ``updated_after``, oldest change first (a deployment without
+        ``updated_at`` by its ``created_at``); the environments' tiers read once, with the
+        first page."""
+        def pages(since, _etag):
+            params: dict[str, Any] = {"order_by": "updated_at", "sort": "asc",
+                                      "per_page": self.gl.per_page}
+            if since:
+                params["updated_after"] = since
+            self.tiers = None
+            for page in self.pages(f"{self.base}/deployments", params):
+                if self.tiers is None:
+                    self.tiers = self.environment_tiers()
+                yield page
+
+        self.stream(fetch.DEPLOYMENTS, key=lambda d: f"{self.pid}:{d['id']}", require=("id",),
+                    since_inclusive=True,
+                    value=lambda d: d.get("updated_at") or d.get("created_at"),
+                    counts={"deployments": "deployments"}).sync(pages)
 
     def sync_deployment_commits(self) -> None:
         """For each successful production deployment without commits yet: the commits between
@@ -745,10 +703,10 @@ def group_projects(client: HttpClient, group: str, *, include_archived: bool,
     out: list[str] = []
     listing = Listing()
     try:
-        for items, _resp in fetch.pages(client, f"/groups/{fetch.encode_path(group)}/projects",
-                                        params, listing):
-            check_items(items, listing.where, "path_with_namespace")
-            out += [p["path_with_namespace"] for p in items
+        for page in fetch.pages(client, f"/groups/{fetch.encode_path(group)}/projects",
+                                params, listing):
+            check_items(page.items, page.where, "path_with_namespace")
+            out += [p["path_with_namespace"] for p in page.items
                     if include_archived or not p.get("archived")]
     except NotFound:
         raise NotFound(f"gitlab: group {group} not found on "
