@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from data.text import test_key
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 9
 
 
 class UTCDateTime(TypeDecorator):
@@ -417,6 +417,30 @@ gate_waivers = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime),
     Index("ix_gate_waivers_release", "release_id", "gate"),
+)
+
+# One row per source while a sync of it runs (connectors/frame/lease.py): whoever holds the
+# row syncs; the next one skips that source. ``token`` is the holder's own random id (a
+# takeover and a release touch only their own row); a row whose ``heartbeat_at`` stopped
+# belongs to a killed process and is taken over.
+source_leases = Table(
+    "source_leases",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("holder", String(255), nullable=False),  # "scheduler pid 412 on web-1"
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# One row (id 1): ``version`` grows with every write a reader caches over (each sync page,
+# demo load, waiver, snapshot), so a cache keyed on it sees another process's writes.
+data_version = Table(
+    "data_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime),
 )
 
 readiness_snapshots = Table(

@@ -288,12 +288,22 @@ def _migrate_5_domain(conn: Connection) -> None:
     domain.backfill_scopes(conn)
 
 
-# version -> function(connection) upgrading from version-1.
+def _migrate_9_leases(conn: Connection) -> None:
+    """Version 9: ``source_leases`` (one sync per source at a time, connectors/frame/lease.py)
+    and ``data_version`` (a counter every write advances, so readers' caches see other
+    processes' writes; data/version.py)."""
+    schema.source_leases.create(conn, checkfirst=True)
+    schema.data_version.create(conn, checkfirst=True)
+
+
+# version -> function(connection) upgrading from version-1. A version without an entry
+# changed no table (numbers are handed out before parallel work lands; a gap is skipped).
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_sync_heartbeat,
     3: _migrate_3_test_key,
     4: _migrate_4_outcomes,
     5: _migrate_5_domain,
+    9: _migrate_9_leases,
 }
 
 # Any constant works: it only has to be the same in every ShipReady process on one server.
@@ -331,7 +341,8 @@ def ensure_schema(engine: Engine) -> None:
                 f"({schema.SCHEMA_VERSION}); update ShipReady"
             )
         for target in range(version + 1, schema.SCHEMA_VERSION + 1):
-            MIGRATIONS[target](conn)
+            if target in MIGRATIONS:
+                MIGRATIONS[target](conn)
             _record_version(conn, target)
         # Tables added since (without altering old ones) are created here too.
         schema.metadata.create_all(conn, checkfirst=True)

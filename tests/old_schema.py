@@ -31,6 +31,7 @@ def _without(old: MetaData, name: str, *, drop_columns: set[str] = frozenset(),
 
 # version -> how to undo that version's table changes (versions that changed no table: absent)
 _UNDO = {
+    9: lambda old: [old.remove(old.tables[name]) for name in ("source_leases", "data_version")],
     5: lambda old: [old.remove(old.tables[name]) for name in ("membership_changes", "scopes")],
     3: lambda old: _without(old, "test_results", drop_columns={"test_key"},
                             drop_indexes={"ix_test_results_key"},
