@@ -70,3 +70,28 @@ def test_metrics_have_no_source_branch():
                   for line in slash_counts(code)]
     assert found == [], "metrics/ must read domain rows, not branch on a source:\n" + \
         "\n".join(found)
+
+
+def imported_packages(code: str) -> set[str]:
+    """Top-level packages ``code`` imports (``import a.b``, ``from a.b import c``)."""
+    out = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            out |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_the_scheduler_sits_above_connectors_and_metrics():
+    """jobs/ calls connectors/ and metrics/; nothing below it imports jobs/ (docs/architecture.md)."""
+    assert imported_packages("import jobs.schedule\nfrom jobs import x\nfrom . import y\n") \
+        == {"jobs"}
+    found = [f"{path.relative_to(ROOT)}"
+             for below in ("connectors", "metrics", "data", "net")
+             for path in sorted((ROOT / below).rglob("*.py"))
+             if "jobs" in imported_packages(path.read_text())]
+    assert found == [], f"these import jobs/, which sits above them: {found}"
+    uses = set().union(*(imported_packages(p.read_text())
+                         for p in (ROOT / "jobs").rglob("*.py")))
+    assert {"connectors", "metrics"} <= uses
