@@ -33,7 +33,7 @@ memory stays flat at ``--scale 50``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
 
 from sqlalchemy import Engine, Table, update
@@ -182,6 +182,7 @@ def load_demo(engine: Engine, *, scale: float = 1.0, seed: int = 7, today: date 
     today = today or datetime.now(timezone.utc).date()
     with engine.begin() as conn:
         delete_source(conn, SOURCE)
+        conn.execute(schema.sync_runs.insert(), sync_history(today))
         run_id = conn.execute(schema.sync_runs.insert().values(
             source=SOURCE, scope=f"scale={scale:g} seed={seed} today={today.isoformat()}",
             started_at=datetime.now(timezone.utc), outcome="running", requests=0,
@@ -199,6 +200,25 @@ def load_demo(engine: Engine, *, scale: float = 1.0, seed: int = 7, today: date 
         raise
     _close_run(engine, run_id, started, "success", writer.counts, None)
     return dict(sorted(writer.counts.items()))
+
+
+HISTORY_SCOPE = "daily sync (demo history)"
+
+
+def sync_history(today: date) -> list[dict]:
+    """One successful sync a day, finished at 00:00 UTC, from the start of the generated
+    history to ``today`` — the demo stamped by its ``--today``. Data age (data/freshness.py)
+    reads the syncs before a moment, so the demo is fresh on its own day and a past moment
+    (``--as-of`` a ship date) is judged by that day's sync, as a live installation's would be.
+    The load itself is logged separately, when it really ran."""
+    layout = Layout(today)
+    day, rows = layout.history_start, []
+    while day <= layout.now:
+        rows.append({"source": SOURCE, "scope": HISTORY_SCOPE, "started_at": day,
+                     "finished_at": day, "heartbeat_at": day, "outcome": "success",
+                     "items": {}, "requests": 0, "not_modified": 0, "duration_s": 0.0})
+        day += timedelta(days=1)
+    return rows
 
 
 def _derive_domain(engine: Engine) -> None:
