@@ -125,10 +125,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "remap":
         from data.domain import remap
+        from data.version import bump
         from data.mapping import mapping_rules
 
         with engine.begin() as conn:
             counts = remap(conn, mapping_rules(settings.mapping))
+            bump(conn)  # pages' caches key on the data version (data/version.py)
         print(f"remapped: {counts['items']} severities changed, "
               f"{counts['history']} history rows derived")
         return 0

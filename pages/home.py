@@ -4,6 +4,7 @@ import streamlit as st
 
 import pandas as pd
 
+import ui
 from ui import db, loaders, theme
 
 # The Data sources page says the same about an abandoned run.
@@ -15,6 +16,7 @@ def _stamp(value):
     return None if value is None or pd.isna(value) else value
 
 
+ui.ensure_router()  # also the data age in the sidebar (ui/freshness.py)
 st.title("🚦 ShipReady")
 st.caption("Can this release ship? Bugs, tests, CI and deploys in one verdict.")
 

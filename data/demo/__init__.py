@@ -46,6 +46,7 @@ from data.demo.org import PROJECTS, Project
 from data.demo.rand import stream
 from data.demo.work import ProjectWork
 from data.store import delete_source
+from data.version import bump
 
 SOURCE = "demo"
 CHUNK_ROWS = 5000
@@ -247,12 +248,14 @@ def _close_run(engine: Engine, run_id: int, started: datetime, outcome: str,
         conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.id == run_id).values(
             outcome=outcome, finished_at=finished, items=dict(counts), error=error,
             duration_s=(finished - started).total_seconds()))
+        bump(conn)  # pages' caches key on the data version (data/version.py)
 
 
 def remove_demo(engine: Engine) -> dict[str, int]:
     """Delete every demo row (and nothing else); returns rows deleted per table."""
     with engine.begin() as conn:
         counts = delete_source(conn, SOURCE)
+        bump(conn)
     return {table: n for table, n in counts.items() if n}
 
 
