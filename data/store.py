@@ -374,6 +374,27 @@ def _record_version(conn: Connection, version: int) -> None:
         version=version, applied_at=datetime.now(timezone.utc)))
 
 
+# --- reads ------------------------------------------------------------------------------------
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one state of the database, for a page render or a
+    report while a sync writes: on SQLite (WAL) an explicit deferred ``BEGIN`` — pysqlite
+    would otherwise run each SELECT on its own, each seeing the latest commit — and on
+    PostgreSQL a REPEATABLE READ transaction. Readers never wait for the writer in either.
+    Rolled back at the end: write in a transaction of its own (upgrading a SQLite read
+    snapshot to a write fails at once when a sync committed in between)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.begin()
+        else:
+            conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
 # --- writes -----------------------------------------------------------------------------------
 def chunked(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
     it = iter(rows)

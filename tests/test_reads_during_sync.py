@@ -160,3 +160,25 @@ def test_the_page_warns_when_a_source_is_too_old(demo):
                for w in warnings), warnings
     with demo.connect() as conn:
         assert conn.execute(select(schema.sync_runs.c.id)).first() is not None
+
+
+def test_metrics_commands_run_while_another_process_syncs(demo, tmp_path):
+    url = str(demo.url)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, url], env=_env(url),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        results = [subprocess.run([sys.executable, "-m", "metrics", *args], cwd=tmp_path,
+                                  env=_env(url), capture_output=True, text=True, timeout=300)
+                   for args in (("readiness", "--release", "2.4", "--project", "PAY",
+                                 "--format", "json"),
+                                ("kpis", "--project", "PAY", "--format", "json"),
+                                ("readiness", "--release", "1.9", "--project", "OPS"))]
+        writer.communicate(timeout=300)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert writer.returncode == 0
+    for res in results:
+        assert res.returncode in (0, 1), res.stderr  # a verdict, never an error (2)
+        assert "locked" not in (res.stdout + res.stderr).lower()

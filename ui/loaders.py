@@ -83,19 +83,11 @@ def reading(url: str):
     snapshot on SQLite (WAL; an explicit BEGIN, since pysqlite would run each SELECT on its
     own) and REPEATABLE READ on PostgreSQL. Yields ``(conn, version)``: the data version in
     that same snapshot, so a result can be checked against the version the render pinned."""
+    from data.store import read_snapshot
     from data.version import current
 
-    engine = db.engine_for(url)
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            conn.begin()
-        else:
-            conn.exec_driver_sql("BEGIN")
-        try:
-            yield conn, current(conn)
-        finally:
-            conn.rollback()  # read only: nothing to keep
+    with read_snapshot(db.engine_for(url)) as conn:
+        yield conn, current(conn)
 
 
 def _checked(result: tuple[int, T]) -> T:
