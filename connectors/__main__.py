@@ -1,4 +1,5 @@
-"""Command line: ``python -m connectors demo|sync|status|import-junit`` (the contract in docs/cli.md).
+"""Command line: ``python -m connectors demo|sync|status|import-junit`` (the contract in
+docs/cli.md).
 
 Every command creates or upgrades the schema on a new database. Failures print one line on
 stderr — what is wrong and what to do — and exit non-zero; never a traceback, never a token.

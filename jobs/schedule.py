@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.frame.lease import LeaseHeld, default_holder
@@ -163,7 +163,8 @@ class Scheduler:
         try:
             sent = send_due(self.engine, settings, now=self.clock())
         except Exception as exc:  # a notifier's failure must not stop the next round
-            self.log(f"notifications: failed — {redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__}")
+            reason = redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
+            self.log(f"notifications: failed — {reason}")
             return
         self.log(f"notifications: {sent if sent is not None else 'done'}")
 

@@ -12,7 +12,7 @@ from data import schema
 from data.snapshots import changed_release_scopes
 from tests.fake_clock import FakeClock
 from tests.github_server import issue
-from tests.test_github_sync import NOW, gh, populate, sync  # noqa: F401  (fixture)
+from tests.test_github_sync import NOW, gh, sync  # noqa: F401  (gh: the fixture)
 
 
 def _snaps(engine):
