@@ -38,6 +38,7 @@ from connectors.progress import Progress
 from connectors.sources import sync_source
 from data import schema
 from data.config import ConfigError
+from data.store import read_snapshot
 from net.http import SourceError, redact
 
 DEFAULT_EVERY_S = 1800.0
@@ -143,8 +144,10 @@ class Scheduler:
                 .order_by(rel.c.id)).scalars().all()
         for release_id in due:
             try:
+                with read_snapshot(self.engine) as conn:  # one state of the data
+                    ev = evaluate_release(conn, settings, release_id, now=now)
                 with self.engine.begin() as conn:
-                    save_snapshot(conn, evaluate_release(conn, settings, release_id, now=now))
+                    save_snapshot(conn, ev)
                 result.snapshots += 1
             except (ConfigError, SQLAlchemyError) as exc:
                 reason = (str(exc) if isinstance(exc, ConfigError)

@@ -160,3 +160,30 @@ def test_notifications_step_calls_send_due_when_it_exists(sqlite_url, monkeypatc
     Scheduler(eng, lambda: parse_settings({}, None), clock=lambda: t, log=log.append).round()
     eng.dispose()
     assert calls == [t] and log[-1] == "notifications: 2 sent"
+
+
+def test_sigterm_stops_the_scheduler_and_frees_its_leases(sqlite_url, tmp_path, httpserver):
+    import signal
+
+    from connectors.frame.lease import lease_rows
+
+    gh = _fake(httpserver)
+    (tmp_path / "readiness.toml").write_text(
+        f'[github]\nrepos = ["acme/web"]\napi_url = "{gh.base_url}"\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("READINESS_CONFIG",)}
+    env.update(PYTHONPATH=str(ROOT), DATABASE_URL=sqlite_url, GITHUB_TOKEN=TOKEN)
+    proc = subprocess.Popen([sys.executable, "-m", "jobs", "schedule", "--every", "3600"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()  # the first round has synced github
+        assert "github: ok" in first, first
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err.strip().endswith("scheduler stopped")
+    eng = get_engine(sqlite_url)
+    assert lease_rows(eng) == {}
+    eng.dispose()
