@@ -181,3 +181,32 @@ def test_metrics_commands_run_while_another_process_syncs(demo, tmp_path):
     for res in results:
         assert res.returncode in (0, 1), res.stderr  # a verdict, never an error (2)
         assert "locked" not in (res.stdout + res.stderr).lower()
+
+
+# Another process records a finished sync of a new source (as a connector's SyncRun does).
+RECORDER = """
+import sys
+from connectors.frame import SyncRun
+from data.store import get_engine
+with SyncRun(get_engine(sys.argv[1]), "jenkins", "app/main"):
+    pass
+"""
+
+
+def test_the_router_and_page_lists_see_another_process_sync_at_once(demo):
+    url = str(demo.url)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/data_sources.py").run()
+    assert not at.exception, at.exception
+
+    def sources():
+        table = next(df.value for df in at.dataframe if "Source" in df.value.columns)
+        return sorted(table["Source"])
+
+    assert sources() == ["demo"]
+    res = subprocess.run([sys.executable, "-c", RECORDER, url], env=_env(url),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    at.run()  # within the lists' 10-30 s TTL: only the data version can tell
+    assert sources() == ["demo", "jenkins"]

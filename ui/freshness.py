@@ -29,10 +29,26 @@ def pin_version() -> int:
     return version
 
 
+def version_now(url: str) -> int:
+    """The data version at this moment (-1 when the database cannot say: the read that
+    follows reports that in its own words)."""
+    try:
+        with db.engine_for(url).connect() as conn:
+            return current(conn)
+    except (SQLAlchemyError, DatabaseError):
+        return -1
+
+
 def pinned_version() -> int:
-    """The version pinned by this run (read now when the router did not pin one)."""
+    """The version pinned by this run (read now when no page pinned one yet). -1 when the
+    database cannot say: the read that follows reports that in the page's own words."""
     version = st.session_state.get(PINNED)
-    return pin_version() if version is None else version
+    if version is not None:
+        return version
+    try:
+        return pin_version()
+    except (SQLAlchemyError, DatabaseError):
+        return -1
 
 
 @st.cache_data(ttl=300, show_spinner=False)
