@@ -39,27 +39,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (a service manager, `make serve` stopping) ends like Ctrl-C: the source in
-    flight lets go of its lease at once instead of leaving it to expire."""
+def _stop_on_sigterm(stop) -> None:
+    """SIGTERM (a service manager, `make serve` stopping): finish the source in flight —
+    its lease is let go normally — start nothing more, exit 130. A flag, not an exception:
+    raised from a signal handler, an exception can land in a finaliser and be lost."""
     import signal
 
-    def stop(_signum, _frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
 
 
 def main(argv: list[str] | None = None) -> int:
     from jobs.schedule import Scheduler
 
     args = build_parser().parse_args(argv)
-    _stop_on_sigterm()
     try:
         load_settings(args.config)  # a broken file stops the start, with its one line
         engine = get_engine()
-        return Scheduler(engine, lambda: load_settings(args.config),
-                         every=args.every).run(once=args.once)
+        scheduler = Scheduler(engine, lambda: load_settings(args.config), every=args.every)
+        _stop_on_sigterm(scheduler.stop)
+        return scheduler.run(once=args.once)
     except (ConfigError, DatabaseError) as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from data.store import read_snapshot
 from net.http import SourceError, redact
 
 DEFAULT_EVERY_S = 1800.0
+STOPPED = 130  # exit code when stopped (SIGTERM, like Ctrl-C)
 JITTER = 0.1
 MAX_BACKOFF_S = 6 * 3600.0
 
@@ -76,10 +78,11 @@ class Scheduler:
     load_settings: Callable[[], object]
     every: float = DEFAULT_EVERY_S
     clock: Callable[[], datetime] = _utc_now
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], object] | None = None  # default: wait on ``stop``
     rand: random.Random = field(default_factory=random.Random)
     log: Callable[[str], None] = _print
     holder: str = field(default_factory=lambda: default_holder("scheduler"))
+    stop: threading.Event = field(default_factory=threading.Event)  # set: stop when safe
     failures: dict[str, int] = field(default_factory=dict)
     next_try: dict[str, datetime] = field(default_factory=dict)
     _idle_said: bool = False
@@ -96,6 +99,8 @@ class Scheduler:
             return
         self._idle_said = False
         for name in names:
+            if self.stop.is_set():  # asked to stop: not another source
+                return
             result.sources[name] = self._sync_one(settings, name)
 
     def _sync_one(self, settings, name: str) -> str:
@@ -202,7 +207,10 @@ class Scheduler:
                 return 1 if result.failed else 0
             if rounds is not None and done >= rounds:
                 return 0
-            self.sleep(self.wait())
+            (self.sleep or self.stop.wait)(self.wait())
+            if self.stop.is_set():
+                self.log("scheduler stopped")
+                return STOPPED
 
 
 def _notifier() -> Callable | None:

@@ -183,7 +183,8 @@ def test_sigterm_stops_the_scheduler_and_frees_its_leases(sqlite_url, tmp_path, 
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130 and err.strip().endswith("scheduler stopped")
+    assert proc.returncode == 130, err
+    assert _lines(_out)[-1] == "scheduler stopped"
     eng = get_engine(sqlite_url)
     assert lease_rows(eng) == {}
     eng.dispose()
