@@ -1,4 +1,5 @@
-"""Command line: ``python -m connectors demo|sync|import-junit`` (the contract in docs/cli.md).
+"""Command line: ``python -m connectors demo|sync|status|import-junit`` (the contract in
+docs/cli.md).
 
 Every command creates or upgrades the schema on a new database. Failures print one line on
 stderr — what is wrong and what to do — and exit non-zero; never a traceback, never a token.
@@ -18,7 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors import SOURCE_MODULES
 from net.http import SourceError, redact
+from connectors.frame.lease import LeaseHeld
 from connectors.progress import Progress
+from connectors.sources import sync_source
 from data.config import ConfigError, load_settings
 from data.store import (DatabaseError, database_error, database_url, get_engine, is_empty,
                         masked)
@@ -95,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sources.add_parser(name, parents=[per_source], help=f"sync {name}")
         importlib.import_module(module_name).add_arguments(p)
 
+    status = sub.add_parser("status", help="each source's last successful sync, its age and "
+                            "state; exit 1 when any is too old or failing")
+    status.add_argument("--config", default=None, help="configuration file (readiness.toml)")
+    status.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text (default) or json")
+
     junit = sub.add_parser("import-junit", help="import JUnit XML files, folders, globs or zips")
     importlib.import_module("connectors.junit").add_arguments(junit)
     return parser
@@ -155,10 +164,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "remap":
         from data.domain import remap
+        from data.version import bump
         from data.mapping import mapping_rules
 
         with engine.begin() as conn:
             counts = remap(conn, mapping_rules(settings.mapping, settings.jira.status_names))
+            bump(conn)  # pages' caches key on the data version (data/version.py)
         print(f"remapped: {counts['items']} severities changed, "
               f"{counts['history']} history rows derived")
         return 0
@@ -167,10 +178,17 @@ def _run(args: argparse.Namespace) -> int:
         with Progress("junit") as progress:
             return module.run(args, settings, engine, progress)
     # sync
+    if args.command == "status":
+        from connectors.status import run_status
+        return run_status(settings, engine, args.format)
     if args.source_command:
-        module = importlib.import_module(SOURCE_MODULES[args.source_command])
-        with Progress(args.source_command) as progress:
-            written = module.run(args, settings, engine, progress)
+        try:
+            with Progress(args.source_command) as progress:
+                written = sync_source(args.source_command, settings, engine, progress,
+                                      run=lambda m: m.run(args, settings, engine, progress))
+        except LeaseHeld as held:  # someone else is syncing it: not a failure
+            print(held)
+            return 0
         _report(args.source_command, written)
         return 0
     names = [args.source] if args.source else settings.configured_sources()
@@ -181,12 +199,12 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     failed = 0
     for name in names:
-        module = importlib.import_module(SOURCE_MODULES[name])
         try:
             with Progress(name) as progress:
-                _report(name, module.sync_configured(
-                    settings, engine, progress, full=args.full,
-                    allow_mass_delete=args.allow_mass_delete))
+                _report(name, sync_source(name, settings, engine, progress, full=args.full,
+                                          allow_mass_delete=args.allow_mass_delete))
+        except LeaseHeld as held:  # someone else is syncing it: skipped, not a failure
+            print(held)
         except SourceError as exc:  # one source failing does not stop the others
             print(f"error: {redact(str(exc))}", file=sys.stderr)
             failed += 1

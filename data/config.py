@@ -300,6 +300,9 @@ class GateOverride(_Section):
     weight: float | None = Field(None, description="a number >= 0")
     blocking: bool | None = Field(None, description="true or false")
     enabled: bool | None = Field(None, description="true or false")
+    max_age_hours: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="a number of hours > 0 (age gates such as data_fresh)")
 
 
 _Gates = dict[str, GateOverride]

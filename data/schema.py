@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from data.text import test_key
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 8
 
 
 class UTCDateTime(TypeDecorator):
@@ -419,6 +419,30 @@ gate_waivers = Table(
     Index("ix_gate_waivers_release", "release_id", "gate"),
 )
 
+# One row per source while a sync of it runs (connectors/frame/lease.py): whoever holds the
+# row syncs; the next one skips that source. ``token`` is the holder's own random id (a
+# takeover and a release touch only their own row); a row whose ``heartbeat_at`` stopped
+# belongs to a killed process and is taken over.
+source_leases = Table(
+    "source_leases",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("holder", String(255), nullable=False),  # "scheduler pid 412 on web-1"
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# One row (id 1): ``version`` grows with every write a reader caches over (each sync page,
+# demo load, waiver, snapshot), so a cache keyed on it sees another process's writes.
+data_version = Table(
+    "data_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime),
+)
+
 readiness_snapshots = Table(
     "readiness_snapshots",
     metadata,
@@ -432,7 +456,7 @@ readiness_snapshots = Table(
     Index("ix_readiness_snapshots_release", "release_id", "evaluated_at"),
 )
 
-# --- notifications (schema migration 11; README "Notifications") ------------------------------
+# --- notifications (schema migration 8; README "Notifications") ------------------------------
 # The outbox: one row per message, written and committed before the message goes, so a message
 # is sent at most once. `key` says what the message is about (its event), unique per channel.
 notifications = Table(

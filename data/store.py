@@ -302,22 +302,30 @@ def _migrate_6_categories_and_types(conn: Connection) -> None:
     domain.rederive_all(conn, mapping_rules(None))
 
 
-def _migrate_11_notifications(conn: Connection) -> None:
-    """Version 11: the notification outbox and the last verdict the notifier saw
+def _migrate_7_leases(conn: Connection) -> None:
+    """Version 7: ``source_leases`` (one sync per source at a time, connectors/frame/lease.py)
+    and ``data_version`` (a counter every write advances, so readers' caches see other
+    processes' writes; data/version.py)."""
+    schema.source_leases.create(conn, checkfirst=True)
+    schema.data_version.create(conn, checkfirst=True)
+
+
+def _migrate_8_notifications(conn: Connection) -> None:
+    """Version 8: the notification outbox and the last verdict the notifier saw
     (``notifications``, ``notify_verdicts``; README, Notifications). New tables only."""
     schema.notifications.create(conn, checkfirst=True)
     schema.notify_verdicts.create(conn, checkfirst=True)
 
 
-# version -> function(connection) upgrading from version-1. A version that only adds tables
-# may be absent: ``create_all`` at the end of an upgrade creates them.
+# version -> function(connection) upgrading from version-1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_sync_heartbeat,
     3: _migrate_3_test_key,
     4: _migrate_4_outcomes,
     5: _migrate_5_domain,
     6: _migrate_6_categories_and_types,
-    11: _migrate_11_notifications,
+    7: _migrate_7_leases,
+    8: _migrate_8_notifications,
 }
 
 # Any constant works: it only has to be the same in every ShipReady process on one server.
@@ -386,6 +394,27 @@ def _schema_lock(engine: Engine) -> Iterator[Connection]:
 def _record_version(conn: Connection, version: int) -> None:
     conn.execute(schema.schema_version.insert().values(
         version=version, applied_at=datetime.now(timezone.utc)))
+
+
+# --- reads ------------------------------------------------------------------------------------
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one state of the database, for a page render or a
+    report while a sync writes: on SQLite (WAL) an explicit deferred ``BEGIN`` — pysqlite
+    would otherwise run each SELECT on its own, each seeing the latest commit — and on
+    PostgreSQL a REPEATABLE READ transaction. Readers never wait for the writer in either.
+    Rolled back at the end: write in a transaction of its own (upgrading a SQLite read
+    snapshot to a write fails at once when a sync committed in between)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.begin()
+        else:
+            conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
 
 # --- writes -----------------------------------------------------------------------------------

@@ -51,13 +51,17 @@ def render() -> str:
             "WAIVED under an unexpired waiver. Verdict: NO_GO if any gate FAILs; else "
             "AT_RISK if any WARNs or a blocking gate has NO_DATA; else GO. Score = 100 × "
             "Σ weight × credit / Σ weight over gates not waived (credit PASS 1, WARN ½, "
-            "FAIL and NO_DATA 0). Override `threshold`, `warn`, `weight`, "
-            "`blocking` or `enabled` per organisation, project or release in readiness.toml "
+            "FAIL and NO_DATA 0). An age gate is set by `max_age_hours = H`: PASS up to H, "
+            "WARN up to 2H, past 2H NO_DATA. Override `threshold`, `warn`, `weight`, "
+            "`blocking` or `enabled` (`max_age_hours` for an age gate) per organisation, project or release in readiness.toml "
             "(`[gates.<id>]`, `[projects.KEY.gates.<id>]`, "
             "`[projects.KEY.releases.\"NAME\".gates.<id>]`).", "",
             "| gate | label | metric | pass when | warn when | weight | blocking |",
             "|---|---|---|---|---|---|---|"]
     for gid, g in gates.items():
+        if "max_age_hours" in g:
+            h = g["max_age_hours"]
+            g = {**g, "threshold": h, "warn": f"{2 * h} (older: no data)"}
         warn = f"{g['comparator']} {g['warn']}" if "warn" in g else "—"
         out.append(f"| `{gid}` | {_cell(g['label'])} | `{g['metric']}` | "
                    f"{g['comparator']} {g['threshold']} | {warn} | {g['weight']:g} | "

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from data.config import ConfigError, load_settings
-from data.store import DatabaseError, get_engine
+from data.store import DatabaseError, get_engine, read_snapshot
 from metrics import gates as G
 from metrics.readiness import ReleaseNotFound, evaluate_release
 from metrics.report import FORMATS, VERDICT_WORDS, render
@@ -54,9 +54,12 @@ def run_readiness(args, *, now: datetime | None = None) -> int:
         now = now or datetime.now(timezone.utc)
         engine = get_engine()
         try:
-            with engine.begin() as conn:
+            # Every measure reads one state of the database, even while a sync writes;
+            # the snapshot row is then written in a transaction of its own.
+            with read_snapshot(engine) as conn:
                 release_id = _release_id(conn, settings, args)
                 ev = evaluate_release(conn, settings, release_id, as_of=as_of, now=now)
+            with engine.begin() as conn:
                 if not getattr(args, "no_snapshot", False):
                     save_snapshot(conn, ev)
                 history = list_snapshots(conn, release_id)

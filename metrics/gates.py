@@ -2,8 +2,8 @@
 pure rules that turn measured values into a status, a verdict and a score (docs/metrics.md).
 
 - Status of a gate: PASS when the threshold is met; else WARN when the warn threshold is met or
-  the gate does not block; else FAIL; NO_DATA when its measure has no value; WAIVED when an
-  unexpired waiver covers it.
+  the gate does not block; else FAIL; NO_DATA when its measure has no value (or, for an age
+  gate, a value past twice its ``max_age_hours``); WAIVED when an unexpired waiver covers it.
 - Verdict: NO_GO if any gate FAILs; else AT_RISK if any gate WARNs or a blocking gate has
   NO_DATA; else GO.
 - Score = 100 × Σ weight × credit / Σ weight over gates not waived; credit PASS 1, WARN ½,
@@ -40,7 +40,11 @@ GATE_METRICS: dict[str, Metric] = {mid: CATALOGUE[mid] for mid in registry.GATE_
 _REQUIRED = {"label": str, "metric": str, "comparator": str, "threshold": (int, float),
              "weight": (int, float), "blocking": bool}
 _OPTIONAL = {"warn": (int, float), "enabled": bool}
-OVERRIDABLE = ("threshold", "warn", "weight", "blocking", "enabled")
+OVERRIDABLE = ("threshold", "warn", "weight", "blocking", "enabled", "max_age_hours")
+# An age gate (data_fresh) is set by one number: ``max_age_hours = H`` means threshold H,
+# warn up to 2H, and past 2H no data — data that old cannot support a verdict (README,
+# "Data freshness").
+AGE_KEY = "max_age_hours"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Gate:
     blocking: bool
     warn: float | None = None
     enabled: bool = True
+    no_data_above: float | None = None  # a value past this counts as no data (age gates)
 
     @property
     def unit(self) -> str:
@@ -116,9 +121,12 @@ def load_catalogue(path: Path = CATALOGUE_PATH) -> dict[str, Gate]:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: '{gate_id}' should be a table")
         for key in table:
-            if key not in _REQUIRED and key not in _OPTIONAL:
+            if key not in _REQUIRED and key not in _OPTIONAL and key != AGE_KEY:
                 raise ConfigError(f"{path}: unknown key '{gate_id}.{key}' (known: "
-                                  f"{', '.join(sorted({**_REQUIRED, **_OPTIONAL}))})")
+                                  f"{', '.join(sorted({**_REQUIRED, **_OPTIONAL}))}, "
+                                  f"{AGE_KEY})")
+        if AGE_KEY in table:
+            table = _expand_age(gate_id, table, str(path))
         for key, typ in _REQUIRED.items():
             if key not in table:
                 raise ConfigError(f"{path}: '{gate_id}.{key}' is missing")
@@ -139,9 +147,24 @@ def load_catalogue(path: Path = CATALOGUE_PATH) -> dict[str, Gate]:
                     weight=float(table["weight"]), blocking=table["blocking"],
                     warn=(_check_value(gate_id, "warn", table["warn"], metric, str(path))
                           if "warn" in table else None),
-                    enabled=table.get("enabled", True))
+                    enabled=table.get("enabled", True),
+                    no_data_above=table.get("no_data_above"))
         gates[gate_id] = _check_gate(gate, str(path), gate_id)
     return gates
+
+
+def _expand_age(gate_id: str, table: dict, where: str) -> dict:
+    """``max_age_hours = H`` → threshold H, warn 2H, no data past 2H (see :data:`AGE_KEY`)."""
+    hours = table[AGE_KEY]
+    if not _is_number(hours) or hours <= 0:
+        raise ConfigError(f"{where}: '{gate_id}.{AGE_KEY}' should be a number of hours > 0, "
+                          f"got {hours!r}")
+    if "threshold" in table or "warn" in table:
+        raise ConfigError(f"{where}: '{gate_id}' sets {AGE_KEY} and threshold/warn; "
+                          f"{AGE_KEY} alone sets both")
+    rest = {k: v for k, v in table.items() if k != AGE_KEY}
+    return {**rest, "threshold": float(hours), "warn": 2.0 * hours,
+            "no_data_above": 2.0 * hours}
 
 
 def _override_layers(settings, project: str | None, release: str | None):
@@ -176,7 +199,14 @@ def apply_overrides(catalogue: dict[str, Gate], settings, project: str | None = 
                 if name not in OVERRIDABLE:
                     raise ConfigError(f"{where}: '{key}.{name}' cannot be overridden "
                                       f"(allowed: {', '.join(OVERRIDABLE)})")
-                if name in ("threshold", "warn"):
+                if name == AGE_KEY:
+                    if gate.no_data_above is None:
+                        raise ConfigError(f"{where}: '{key}.{name}' applies only to age gates "
+                                          f"(data_fresh); use threshold")
+                    hours = _expand_age(gate_id, {AGE_KEY: value}, where)
+                    changes.update(threshold=hours["threshold"], warn=hours["warn"],
+                                   no_data_above=hours["no_data_above"])
+                elif name in ("threshold", "warn"):
                     changes[name] = _check_value(gate_id, f"{key}.{name}", value, gate.metric,
                                                  where)
                 elif name == "weight":
@@ -200,7 +230,7 @@ def gate_status(gate: Gate, value: float | None, *, waived: bool = False) -> str
     """PASS / WARN / FAIL / NO_DATA / WAIVED for ``value`` under ``gate`` (rules above)."""
     if waived:
         return WAIVED
-    if value is None:
+    if value is None or (gate.no_data_above is not None and value > gate.no_data_above):
         return NO_DATA
     meets = COMPARATORS[gate.comparator]
     if meets(value, gate.threshold):

@@ -97,13 +97,13 @@ def render(scope: Scope, rows: list[KpiRow], fmt: str) -> str:
 def run_kpis(args) -> int:
     """The `kpis` command: 0 on success, 1 if a KPI failed, 2 on a usage error."""
     from data.config import load_settings
-    from data.store import get_engine
+    from data.store import get_engine, read_snapshot
 
     settings = load_settings(getattr(args, "config", None))
     engine = get_engine()
     errors: list[str] = []
     try:
-        with engine.connect() as conn:
+        with read_snapshot(engine) as conn:  # one state of the data, even mid-sync
             scope = resolve_scope(conn, settings, project=args.project, team=args.team,
                                   sprint=args.sprint, release=args.release,
                                   since=args.since, until=args.until)

@@ -12,7 +12,9 @@ What each measure reads (the metric catalogue, metrics/registry.py, has the defi
   readiness.toml, default ``release/{name}``) of the project's repos and pipelines;
 - deployments: the project's services (else its repos); change failure rate over the 30 days
   before ``as_of``;
-- bug trend: the project's bugs over the last 3 weeks; forecast: metrics.forecast.
+- bug trend: the project's bugs over the last 3 weeks; forecast: metrics.forecast;
+- data age: the last successful sync before ``as_of`` of each source the release's rows
+  come from (data/freshness.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy import Connection, func, select
 from data.domain import scope_kinds
 from data.mapping import DEPLOY_NOT_DEPLOYED, DEPLOY_UNFINISHED, natural_key
 from data.schema import deployments as dep
-from data.schema import releases
+from data.schema import pipeline_runs, release_items, releases
 from data.schema import work_item_changes as wic
 from data.schema import work_items as wi
 from data.store import in_values
@@ -105,7 +107,7 @@ class Evaluation:
                 "release_id": self.release_id, "as_of": self.as_of.isoformat(),
                 "target_date": self.target_date.isoformat() if self.target_date else None,
                 "released_at": self.released_at.isoformat() if self.released_at else None,
-                "context": self.context}
+                "data_age": self.context.get("data_age", []), "context": self.context}
 
 
 @dataclass
@@ -132,6 +134,29 @@ class Context:
         if "items" not in self.cache:
             self.cache["items"] = release_members(self.conn, self.release["id"], self.as_of)
         return self.cache["items"]
+
+    def data_ages(self) -> list:
+        """Freshness at ``as_of`` (data/freshness.py) of every source the release's data comes
+        from: the release itself, its items, the CI runs of its repos and pipelines, the
+        deployments of its services and repos."""
+        if "ages" not in self.cache:
+            from data.freshness import max_age_hours, source_ages
+
+            rel_id = self.release["id"]
+            found = {self.release["source"]}
+            found |= set(self.conn.execute(select(release_items.c.source).where(
+                release_items.c.release_id == rel_id).distinct()).scalars())
+            if self.repos or self.pipelines:
+                found |= set(self.conn.execute(select(pipeline_runs.c.source).where(
+                    pipeline_runs.c.repo.in_(self.repos)
+                    | pipeline_runs.c.pipeline.in_(self.pipelines)).distinct()).scalars())
+            if self.services or self.repos:
+                found |= set(self.conn.execute(select(dep.c.source).where(
+                    dep.c.service.in_(self.services) | dep.c.repo.in_(self.repos))
+                    .distinct()).scalars())
+            self.cache["ages"] = source_ages(self.conn, self.as_of, sorted(found),
+                                             limit_hours=max_age_hours(self.settings))
+        return self.cache["ages"]
 
     def latest_run(self) -> dict | None:
         if "run" not in self.cache:
@@ -337,6 +362,24 @@ def _forecast(ctx: Context) -> Measured:
     return Measured(fc.probability_on_time, evidence, basis=fc.basis, detail=detail)
 
 
+def _data_age(ctx: Context) -> Measured:
+    from data.freshness import format_age
+
+    ages = ctx.data_ages()
+    evidence = [{"label": a.source, "url": None, "detail": (
+        f"{format_age(a.age_hours)} old (last successful sync "
+        f"{a.last_success:%Y-%m-%d %H:%M} UTC)" if a.last_success
+        else "no successful sync before this moment")} for a in ages]
+    detail = {"sources": [a.to_dict() for a in ages]}
+    if not ages or any(a.age_hours is None for a in ages):
+        return Measured(None, evidence, basis="a source of the release's data has no "
+                        "successful sync before this moment", detail=detail)
+    oldest = max(ages, key=lambda a: a.age_hours)
+    return Measured(round(oldest.age_hours, 2), evidence,
+                    basis=f"oldest: {oldest.source}, {format_age(oldest.age_hours)}",
+                    detail=detail)
+
+
 MEASURES: dict[str, Callable[[Context], Measured]] = {
     "open_bugs_critical": _open_bugs("critical"),
     "open_bugs_high": _open_bugs("high"),
@@ -349,6 +392,7 @@ MEASURES: dict[str, Callable[[Context], Measured]] = {
     "change_failure_rate": _cfr,
     "bug_trend_converging": _bug_trend,
     "forecast_on_time": _forecast,
+    "data_age_hours": _data_age,
 }
 assert set(MEASURES) == set(G.GATE_METRICS), "every gate metric needs a measure"
 
@@ -403,4 +447,5 @@ def evaluate_release(conn: Connection, settings, release_id: str, *,
                       verdict=verdict, score=score, gates=results,
                       context={"branch": ctx.branch, "repos": list(ctx.repos),
                                "services": list(ctx.services),
-                               "pipelines": list(ctx.pipelines)})
+                               "pipelines": list(ctx.pipelines),
+                               "data_age": [a.to_dict() for a in ctx.data_ages()]})

@@ -157,13 +157,17 @@ CATALOGUE: dict[str, Metric] = {m.id: m for m in [
     Metric("bug_trend_converging", "Bug trend converging", "count", "higher",
            "1 when over the last 3 weeks the project's bugs were resolved at least as fast as "
            "they came in, else 0", RELEASE),
+    Metric("data_age_hours", "Data age", "hours", "lower",
+           "Hours from the end of the last successful sync, before the moment evaluated, of "
+           "each source the release's items, CI runs and deployments come from; the oldest "
+           "counts (a source with no such sync: no data)", RELEASE),
 ]}
 
 # The measures a launch gate may read: metrics/readiness.py has a function for each.
 GATE_METRICS: tuple[str, ...] = (
     "open_bugs_critical", "open_bugs_high", "scope_done", "test_pass_rate", "new_failures",
     "flaky_tests", "pipeline_success_rate", "staging_deploy_healthy", "change_failure_rate",
-    "bug_trend_converging", "forecast_on_time")
+    "bug_trend_converging", "forecast_on_time", "data_age_hours")
 
 # KPIs that only mean something when a release is in scope.
 RELEASE_ONLY: frozenset[str] = frozenset({"forecast_on_time"})

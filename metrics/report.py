@@ -56,12 +56,28 @@ def _one_line(text: str | None, limit: int = 240) -> str:
     return one_line(text, limit)
 
 
+def data_age_line(ev) -> str:
+    """``Data age: <source> 6.0 h (last success 2026-03-10 06:00 UTC), …`` at the moment
+    evaluated (data/freshness.py); ``never synced`` for a source without a success by then."""
+    from data.freshness import format_age
+
+    parts = []
+    for a in ev.context.get("data_age", []):
+        if a["last_success"]:
+            when = datetime.fromisoformat(a["last_success"])
+            parts.append(f"{a['source']} {format_age(a['age_hours'])} "
+                         f"(last success {when:%Y-%m-%d %H:%M} UTC)")
+        else:
+            parts.append(f"{a['source']} never synced")
+    return "Data age: " + (", ".join(parts) if parts else "no source")
+
+
 # --- text ------------------------------------------------------------------------------------------
 def render_text(ev, history: list[dict] | None = None) -> str:
     """A plain-text report for terminals and e-mail."""
     lines = [_headline(ev),
              f"as of {_when(ev.as_of)} · target {_when(ev.target_date)} · "
-             f"branch {ev.context.get('branch', '—')}", ""]
+             f"branch {ev.context.get('branch', '—')}", _one_line(data_age_line(ev), 400), ""]
     reasons = ev.reasons()
     if reasons:
         lines.append("Why not GO:")
@@ -105,7 +121,8 @@ def render_markdown(ev, history: list[dict] | None = None) -> str:
     """A Markdown report (a table of gates, then the evidence of every gate not passing)."""
     out = [f"# {md_inline(_headline(ev))}", "",
            f"As of {_when(ev.as_of)} · target {_when(ev.target_date)} · "
-           f"evaluated {_when(ev.evaluated_at)}", ""]
+           f"evaluated {_when(ev.evaluated_at)}", "", md_inline(data_age_line(ev), limit=LIMIT * 4),
+           ""]
     reasons = ev.reasons()
     if reasons:
         out += ["**Why not GO:** " + "; ".join(
@@ -258,6 +275,7 @@ def render_html(ev, history: list[dict] | None = None) -> str:
 {html_text(VERDICT_WORDS[ev.verdict])}</span> &nbsp; score <strong>{ev.score:g}</strong>/100</p>
 <p class="meta">As of {html_text(_when(ev.as_of))} · target {html_text(_when(ev.target_date))} · branch
 {html_text(ev.context.get('branch', '—'))} · evaluated {html_text(_when(ev.evaluated_at))}</p>
+<p class="meta">{html_text(data_age_line(ev))}</p>
 {reason_html}
 <table><thead><tr><th>Status</th><th>Gate and evidence</th><th>Value</th><th>Threshold</th>
 </tr></thead><tbody>{''.join(rows)}</tbody></table>

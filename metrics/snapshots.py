@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import Connection, insert, select
 
 from data.schema import readiness_snapshots
+from data.version import bump
 
 
 def save_snapshot(conn: Connection, evaluation) -> int:
@@ -18,6 +19,7 @@ def save_snapshot(conn: Connection, evaluation) -> int:
         release_id=evaluation.release_id, evaluated_at=evaluation.evaluated_at,
         as_of=evaluation.as_of, verdict=evaluation.verdict, score=evaluation.score,
         payload=evaluation.to_dict()))
+    bump(conn)  # pages' caches key on the data version (data/version.py)
     return int(res.inserted_primary_key[0])
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, insert, or_, select
 
 from data.schema import gate_waivers
+from data.version import bump
 
 
 class WaiverError(ValueError):
@@ -38,6 +39,7 @@ def add_waiver(conn: Connection, release_id: str, gate: str, *, reason: str, by:
     res = conn.execute(insert(gate_waivers).values(
         release_id=release_id, gate=gate, reason=reason.strip(), waived_by=by.strip(),
         created_at=now, expires_at=expires_at))
+    bump(conn)  # pages' caches key on the data version (data/version.py)
     return int(res.inserted_primary_key[0])
 
 

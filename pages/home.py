@@ -15,7 +15,7 @@ from ui import db, figures, filters, loaders, theme, widgets
 ABANDONED_NOTE = ("The last sync stopped without finishing (its process no longer reports): "
                   "what it committed is kept; run the sync again to resume.")
 
-ui.ensure_router()
+ui.ensure_router()  # also the data age in the sidebar (ui/freshness.py)
 st.title("🚦 ShipReady")
 st.caption("Can this release ship? Bugs, tests, CI and deploys in one verdict — every upcoming "
            "release, the delivery keys, and how fresh the data behind them is.")

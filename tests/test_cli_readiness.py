@@ -60,7 +60,7 @@ def snapshot_count(engine) -> int:
 def test_text_report_and_exit_code_for_no_go(cli, capsys):
     assert run_readiness(readiness_args(cli), now=NOW) == 1
     out = capsys.readouterr().out
-    assert out.startswith("Release PAY 2.4: NO-GO (score 34.2/100)")
+    assert out.startswith("Release PAY 2.4: NO-GO (score 37.5/100)")
     assert "✖ FAIL" in out and "PAY-3" in out and "pay::T3" in out
     assert snapshot_count(cli.engine) == 1
 
@@ -70,7 +70,7 @@ def test_json_format_contract(cli, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert {"release", "project", "verdict", "score", "evaluated_at", "gates"} <= set(doc)
     assert (doc["release"], doc["project"], doc["verdict"], doc["score"]) == (
-        "2.4", "PAY", "NO_GO", 34.2)
+        "2.4", "PAY", "NO_GO", 37.5)
     first = doc["gates"][0]
     assert {"id", "label", "status", "value", "threshold", "blocking", "evidence"} <= set(first)
     assert (first["id"], first["status"], first["value"], first["threshold"]) == (

@@ -203,8 +203,15 @@ def test_loading_twice_replaces_and_keeps_other_sources(engine):
         assert _count(conn, T.work_items, T.work_items.c.source == "jira") == 1
         assert _count(conn, T.test_results) == first["test_results"] + 1
         runs = conn.execute(select(T.sync_runs.c.outcome).where(
-            T.sync_runs.c.source == "demo")).all()
+            T.sync_runs.c.source == "demo",
+            T.sync_runs.c.scope != "daily sync (demo history)")).all()
+        days = conn.execute(select(T.sync_runs.c.finished_at).where(
+            T.sync_runs.c.scope == "daily sync (demo history)")).scalars().all()
     assert runs == [("success",)]  # the load is logged once, like a sync
+    # plus one daily sync at 00:00 UTC, once (not twice), up to and including --today
+    assert len(days) == len(set(days)) and max(days) == datetime(
+        TODAY.year, TODAY.month, TODAY.day, tzinfo=timezone.utc)
+    assert all(d.hour == 0 and d.minute == 0 for d in days)
 
 
 def test_remove_deletes_demo_rows_only(engine):

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from connectors.__main__ import build_parser as connectors_parser
+from jobs.__main__ import build_parser as jobs_parser
 from metrics.__main__ import build_parser as metrics_parser
 from ui.launch import build_parser as launch_parser
 
@@ -26,7 +27,7 @@ def _walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 
 def test_every_command_and_option_is_in_docs_cli():
     missing = []
-    for parser in (connectors_parser(), metrics_parser(), launch_parser()):
+    for parser in (connectors_parser(), metrics_parser(), launch_parser(), jobs_parser()):
         for path, option in _walk(parser):
             word = f"`{option}" if option else f"`{path[-1]}`"
             if word not in DOC and (option is None or f" {option}" not in DOC):

@@ -13,7 +13,7 @@ from metrics import gates as G
 
 DEFAULT_IDS = ["open_critical_bugs", "open_high_bugs", "scope_done", "test_pass_rate",
                "new_failures", "flaky_tests", "ci_success_rate", "staging_deploy_healthy",
-               "change_failure_rate", "bug_trend_converging", "forecast_on_time"]
+               "change_failure_rate", "bug_trend_converging", "forecast_on_time", "data_fresh"]
 
 
 def settings(doc: dict):
@@ -24,7 +24,7 @@ def test_catalogue_has_the_default_gates():
     cat = G.load_catalogue()
     assert list(cat) == DEFAULT_IDS
     blocking = sorted(g.id for g in cat.values() if g.blocking)
-    assert blocking == ["open_critical_bugs", "test_pass_rate"]
+    assert blocking == ["data_fresh", "open_critical_bugs", "test_pass_rate"]
     assert cat["open_critical_bugs"].threshold == 0 and cat["open_critical_bugs"].comparator == "<="
     assert cat["test_pass_rate"].unit == "fraction"
 
@@ -170,3 +170,28 @@ def test_failing_blocking_gate_through_status(value, blocking):
         assert status == "FAIL" and G.verdict(others + [(status, blocking)]) == "NO_GO"
     elif value < g.threshold:
         assert status == "WARN" and G.verdict(others + [(status, blocking)]) == "AT_RISK"
+
+
+def test_data_fresh_passes_up_to_the_limit_warns_to_twice_and_has_no_data_past_it():
+    gate = G.load_catalogue()["data_fresh"]
+    # [data_fresh] max_age_hours = 24: threshold 24, warn 48, no data past 48; weight 1
+    assert (gate.threshold, gate.warn, gate.no_data_above, gate.weight, gate.blocking) == (
+        24.0, 48.0, 48.0, 1.0, True)
+    assert [G.gate_status(gate, v) for v in (0.0, 24.0, 24.01, 48.0, 48.01, None)] == [
+        "PASS", "PASS", "WARN", "WARN", "NO_DATA", "NO_DATA"]
+    # a blocking gate without data: not GO
+    assert G.verdict([("PASS", True), ("NO_DATA", True)]) == "AT_RISK"
+
+
+def test_data_fresh_limit_is_overridden_by_max_age_hours():
+    s = settings({"gates": {"data_fresh": {"max_age_hours": 6}},
+                  "projects": {"PAY": {"gates": {"data_fresh": {"max_age_hours": 12}}}}})
+    glob = {g.id: g for g in G.apply_overrides(G.load_catalogue(), s)}["data_fresh"]
+    pay = {g.id: g for g in G.apply_overrides(G.load_catalogue(), s, "PAY")}["data_fresh"]
+    assert (glob.threshold, glob.warn, glob.no_data_above) == (6.0, 12.0, 12.0)
+    assert (pay.threshold, pay.warn, pay.no_data_above) == (12.0, 24.0, 24.0)
+    with pytest.raises(ConfigError, match="applies only to age gates"):
+        G.apply_overrides(G.load_catalogue(),
+                          settings({"gates": {"scope_done": {"max_age_hours": 6}}}))
+    with pytest.raises(ConfigError, match="max_age_hours"):
+        settings({"gates": {"data_fresh": {"max_age_hours": 0}}})

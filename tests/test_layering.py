@@ -103,3 +103,17 @@ def test_metrics_import_no_connector_ui_or_net_but_the_webhook_sender():
         found += [f"{rel}: imports {p}" for p in sorted(banned)]
     assert found == [], "metrics/ imports against the layers:\n" + "\n".join(found)
     assert "net" in imported_packages((ROOT / "metrics" / "webhook.py").read_text())
+
+
+def test_the_scheduler_sits_above_connectors_and_metrics():
+    """jobs/ calls connectors/ and metrics/; nothing below it imports jobs/ (docs/architecture.md)."""
+    assert imported_packages("import jobs.schedule\nfrom jobs import x\nfrom . import y\n") \
+        == {"jobs"}
+    found = [f"{path.relative_to(ROOT)}"
+             for below in ("connectors", "metrics", "data", "net")
+             for path in sorted((ROOT / below).rglob("*.py"))
+             if "jobs" in imported_packages(path.read_text())]
+    assert found == [], f"these import jobs/, which sits above them: {found}"
+    uses = set().union(*(imported_packages(p.read_text())
+                         for p in (ROOT / "jobs").rglob("*.py")))
+    assert {"connectors", "metrics"} <= uses

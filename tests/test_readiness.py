@@ -9,6 +9,7 @@ evaluated at NOW = 2026-03-10 12:00 UTC (a Tuesday).
   runs on release/2.4: r1 03-08 success, T1..T4 pass; r2 03-09 failure, T3 fails
   staging pay-api: s1 success 03-08, s2 failure 03-09; production p1 03-01, p2 03-05 success
 Project OPS: release 1.0 with one done story and nothing else (no tests, no deployments).
+Syncs of source t succeeded at 03-08 06:00 and 03-10 06:00: 6 h old at NOW and at 03-08 12:00.
 """
 
 from __future__ import annotations
@@ -71,8 +72,11 @@ def load_fixture(engine) -> None:
                for r in ("r1", "r2") for i in range(1, 5)]
     deps = [dep("s1", "staging", 8, "success"), dep("s2", "staging", 9, "failure"),
             dep("p1", "production", 1, "success"), dep("p2", "production", 5, "success")]
+    syncs = [{"source": "t", "scope": "all", "started_at": at - timedelta(minutes=5),
+              "finished_at": at, "outcome": "success", "items": {}, "requests": 0,
+              "not_modified": 0} for at in (utc(2026, 3, 8, 6), utc(2026, 3, 10, 6))]
     load(engine, work_items=items, releases=rels, release_items=members, pipeline_runs=runs,
-         test_results=results, deployments=deps)
+         test_results=results, deployments=deps, sync_runs=syncs)
 
 
 @pytest.fixture
@@ -101,10 +105,11 @@ def test_release_due_with_problems(db):
     # weeks (Mon) 02-23, 03-02, 03-09: 3 bugs in (PAY-3, PAY-4, PAY-5), 1 out (PAY-4)
     assert got["bug_trend_converging"] == ("WARN", 0.0)
     assert got["forecast_on_time"] == ("NO_DATA", None)      # no target date
+    assert got["data_fresh"] == ("PASS", 6.0)                # t synced at 06:00, NOW 12:00
     assert ev.verdict == "NO_GO"
-    # weights 3,2,2,3,1,1,1,2,1,1,2 = 19; credit 0+1+1+0+0.5+1+0.5+1+1+0.5+0 = 6.5
-    # 100 * 6.5 / 19 = 34.21
-    assert ev.score == 34.2
+    # weights 3,2,2,3,1,1,1,2,1,1,2,1 = 20; credit 0+1+1+0+0.5+1+0.5+1+1+0.5+0+1 = 7.5
+    # 100 * 7.5 / 20 = 37.5
+    assert ev.score == 37.5
     by_id = {g.gate.id: g for g in ev.gates}
     assert [e["label"] for e in by_id["open_critical_bugs"].evidence] == ["PAY-3"]
     assert by_id["open_critical_bugs"].evidence[0]["url"] == "https://t/PAY-3"
@@ -142,8 +147,9 @@ def test_waivers_cover_gates_until_they_expire(db):
     got = statuses(ev)
     assert got["open_critical_bugs"][0] == "WAIVED" and got["test_pass_rate"][0] == "WAIVED"
     assert got["scope_done"][0] == "WARN"
-    # no FAIL left, WARNs remain -> AT_RISK; waived weights 3 + 3 leave 13: 100 * 6.5 / 13 = 50
-    assert (ev.verdict, ev.score) == ("AT_RISK", 50.0)
+    # no FAIL left, WARNs remain -> AT_RISK; waived weights 3 + 3 leave 14 (with data_fresh,
+    # PASS): 100 * 7.5 / 14 = 53.57
+    assert (ev.verdict, ev.score) == ("AT_RISK", 53.6)
     # after 03-20 the critical-bug waiver has expired; the other one never expires
     assert statuses(later)["open_critical_bugs"][0] == "FAIL"
     assert statuses(later)["test_pass_rate"][0] == "WAIVED"
@@ -196,8 +202,8 @@ def test_release_without_tests_is_no_data_and_at_risk(db):
     assert got["test_pass_rate"] == ("NO_DATA", None)
     assert got["open_critical_bugs"] == ("PASS", 0) and got["scope_done"] == ("PASS", 1.0)
     assert ev.verdict == "AT_RISK"  # a blocking gate without data is never a pass
-    # PASS weights 3 + 2 + 2 = 7 of 19 (everything else has no data): 100 * 7 / 19 = 36.84
-    assert ev.score == 36.8
+    # PASS weights 3 + 2 + 2 + 1 (data fresh) = 8 of 20 (everything else has no data): 40.0
+    assert ev.score == 40.0
 
 
 def test_snapshots_store_every_evaluation(db):
@@ -209,7 +215,7 @@ def test_snapshots_store_every_evaluation(db):
         snapshots.save_snapshot(conn, ev2)
     with db.connect() as conn:
         snaps = snapshots.list_snapshots(conn, "t:release:pay24", with_payload=True)
-    assert [(s["verdict"], s["score"]) for s in snaps] == [("NO_GO", 34.2),
+    assert [(s["verdict"], s["score"]) for s in snaps] == [("NO_GO", 37.5),
                                                           (ev2.verdict, ev2.score)]
     assert snaps[0]["payload"] == json.loads(json.dumps(ev.to_dict()))
     assert snaps[1]["as_of"] == utc(2026, 3, 8, 12)
@@ -274,3 +280,37 @@ def test_demo_shipped_release_was_go_when_it_shipped(demo):
         rid, released_at = _release_id(conn, "PAY", "2.3")
         ev = readiness.evaluate_release(conn, settings, rid, as_of=released_at)
     assert ev.verdict == "GO", [(g.gate.id, g.status, g.value, g.basis) for g in ev.reasons()]
+
+
+def test_data_fresh_is_judged_by_the_syncs_before_the_moment(db):
+    """Syncs of t at 03-08 06:00 and 03-10 06:00 (the fixture)."""
+    def fresh(as_of):
+        with db.connect() as conn:
+            ev = readiness.evaluate_release(conn, SETTINGS, "t:release:pay24", as_of=as_of,
+                                            now=NOW)
+        g = {r.gate.id: r for r in ev.gates}["data_fresh"]
+        return g.status, g.value, ev.to_dict()["data_age"]
+
+    # 03-09 12:00: the 03-10 sync is later and does not count; 03-08 06:00 is 30 h old: WARN
+    status, value, ages = fresh(utc(2026, 3, 9, 12))
+    assert (status, value) == ("WARN", 30.0)
+    assert ages == [{"source": "t", "last_success": "2026-03-08T06:00:00+00:00",
+                     "age_hours": 30.0, "state": "stale", "error": None}]
+    # 03-10 06:30: the 03-10 06:00 sync counts, 0.5 h old: PASS
+    assert fresh(utc(2026, 3, 10, 6, 30))[:2] == ("PASS", 0.5)
+    # 03-12 07:00: 49 h after the last sync, past twice the limit: no data, not GO
+    assert fresh(utc(2026, 3, 12, 7))[:2] == ("NO_DATA", 49.0)
+    # 03-08 05:00: no sync yet at all
+    assert fresh(utc(2026, 3, 8, 5))[:2] == ("NO_DATA", None)
+
+
+def test_reports_state_each_sources_data_age(db):
+    from metrics.report import render
+
+    with db.connect() as conn:
+        ev = readiness.evaluate_release(conn, SETTINGS, "t:release:pay24", now=NOW)
+    line = "Data age: t 6.0 h (last success 2026-03-10 06:00 UTC)"
+    assert line in render(ev, "text").splitlines()
+    assert f'<p class="meta">{line}</p>' in render(ev, "html")
+    assert line in render(ev, "markdown")
+    assert json.loads(render(ev, "json"))["data_age"][0]["age_hours"] == 6.0

@@ -4,7 +4,8 @@ import streamlit as st
 
 
 def ensure_router() -> None:
-    """Make sure the page runs inside app.py's router, never on its own.
+    """Make sure the page runs inside app.py's router, never on its own; then show the data
+    age (:func:`ui.freshness.show`).
 
     A folder named ``pages/`` makes Streamlit start in its old multipage mode until the first
     ``st.navigation`` call in the process; a deep link opened first on a fresh server would run
@@ -17,6 +18,11 @@ def ensure_router() -> None:
     from ui import gate
 
     if st.session_state.get("_via_router") and gate.admitted():
+        # Every page starts here: pin the data version this render reads and show how old
+        # each source's data is (ui/freshness.py) — once per run, before any cached read.
+        from ui import freshness
+
+        freshness.show()
         return
     from streamlit.runtime.pages_manager import PagesManager
 

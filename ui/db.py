@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine, func, select
 
 from data import schema
 from data.store import database_url, get_engine, masked, table_counts
+
+
+def versioned(ttl: float) -> Callable:
+    """``st.cache_data`` whose key also holds the data version now (data/version.py, read
+    at each call: these small reads run in the router too, before a page pins its version):
+    a write by any process — a sync by the scheduler or cron, a waiver in another session —
+    shows at the next render, not after ``ttl``."""
+    def wrap(fn: Callable) -> Callable:
+        def cached(url: str, version: int, *args, **kwargs):
+            return fn(url, *args, **kwargs)
+
+        # st.cache_data tells functions apart by module, qualified name and source: this
+        # inner function's source is the same for every wrapped one, its name is not.
+        cached.__module__, cached.__qualname__ = fn.__module__, f"{fn.__qualname__}@version"
+        cached_fn = st.cache_data(ttl=ttl, show_spinner=False)(cached)
+
+        @functools.wraps(fn)
+        def call(url: str, *args, **kwargs):
+            from ui.freshness import version_now
+
+            return cached_fn(url, version_now(url), *args, **kwargs)
+
+        return call
+    return wrap
 
 
 @st.cache_resource(show_spinner=False)
@@ -24,14 +51,14 @@ def database_label() -> str:
     return masked(database_url())
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@versioned(ttl=30)
 def load_table_counts(url: str) -> pd.DataFrame:
     """Rows per source and table (test results counted through their runs)."""
     with engine_for(url).connect() as conn:
         return pd.DataFrame(table_counts(conn), columns=["table", "source", "rows"])
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@versioned(ttl=30)
 def load_last_syncs(url: str) -> pd.DataFrame:
     """The latest run of each source: when it finished, its outcome and one-line error."""
     runs = schema.sync_runs
@@ -76,11 +103,11 @@ def _live_outcome(row: dict) -> dict:
 
 
 # --- pickers and the data page --------------------------------------------------------------
-# Short TTLs: a sync in another process should show up without a restart; the pages that
-# change data (waive, sync, reload demo) clear the caches themselves.
+# Keyed on the data version (see versioned): another process's writes show at the next
+# render; the pages that change data (waive, sync, reload demo) also clear the caches.
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@versioned(ttl=30)
 def load_releases(url: str) -> pd.DataFrame:
     """Every release: id, project, name, target date, when it shipped, state."""
     r = schema.releases
@@ -93,7 +120,7 @@ def load_releases(url: str) -> pd.DataFrame:
                                      "state", "url"])
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@versioned(ttl=30)
 def load_sprints(url: str) -> pd.DataFrame:
     """Every sprint: id, project, board, name, state and its dates, newest first."""
     s = schema.sprints
@@ -106,7 +133,7 @@ def load_sprints(url: str) -> pd.DataFrame:
                                      "end_at", "completed_at", "url"])
 
 
-@st.cache_data(ttl=30, show_spinner=False)
+@versioned(ttl=30)
 def load_projects(url: str) -> list[str]:
     """Project keys found in the database (work items and releases)."""
     from sqlalchemy import union
@@ -117,7 +144,7 @@ def load_projects(url: str) -> list[str]:
         return sorted(p for (p,) in conn.execute(q) if p)
 
 
-@st.cache_data(ttl=10, show_spinner=False)
+@versioned(ttl=10)
 def load_sync_runs(url: str, limit: int = 200) -> pd.DataFrame:
     """The latest sync runs, newest first, with rows written summed over resources."""
     runs = schema.sync_runs

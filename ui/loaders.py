@@ -2,7 +2,9 @@
 
 Every number a page shows comes from a metrics function called through here. The cache key is
 the database URL, the configuration file's identity (path and mtime, so an edited
-readiness.toml shows at once) and the plain arguments; values are pickled copies, so pages can
+readiness.toml shows at once), the data version the render reads (data/version.py: every
+write by any process advances it) and the plain arguments; each read runs in one
+transaction (:func:`reading`); values are pickled copies, so pages can
 never mutate a cached result. Pages that change data (waive, sync, reload demo) call
 :func:`ui.db.clear_caches`.
 """
@@ -10,6 +12,7 @@ never mutate a cached result. Pages that change data (waive, sync, reload demo) 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,7 +24,7 @@ from ui import db
 from ui.filters import Filters
 
 T = TypeVar("T")
-TTL = 300  # seconds; data changes through syncs, which clear the caches of this process
+TTL = 300  # seconds; a write by any process advances the data version in every key
 
 
 @dataclass(frozen=True)
@@ -64,58 +67,100 @@ def _name(fn: Callable) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
+def data_token() -> str:
+    """Every cache key's data part: the configuration's identity and the data version this
+    render reads (pinned once per run by ui.freshness): a write by any process — a sync by
+    the scheduler, cron or another app process, a waiver — advances the version, so the next
+    render misses the cache instead of showing up to TTL seconds of old numbers."""
+    from ui.freshness import pinned_version
+
+    return f"{config_token()}|v{pinned_version()}"
+
+
+@contextmanager
+def reading(url: str):
+    """A connection whose reads all see one state of the database (one transaction): a
+    snapshot on SQLite (WAL; an explicit BEGIN, since pysqlite would run each SELECT on its
+    own) and REPEATABLE READ on PostgreSQL. Yields ``(conn, version)``: the data version in
+    that same snapshot, so a result can be checked against the version the render pinned."""
+    from data.store import read_snapshot
+    from data.version import current
+
+    with read_snapshot(db.engine_for(url)) as conn:
+        yield conn, current(conn)
+
+
+def _checked(result: tuple[int, T]) -> T:
+    """The value of a ``(version, value)`` read. When the data moved on since this render
+    pinned its version (a sync committed mid-render), render again at the new version —
+    at most twice in a row — so a page never shows half its numbers from before a sync and
+    half from after."""
+    from ui.freshness import PINNED
+
+    version, value = result
+    pinned = st.session_state.get(PINNED)
+    if pinned is not None and version != pinned:
+        tries = st.session_state.get("_version_reruns", 0)
+        if tries < 2:
+            st.session_state["_version_reruns"] = tries + 1
+            st.rerun()
+    else:
+        st.session_state["_version_reruns"] = 0
+    return value
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _call(url: str, token: str, name: str, _fn: Callable, args: tuple, kwargs: tuple):
-    with db.engine_for(url).connect() as conn:
-        return _fn(conn, *args, **dict(kwargs))
+    with reading(url) as (conn, version):
+        return version, _fn(conn, *args, **dict(kwargs))
 
 
 def call(fn: Callable[..., T], *args, **kwargs) -> T:
     """``fn(conn, *args, **kwargs)`` on the app's database, cached."""
-    return _call(db.database_url(), config_token(), _name(fn), fn, args,
-                 tuple(sorted(kwargs.items())))
+    return _checked(_call(db.database_url(), data_token(), _name(fn), fn, args,
+                          tuple(sorted(kwargs.items()))))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _scope(url: str, token: str, key: ScopeKey):
     from metrics.scope import resolve_scope
 
-    with db.engine_for(url).connect() as conn:
-        return resolve_scope(conn, db.settings(), **key.kwargs())
+    with reading(url) as (conn, version):
+        return version, resolve_scope(conn, db.settings(), **key.kwargs())
 
 
 def scope(key: ScopeKey):
     """The resolved Scope; raises metrics.scope.ScopeError (one line) for unknown names."""
-    return _scope(db.database_url(), config_token(), key)
+    return _checked(_scope(db.database_url(), data_token(), key))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _scoped(url: str, token: str, name: str, _fn: Callable, key: ScopeKey, kwargs: tuple):
     from metrics.scope import resolve_scope
 
-    with db.engine_for(url).connect() as conn:
+    with reading(url) as (conn, version):
         sc = resolve_scope(conn, db.settings(), **key.kwargs())
-        return _fn(conn, sc, **dict(kwargs))
+        return version, _fn(conn, sc, **dict(kwargs))
 
 
 def scoped(fn: Callable[..., T], key: ScopeKey, **kwargs) -> T:
     """``fn(conn, scope, **kwargs)`` for the resolved scope, cached."""
-    return _scoped(db.database_url(), config_token(), _name(fn), fn, key,
-                   tuple(sorted(kwargs.items())))
+    return _checked(_scoped(db.database_url(), data_token(), _name(fn), fn, key,
+                            tuple(sorted(kwargs.items()))))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _kpis(url: str, token: str, ids: tuple, key: ScopeKey) -> dict:
     from metrics.scope import resolve_scope
 
-    with db.engine_for(url).connect() as conn:
+    with reading(url) as (conn, version):
         sc = resolve_scope(conn, db.settings(), **key.kwargs())
-        return _registry_values(conn, sc, ids)
+        return version, _registry_values(conn, sc, ids)
 
 
 def kpis(ids: tuple[str, ...], key: ScopeKey) -> dict:
     """``{id: (Metric, MetricValue)}`` from the registry for the scope, cached."""
-    return _kpis(db.database_url(), config_token(), tuple(ids), key)
+    return _checked(_kpis(db.database_url(), data_token(), tuple(ids), key))
 
 
 def settings():

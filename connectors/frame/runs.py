@@ -19,6 +19,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from data import schema
+from data.version import bump
 from net.http import SourceError, redact
 
 
@@ -141,6 +142,7 @@ class SyncRun:
                                  items=dict(self.items), requests=self.requests,
                                  not_modified=self.not_modified, error=error,
                                  duration_s=round(time.monotonic() - self._t0, 3)))
+            bump(conn)  # a run's end (removals, imports without a cursor) is new data too
         return False
 
 

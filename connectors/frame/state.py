@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 
 from data import schema
 from data.store import upsert
+from data.version import bump
 
 K = TypeVar("K")
 
@@ -46,6 +47,7 @@ def set_state(conn: Connection, source: str, scope: str, resource: str, *,
     if pending is not None:
         row["pending"] = pending
     upsert(conn, schema.sync_state, [row])
+    bump(conn)  # readers' caches key on it: this page's rows are new data (data/version.py)
 
 
 def save_raw(conn: Connection, source: str, resource: str, scope: str,

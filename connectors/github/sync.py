@@ -49,6 +49,7 @@ from connectors.frame import (
 from data import schema
 from data import domain
 from data.mapping import mapping_rules
+from data.snapshots import changed_release_scopes
 from data.store import in_values, insert_for, upsert
 
 from . import fetch
@@ -620,14 +621,16 @@ class RepoSync:
 
     # --- scope snapshots ------------------------------------------------------------------
     def take_scope_snapshots(self) -> None:
-        """GitHub keeps no history of a milestone's scope, so record it: every open milestone
-        at every sync, and a closed one whenever the milestones list changed."""
+        """GitHub keeps no history of a milestone's scope, so record it: an open milestone, and
+        a closed one whenever the milestones list changed — each only when its scope changed
+        since its last snapshot."""
         rel, ri, wi = schema.releases, schema.release_items, schema.work_items
         taken = self.now
         with self.engine.begin() as conn:
             targets = [rid for rid, state in conn.execute(select(rel.c.id, rel.c.state).where(
                 _prefix_range(rel.c.id, nz.milestone_id(self.repo, 0)[:-1])))
                 if state == "unreleased" or rid in self.changed_milestones]
+            targets = changed_release_scopes(conn, targets)  # unchanged scope: no new copy
             if not targets:
                 return
             # One INSERT … SELECT: the rows never pass through Python (20,000 members of

@@ -35,7 +35,7 @@ memory stays flat at ``--scale 50``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
 
 from sqlalchemy import Engine, Table, update
@@ -51,6 +51,7 @@ from data.demo.org import Project
 from data.demo.rand import stream
 from data.demo.work import ProjectWork
 from data.store import delete_source
+from data.version import bump
 
 SOURCE = "demo"
 PROJECTS = _ORG_PROJECTS + GITLAB_PROJECTS  # the GitLab team: data/demo/gitlab_team.py
@@ -188,6 +189,7 @@ def load_demo(engine: Engine, *, scale: float = 1.0, seed: int = 7, today: date 
     today = today or datetime.now(timezone.utc).date()
     with engine.begin() as conn:
         delete_source(conn, SOURCE)
+        conn.execute(schema.sync_runs.insert(), sync_history(today))
         run_id = conn.execute(schema.sync_runs.insert().values(
             source=SOURCE, scope=f"scale={scale:g} seed={seed} today={today.isoformat()}",
             started_at=datetime.now(timezone.utc), outcome="running", requests=0,
@@ -207,6 +209,25 @@ def load_demo(engine: Engine, *, scale: float = 1.0, seed: int = 7, today: date 
         raise
     _close_run(engine, run_id, started, "success", writer.counts, None)
     return dict(sorted(writer.counts.items()))
+
+
+HISTORY_SCOPE = "daily sync (demo history)"
+
+
+def sync_history(today: date) -> list[dict]:
+    """One successful sync a day, finished at 00:00 UTC, from the start of the generated
+    history to ``today`` — the demo stamped by its ``--today``. Data age (data/freshness.py)
+    reads the syncs before a moment, so the demo is fresh on its own day and a past moment
+    (``--as-of`` a ship date) is judged by that day's sync, as a live installation's would be.
+    The load itself is logged separately, when it really ran."""
+    layout = Layout(today)
+    day, rows = layout.history_start, []
+    while day <= layout.now:
+        rows.append({"source": SOURCE, "scope": HISTORY_SCOPE, "started_at": day,
+                     "finished_at": day, "heartbeat_at": day, "outcome": "success",
+                     "items": {}, "requests": 0, "not_modified": 0, "duration_s": 0.0})
+        day += timedelta(days=1)
+    return rows
 
 
 def _derive_domain(engine: Engine) -> None:
@@ -244,12 +265,14 @@ def _close_run(engine: Engine, run_id: int, started: datetime, outcome: str,
         conn.execute(update(schema.sync_runs).where(schema.sync_runs.c.id == run_id).values(
             outcome=outcome, finished_at=finished, items=dict(counts), error=error,
             duration_s=(finished - started).total_seconds()))
+        bump(conn)  # pages' caches key on the data version (data/version.py)
 
 
 def remove_demo(engine: Engine) -> dict[str, int]:
     """Delete every demo row (and nothing else); returns rows deleted per table."""
     with engine.begin() as conn:
         counts = delete_source(conn, SOURCE)
+        bump(conn)
     return {table: n for table, n in counts.items() if n}
 
 

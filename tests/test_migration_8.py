@@ -1,4 +1,4 @@
-"""Migration 11 (the notification outbox) on a database written at version 5, on SQLite and
+"""Migration 8 (the notification outbox) on a database written at version 5, on SQLite and
 PostgreSQL: the two tables appear, stored rows are untouched, and the notifier works on it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from data.store import get_engine
 from old_schema import metadata_at
 
 
-def test_migration_11_adds_the_outbox(db_url):
+def test_migration_8_adds_the_outbox(db_url):
     old = metadata_at(5)
     assert "notifications" not in old.tables and "notify_verdicts" not in old.tables
     eng = get_engine(db_url, create_schema=False)
