@@ -93,7 +93,7 @@ class Scheduler:
         if not names:
             if not self._idle_said:
                 self.log("sync: no source is configured in readiness.toml — idling; "
-                         "add [github], [jira] or [jenkins] (see readiness.toml.example)")
+                         "add [github], [gitlab], [jira] or [jenkins] (see readiness.toml.example)")
                 self._idle_said = True
             return
         self._idle_said = False

@@ -86,8 +86,8 @@ def test_nothing_configured_idles_with_one_line(sqlite_url, tmp_path):
     res = _schedule(tmp_path, sqlite_url, "", "--once")
     assert res.returncode == 0, res.stderr
     assert _lines(res.stdout) == [
-        "sync: no source is configured in readiness.toml — idling; add [github], [jira] or "
-        "[jenkins] (see readiness.toml.example)", "notifications: not configured"]
+        "sync: no source is configured in readiness.toml — idling; add [github], [gitlab], "
+        "[jira] or [jenkins] (see readiness.toml.example)", "notifications: not configured"]
     # Over several rounds in process: still those two lines, and a wait between rounds.
     log, waits = [], []
     eng = get_engine(sqlite_url)
