@@ -49,6 +49,7 @@ from data.schema import deployment_commits as dc
 from data.schema import deployments as dep
 from data.schema import incidents as inc
 from data.schema import pull_requests as prs
+from metrics.history import per_connection
 from metrics.registry import MetricValue, kpi
 
 PRODUCTION = "production"
@@ -216,11 +217,41 @@ class PrDelivery:
     lead_time: float | None  # start (min(first commit, created)) -> deployed
 
 
+_SHARED = "dora.pr_deliveries"  # key of the shared read in metrics.history.per_connection
+
+
+def share_pr_deliveries(conn: Connection, *, repos=(), since: datetime,
+                        until: datetime) -> None:
+    """Read :func:`pr_deliveries` once for ``repos`` over ``since``..``until`` and let every
+    later call on ``conn`` whose repos are among them and whose window lies inside be derived
+    from that read (:func:`_within`, then the repos) instead of reading again.
+
+    Opt-in per connection (a page's composition that asks for many windows and teams calls
+    it first); the read lives as long as the connection, so nothing outlives the request.
+    Exact: a PR's first shipping deployment does not depend on the repos asked for, and a
+    window inside the read one sees a subset of its deployments (see :func:`_within`)."""
+    rows = _read_pr_deliveries(conn, repos=repos, since=since, until=until)
+    per_connection(conn)[_SHARED] = (frozenset(repos) if repos else None, since, until, rows)
+
+
 def pr_deliveries(conn: Connection, *, repos=(), since: datetime | None = None,
                   until: datetime | None = None) -> list[PrDelivery]:
     """Every PR merged in ``since``..``until`` (repos in scope) with its cycle-time stages and
     the first successful production deployment (finished by ``until``, not before the merge)
     that shipped its merge commit."""
+    shared = per_connection(conn).get(_SHARED)
+    if shared is not None and since is not None and until is not None:
+        have, lo, hi, rows = shared
+        want = frozenset(repos) if repos else None
+        if lo <= since and until <= hi and (have is None or (want is not None
+                                                             and want <= have)):
+            inside = _within(rows, since, until)
+            return inside if want is None else [r for r in inside if r.repo in want]
+    return _read_pr_deliveries(conn, repos=repos, since=since, until=until)
+
+
+def _read_pr_deliveries(conn: Connection, *, repos=(), since: datetime | None = None,
+                        until: datetime | None = None) -> list[PrDelivery]:
     conds = [prs.c.merged_at.is_not(None)]
     if repos:
         conds.append(prs.c.repo.in_(tuple(repos)))
