@@ -165,8 +165,7 @@ def prelude(what: str) -> Context:
 
     url = database_or_stop()
     cfg = settings_or_stop()
-    counts = db.load_table_counts(url)
-    if counts.empty:
+    if not db.load_has_data(url):
         widgets.empty_guidance(what=what)
         st.stop()
     current = filters.current()
