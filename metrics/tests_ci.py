@@ -23,6 +23,7 @@ from sqlalchemy import Connection, and_, case, func, literal, or_, select
 from data.schema import pipeline_runs as pr
 from data.schema import test_results as tr
 from data.mapping import FAILURE_CONCLUSIONS, NOT_COUNTED_CONCLUSIONS, SUCCESS_CONCLUSIONS
+from metrics.history import per_connection
 from metrics.registry import MetricValue, kpi
 
 FAILING = ("failed", "error")
@@ -205,6 +206,17 @@ class FlakyTest:
     detail: dict = field(default_factory=dict)
 
 
+_SHARED_FLAKY = "tests_ci.flaky_tests"  # key in metrics.history.per_connection
+
+
+def share_flaky_tests(conn: Connection) -> None:
+    """From now on, :func:`flaky_tests` on ``conn`` answers a repeated question (same
+    arguments) from its first answer instead of scanning the test results again — the
+    flaky-tests KPI and the page's list ask the same one. Opt-in per connection; the answers
+    live as long as the connection, so nothing outlives the request."""
+    per_connection(conn).setdefault(_SHARED_FLAKY, {})
+
+
 def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
                 branch: str | Iterable[str] | None = None, since: datetime | None = None,
                 until: datetime | None = None, window: int = FLIP_WINDOW) -> list[FlakyTest]:
@@ -216,6 +228,21 @@ def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
     branch the test's outcome changed between passed and failed two or more times (skips
     ignored). Sorted by test id.
     """
+    shared = per_connection(conn).get(_SHARED_FLAKY)
+    if shared is None:
+        return _flaky_tests(conn, repos=repos, projects=projects, pipelines=pipelines,
+                            branch=branch, since=since, until=until, window=window)
+    key = (tuple(repos), tuple(projects), tuple(pipelines),
+           branch if branch is None or isinstance(branch, str) else tuple(branch),
+           since, until, window)
+    if key not in shared:
+        shared[key] = _flaky_tests(conn, repos=repos, projects=projects, pipelines=pipelines,
+                                   branch=branch, since=since, until=until, window=window)
+    return shared[key]
+
+
+def _flaky_tests(conn: Connection, *, repos, projects, pipelines, branch, since, until,
+                 window) -> list[FlakyTest]:
     found: dict[str, FlakyTest] = {}  # by test_key
 
     def add(key: str, test: str, rule: str, **detail) -> None:

@@ -282,6 +282,16 @@ def latest_run_failures(conn, scope):
     return out
 
 
+def quality_tests_view(conn, scope, ids: tuple[str, ...]):
+    """``(KPIs, flaky tests, slowest tests)`` on one connection: the flaky-tests KPI and the
+    page's list ask metrics.tests_ci.flaky_tests the same question, answered once
+    (share_flaky_tests)."""
+    from metrics.tests_ci import share_flaky_tests
+
+    share_flaky_tests(conn)
+    return (_registry_values(conn, scope, ids), *flaky_and_slow(conn, scope))
+
+
 def flaky_and_slow(conn, scope):
     """Flaky tests (with the rules that flagged them) and the slowest tests, in the window."""
     from metrics.tests_ci import flaky_tests, slowest_tests
