@@ -123,6 +123,31 @@ def _prod_where(services: Iterable[str] = (), repos: Iterable[str] = ()):
     return and_(*conds)
 
 
+_SHARED_DEPLOYS = "dora.production_deployments"  # key in metrics.history.per_connection
+
+
+def share_production_deployments(conn: Connection, *, until: datetime) -> None:
+    """Read every production deployment finished by ``until`` once; later reads of the
+    production deployments of some services or repos up to a moment not after ``until`` on
+    ``conn`` are filtered from it instead of queried again (the DORA keys per month and per team
+    read them dozens of times per page). Opt-in per connection, as
+    :func:`share_pr_deliveries`."""
+    per_connection(conn)[_SHARED_DEPLOYS] = (until, _deploy_rows(conn, _prod_where(), until))
+
+
+def _prod_rows(conn: Connection, services=(), repos=(), until: datetime | None = None
+               ) -> list[dict]:
+    """:func:`_deploy_rows` of ``_prod_where(services, repos)`` up to ``until``: from the
+    shared read when there is one that reaches ``until`` (same rows, same order — a filter of
+    a sorted list stays sorted), else from the database."""
+    shared = per_connection(conn).get(_SHARED_DEPLOYS)
+    if shared is None or until is None or until > shared[0]:
+        return _deploy_rows(conn, _prod_where(services, repos), until)
+    services, repos = set(services), set(repos)
+    return [dict(r) for r in shared[1] if r["at"] <= until and (
+        not (services or repos) or r["service"] in services or r["repo"] in repos)]
+
+
 def _deploy_rows(conn: Connection, where, until: datetime | None) -> list[dict]:
     q = select(dep.c.id, dep.c.service, dep.c.repo, dep.c.status, dep.c.is_rollback, dep.c.url,
                dep.c.sha, dep.c.started_at, _when.label("at")).where(where, _when.is_not(None))
@@ -174,7 +199,7 @@ def left_out_deployments(conn: Connection, *, services=(), repos=(), since: date
 def deployment_frequency(conn: Connection, *, services=(), repos=(), since: datetime,
                          until: datetime) -> MetricValue:
     """Successful production deployments finished in ``since``..``until`` per day (per_day)."""
-    every = _deploy_rows(conn, _prod_where(services, repos), until)
+    every = _prod_rows(conn, services, repos, until)
     rows = [r for r in every if r["status"] == "success" and r["at"] >= since]
     days = _window_days(since, until)
     # No production deployment ever recorded for the scope means no delivery data (a team that
@@ -400,7 +425,7 @@ def incident_causes(conn: Connection, *, services=(), until: datetime | None = N
                     ) -> dict[str, str | None]:
     """Incident id -> causing deployment id (or None) for incidents opened by ``until``, by
     :func:`attribute_incidents` over the production deployments stored."""
-    deploys = [r for r in _deploy_rows(conn, _prod_where(services, ()), until)]
+    deploys = _prod_rows(conn, services, (), until)
     return attribute_incidents(_incident_rows(conn, services, until),
                                [dict(r, environment=PRODUCTION) for r in deploys])
 
@@ -439,7 +464,7 @@ def deploy_outcomes(conn: Connection, *, services=(), repos=(), since: datetime,
                     until: datetime) -> list[DeployOutcome]:
     """Every production deployment finished (success/failure/error) in the window with its
     change-failure reasons (incident / rolled_back / failed), recovery and rework flags."""
-    all_rows = [r for r in _deploy_rows(conn, _prod_where(services, repos), until)
+    all_rows = [r for r in _prod_rows(conn, services, repos, until)
                 if r["status"] in FINISHED_STATUSES]
     incidents = _incident_rows(conn, services, until)
     cause = attribute_incidents(incidents, [dict(r, environment=PRODUCTION) for r in all_rows])

@@ -192,8 +192,10 @@ def test_delivery_view_equals_each_call_on_its_own_connection(demo):
         assert monthly.equals(dora_monthly(conn, sc))
     with demo.connect() as conn:
         assert teams == teams_side_by_side(conn, sc)
-    # Lead times were there to share (not a comparison of empty values).
+    # Lead times and failed deployments were there to share (not a comparison of empty values).
     assert now["lead_time_for_changes"][1].n > 0
+    assert now["change_failure_rate"][1].value and now["deployment_frequency"][1].value
+    assert any(t["change_failure_rate"].value for t in teams)
     # Narrower windows and a subset of repos, derived from the shared read, equal a fresh read.
     with demo.connect() as conn:
         repo = sorted(sc.repos)[0]

@@ -360,11 +360,12 @@ def delivery_view(conn, scope, previous: ScopeKey, months: int = 6):
     """What the Delivery page shows above its upcoming releases, on one connection:
     ``(DORA KPIs now, DORA KPIs over ``previous``, dora_monthly, teams_side_by_side)``.
 
-    The merged PRs with their deployments (lead time and the PR stages: most of the cost) are
-    read once for every repo and window here (metrics.dora.share_pr_deliveries); each KPI,
-    month and team derives its PRs from that read, so every number is what its own call gives.
+    The merged PRs with their deployments (lead time and the PR stages: most of the cost) and
+    the production deployments are read once for every repo and window here
+    (metrics.dora.share_pr_deliveries, share_production_deployments); each KPI, month and team
+    derives its rows from those reads, so every number is what its own call gives.
     """
-    from metrics.dora import share_pr_deliveries
+    from metrics.dora import share_pr_deliveries, share_production_deployments
     from metrics.scope import resolve_scope
 
     cfg = db.settings()
@@ -379,6 +380,7 @@ def delivery_view(conn, scope, previous: ScopeKey, months: int = 6):
     share_pr_deliveries(conn, repos=repos,
                         since=min([windows[0][0], scope.since, prev.since]),
                         until=max(scope.until, prev.until))
+    share_production_deployments(conn, until=max(scope.until, prev.until))
     return (_registry_values(conn, scope, DORA_IDS), _registry_values(conn, prev, DORA_IDS),
             dora_monthly(conn, scope, months), teams_side_by_side(conn, scope))
 
