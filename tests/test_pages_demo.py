@@ -214,15 +214,18 @@ def test_delivery_view_equals_each_call_on_its_own_connection(demo):
 def test_quality_tests_view_equals_each_call_on_its_own_connection(demo):
     """The flaky-tests KPI and the page's flaky list share one answer on one connection
     (metrics.tests_ci.share_flaky_tests); each must equal its own call on a fresh one."""
-    from ui.loaders import flaky_and_slow, quality_tests_view
+    from ui.loaders import flaky_and_slow, latest_run_failures, quality_tests_view
 
     ids = ("test_pass_rate", "flaky_tests")
     with demo.connect() as conn:
         sc = resolve_scope(conn, load_settings())
-        values, flaky, slow = quality_tests_view(conn, sc, ids)
+        values, latest, flaky, slow = quality_tests_view(conn, sc, ids)
     with demo.connect() as conn:
         assert values == {i: (registry.get(i).metric, registry.compute(i, conn, sc))
                           for i in ids}
     with demo.connect() as conn:
         assert (flaky, slow) == flaky_and_slow(conn, sc)
+    with demo.connect() as conn:
+        assert latest == latest_run_failures(conn, sc)
+    assert latest and values["test_pass_rate"][1].value is not None
     assert flaky and values["flaky_tests"][1].value == len(flaky)

@@ -283,13 +283,14 @@ def latest_run_failures(conn, scope):
 
 
 def quality_tests_view(conn, scope, ids: tuple[str, ...]):
-    """``(KPIs, flaky tests, slowest tests)`` on one connection: the flaky-tests KPI and the
-    page's list ask metrics.tests_ci.flaky_tests the same question, answered once
-    (share_flaky_tests)."""
+    """``(KPIs, latest_run_failures, flaky tests, slowest tests)`` on one connection: the
+    test KPIs and the page's lists ask metrics.tests_ci.flaky_tests and
+    latest_runs_per_pipeline the same questions, answered once (share_flaky_tests)."""
     from metrics.tests_ci import share_flaky_tests
 
     share_flaky_tests(conn)
-    return (_registry_values(conn, scope, ids), *flaky_and_slow(conn, scope))
+    values = _registry_values(conn, scope, ids)
+    return (values, latest_run_failures(conn, scope), *flaky_and_slow(conn, scope))
 
 
 def flaky_and_slow(conn, scope):
