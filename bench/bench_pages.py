@@ -2,7 +2,8 @@
 
 ``python -m bench pages`` loads the demo organisation at ``BENCH_PAGES_SCALE`` (default 10,
 ≈ 20,000 work items and 500,000 test results; 50 ≈ 100,000 and 2.4 million) into a temp SQLite
-file. For every page: clear Streamlit's caches, run the router once (its own reads — releases,
+file (``BENCH_PAGES_DB=path``: that file instead, loaded only if missing, so runs can reuse it).
+For every page: clear Streamlit's caches, run the router once (its own reads — releases,
 sprints, projects — are the frame every page shares), then time the switch to the page (the
 **cold** render: every metrics call computed) and a rerun (**warm**: served from
 st.cache_data). Baseline, in the same process: an empty page (page config and a title) run
@@ -69,20 +70,40 @@ def _time_page(app: str, page: str) -> tuple[float, float]:
     return cold, warm
 
 
+def _counts(engine) -> dict[str, int]:
+    """Row counts of a demo file kept from an earlier run (``BENCH_PAGES_DB``)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+                for t in ("work_items", "test_results", "deployments", "readiness_snapshots")}
+
+
 def main() -> None:
     scale = float(os.environ.get("BENCH_PAGES_SCALE", "10"))
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
+    from streamlit import config
+
     from data.demo import load_demo
     from data.store import get_engine
 
+    # A laptop's server (README "Sign-in"): without it the router shows only "Closed".
+    config.set_option("server.address", "127.0.0.1")
+
+    keep = os.environ.get("BENCH_PAGES_DB")  # reuse a demo file between runs (built if missing)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        path = Path(keep) if keep else Path(tmp) / "bench.db"
+        url = f"sqlite:///{path}"
         os.environ["DATABASE_URL"] = url
         os.environ.pop("READINESS_CONFIG", None)
         t0 = time.perf_counter()
+        reuse = bool(keep) and path.exists()
         engine = get_engine(url)
-        counts = load_demo(engine, scale=scale)
+        if reuse:
+            counts = _counts(engine)
+        else:
+            counts = load_demo(engine, scale=scale)
         engine.dispose()
         print(f"demo scale {scale:g}: {counts.get('work_items', 0):,} work items, "
               f"{counts.get('test_results', 0):,} test results, "

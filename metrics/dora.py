@@ -49,6 +49,7 @@ from data.schema import deployment_commits as dc
 from data.schema import deployments as dep
 from data.schema import incidents as inc
 from data.schema import pull_requests as prs
+from metrics.history import per_connection
 from metrics.registry import MetricValue, kpi
 
 PRODUCTION = "production"
@@ -122,6 +123,31 @@ def _prod_where(services: Iterable[str] = (), repos: Iterable[str] = ()):
     return and_(*conds)
 
 
+_SHARED_DEPLOYS = "dora.production_deployments"  # key in metrics.history.per_connection
+
+
+def share_production_deployments(conn: Connection, *, until: datetime) -> None:
+    """Read every production deployment finished by ``until`` once; later reads of the
+    production deployments of some services or repos up to a moment not after ``until`` on
+    ``conn`` are filtered from it instead of queried again (the DORA keys per month and per team
+    read them dozens of times per page). Opt-in per connection, as
+    :func:`share_pr_deliveries`."""
+    per_connection(conn)[_SHARED_DEPLOYS] = (until, _deploy_rows(conn, _prod_where(), until))
+
+
+def _prod_rows(conn: Connection, services=(), repos=(), until: datetime | None = None
+               ) -> list[dict]:
+    """:func:`_deploy_rows` of ``_prod_where(services, repos)`` up to ``until``: from the
+    shared read when there is one that reaches ``until`` (same rows, same order — a filter of
+    a sorted list stays sorted), else from the database."""
+    shared = per_connection(conn).get(_SHARED_DEPLOYS)
+    if shared is None or until is None or until > shared[0]:
+        return _deploy_rows(conn, _prod_where(services, repos), until)
+    services, repos = set(services), set(repos)
+    return [dict(r) for r in shared[1] if r["at"] <= until and (
+        not (services or repos) or r["service"] in services or r["repo"] in repos)]
+
+
 def _deploy_rows(conn: Connection, where, until: datetime | None) -> list[dict]:
     q = select(dep.c.id, dep.c.service, dep.c.repo, dep.c.status, dep.c.is_rollback, dep.c.url,
                dep.c.sha, dep.c.started_at, _when.label("at")).where(where, _when.is_not(None))
@@ -173,7 +199,7 @@ def left_out_deployments(conn: Connection, *, services=(), repos=(), since: date
 def deployment_frequency(conn: Connection, *, services=(), repos=(), since: datetime,
                          until: datetime) -> MetricValue:
     """Successful production deployments finished in ``since``..``until`` per day (per_day)."""
-    every = _deploy_rows(conn, _prod_where(services, repos), until)
+    every = _prod_rows(conn, services, repos, until)
     rows = [r for r in every if r["status"] == "success" and r["at"] >= since]
     days = _window_days(since, until)
     # No production deployment ever recorded for the scope means no delivery data (a team that
@@ -216,11 +242,41 @@ class PrDelivery:
     lead_time: float | None  # start (min(first commit, created)) -> deployed
 
 
+_SHARED = "dora.pr_deliveries"  # key of the shared read in metrics.history.per_connection
+
+
+def share_pr_deliveries(conn: Connection, *, repos=(), since: datetime,
+                        until: datetime) -> None:
+    """Read :func:`pr_deliveries` once for ``repos`` over ``since``..``until`` and let every
+    later call on ``conn`` whose repos are among them and whose window lies inside be derived
+    from that read (:func:`_within`, then the repos) instead of reading again.
+
+    Opt-in per connection (a page's composition that asks for many windows and teams calls
+    it first); the read lives as long as the connection, so nothing outlives the request.
+    Exact: a PR's first shipping deployment does not depend on the repos asked for, and a
+    window inside the read one sees a subset of its deployments (see :func:`_within`)."""
+    rows = _read_pr_deliveries(conn, repos=repos, since=since, until=until)
+    per_connection(conn)[_SHARED] = (frozenset(repos) if repos else None, since, until, rows)
+
+
 def pr_deliveries(conn: Connection, *, repos=(), since: datetime | None = None,
                   until: datetime | None = None) -> list[PrDelivery]:
     """Every PR merged in ``since``..``until`` (repos in scope) with its cycle-time stages and
     the first successful production deployment (finished by ``until``, not before the merge)
     that shipped its merge commit."""
+    shared = per_connection(conn).get(_SHARED)
+    if shared is not None and since is not None and until is not None:
+        have, lo, hi, rows = shared
+        want = frozenset(repos) if repos else None
+        if lo <= since and until <= hi and (have is None or (want is not None
+                                                             and want <= have)):
+            inside = _within(rows, since, until)
+            return inside if want is None else [r for r in inside if r.repo in want]
+    return _read_pr_deliveries(conn, repos=repos, since=since, until=until)
+
+
+def _read_pr_deliveries(conn: Connection, *, repos=(), since: datetime | None = None,
+                        until: datetime | None = None) -> list[PrDelivery]:
     conds = [prs.c.merged_at.is_not(None)]
     if repos:
         conds.append(prs.c.repo.in_(tuple(repos)))
@@ -369,7 +425,7 @@ def incident_causes(conn: Connection, *, services=(), until: datetime | None = N
                     ) -> dict[str, str | None]:
     """Incident id -> causing deployment id (or None) for incidents opened by ``until``, by
     :func:`attribute_incidents` over the production deployments stored."""
-    deploys = [r for r in _deploy_rows(conn, _prod_where(services, ()), until)]
+    deploys = _prod_rows(conn, services, (), until)
     return attribute_incidents(_incident_rows(conn, services, until),
                                [dict(r, environment=PRODUCTION) for r in deploys])
 
@@ -408,7 +464,7 @@ def deploy_outcomes(conn: Connection, *, services=(), repos=(), since: datetime,
                     until: datetime) -> list[DeployOutcome]:
     """Every production deployment finished (success/failure/error) in the window with its
     change-failure reasons (incident / rolled_back / failed), recovery and rework flags."""
-    all_rows = [r for r in _deploy_rows(conn, _prod_where(services, repos), until)
+    all_rows = [r for r in _prod_rows(conn, services, repos, until)
                 if r["status"] in FINISHED_STATUSES]
     incidents = _incident_rows(conn, services, until)
     cause = attribute_incidents(incidents, [dict(r, environment=PRODUCTION) for r in all_rows])

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, and_, case, func, literal, or_, select
 from data.schema import pipeline_runs as pr
 from data.schema import test_results as tr
 from data.mapping import FAILURE_CONCLUSIONS, NOT_COUNTED_CONCLUSIONS, SUCCESS_CONCLUSIONS
+from metrics.history import per_connection
 from metrics.registry import MetricValue, kpi
 
 FAILING = ("failed", "error")
@@ -131,6 +132,21 @@ def latest_run(conn: Connection, *, branch: str | Iterable[str] | None, repos=()
 def latest_runs_per_pipeline(conn: Connection, *, branch, repos=(), projects=(), pipelines=(),
                              as_of: datetime | None = None) -> list[dict]:
     """The latest finished run with test results of each (repo, pipeline) on ``branch``."""
+    shared = per_connection(conn).get(_SHARED_LATEST)
+    if shared is None:
+        return _latest_runs_per_pipeline(conn, branch=branch, repos=repos, projects=projects,
+                                         pipelines=pipelines, as_of=as_of)
+    key = (branch if branch is None or isinstance(branch, str) else tuple(branch),
+           tuple(repos), tuple(projects), tuple(pipelines), as_of)
+    if key not in shared:
+        shared[key] = _latest_runs_per_pipeline(conn, branch=branch, repos=repos,
+                                                projects=projects, pipelines=pipelines,
+                                                as_of=as_of)
+    return [dict(r) for r in shared[key]]
+
+
+def _latest_runs_per_pipeline(conn: Connection, *, branch, repos, projects, pipelines,
+                              as_of) -> list[dict]:
     ranked = (select(*_RUN_COLS, func.row_number().over(
         partition_by=(pr.c.repo, pr.c.pipeline),
         order_by=(pr.c.finished_at.desc(), pr.c.id.desc())).label("rn"))
@@ -205,6 +221,20 @@ class FlakyTest:
     detail: dict = field(default_factory=dict)
 
 
+_SHARED_FLAKY = "tests_ci.flaky_tests"  # keys in metrics.history.per_connection
+_SHARED_LATEST = "tests_ci.latest_runs_per_pipeline"
+
+
+def share_flaky_tests(conn: Connection) -> None:
+    """From now on, :func:`flaky_tests` and :func:`latest_runs_per_pipeline` on ``conn``
+    answer a repeated question (same arguments) from their first answer instead of scanning
+    the test results again — the Quality page's KPIs and its lists ask the same ones. Opt-in
+    per connection; the answers live as long as the connection, so nothing outlives the
+    request."""
+    per_connection(conn).setdefault(_SHARED_FLAKY, {})
+    per_connection(conn).setdefault(_SHARED_LATEST, {})
+
+
 def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
                 branch: str | Iterable[str] | None = None, since: datetime | None = None,
                 until: datetime | None = None, window: int = FLIP_WINDOW) -> list[FlakyTest]:
@@ -216,6 +246,21 @@ def flaky_tests(conn: Connection, *, repos=(), projects=(), pipelines=(),
     branch the test's outcome changed between passed and failed two or more times (skips
     ignored). Sorted by test id.
     """
+    shared = per_connection(conn).get(_SHARED_FLAKY)
+    if shared is None:
+        return _flaky_tests(conn, repos=repos, projects=projects, pipelines=pipelines,
+                            branch=branch, since=since, until=until, window=window)
+    key = (tuple(repos), tuple(projects), tuple(pipelines),
+           branch if branch is None or isinstance(branch, str) else tuple(branch),
+           since, until, window)
+    if key not in shared:
+        shared[key] = _flaky_tests(conn, repos=repos, projects=projects, pipelines=pipelines,
+                                   branch=branch, since=since, until=until, window=window)
+    return shared[key]
+
+
+def _flaky_tests(conn: Connection, *, repos, projects, pipelines, branch, since, until,
+                 window) -> list[FlakyTest]:
     found: dict[str, FlakyTest] = {}  # by test_key
 
     def add(key: str, test: str, rule: str, **detail) -> None:

@@ -23,10 +23,11 @@ st.caption(f"{', '.join(sc.projects) or 'all projects'} · {period} · trend arr
 
 # --- DORA keys ----------------------------------------------------------------------------
 ids = loaders.DORA_IDS
-now = loaders.kpis(ids, key)
 prev_key = loaders.ScopeKey(team=key.team, project=key.project,
                             since=(sc.since - window).date(), until=(sc.since.date()))
-before = loaders.kpis(ids, prev_key)
+# KPIs now and before, monthly trends and teams on one connection: they share one read of
+# the merged PRs and their deployments (ui.loaders.delivery_view).
+now, before, monthly, teams = loaders.scoped(loaders.delivery_view, key, previous=prev_key)
 year = None
 for col, metric_id in zip(st.columns(len(ids)), ids):
     metric, value = now[metric_id]
@@ -50,7 +51,6 @@ if year:
 
 # --- monthly trends -----------------------------------------------------------------------
 st.subheader("Monthly trends")
-monthly = loaders.scoped(loaders.dora_monthly, key)
 if monthly.empty or monthly["value"].isna().all():
     widgets.no_data_note(st, "No production deployments or merged PRs in the last months.")
 else:
@@ -72,7 +72,6 @@ else:
 
 # --- teams side by side -------------------------------------------------------------------
 st.subheader("Teams side by side")
-teams = loaders.scoped(loaders.teams_side_by_side, key)
 if not teams:
     widgets.no_data_note(st, "No teams configured: add [teams.NAME] sections to readiness.toml.")
 else:

@@ -22,7 +22,7 @@ st.caption("Can this release ship? Bugs, tests, CI and deploys in one verdict â€
 
 url = loaders.database_or_stop()
 settings = loaders.settings_or_stop()
-if db.load_table_counts(url).empty:
+if not db.load_has_data(url):
     widgets.empty_guidance(what="data")
     st.caption(f"Database: `{db.database_label()}`")
     st.stop()

@@ -21,7 +21,9 @@ st.caption(f"{', '.join(sc.projects) or 'all projects'} · {period}")
 # --- headline -----------------------------------------------------------------------------
 ids = ("open_bugs_critical", "open_bugs_high", "bug_inflow", "bug_outflow", "test_pass_rate",
        "flaky_tests", "pipeline_success_rate")
-values = loaders.kpis(ids, key)
+# The headline and the test lists below on one connection: the test KPIs and the lists share
+# their scans of the test results (ui.loaders.quality_tests_view).
+values, latest, flaky, slow = loaders.scoped(loaders.quality_tests_view, key, ids=ids)
 # Two rows (bugs, then tests) so labels stay readable on a shared screen.
 for row_ids in (ids[:4], ids[4:]):
     for col, metric_id in zip(st.columns(4), row_ids):
@@ -85,7 +87,6 @@ else:
                                   "series", "Pass rate per repository, pipeline and branch",
                                   percent=True, hover="hover"), width="stretch")
 
-latest = loaders.scoped(loaders.latest_run_failures, key)
 if latest:
     st.markdown("**New failures since the previous run** (latest run of each pipeline on the "
                 "default branch)")
@@ -109,7 +110,6 @@ if latest:
                                             "Message": n["message"]} for n in entry["new"]]),
                              hide_index=True, width="stretch")
 
-flaky, slow = loaders.scoped(loaders.flaky_and_slow, key)
 left, right = st.columns(2)
 left.markdown("**Flaky tests**")
 if not flaky:

@@ -165,3 +165,67 @@ def test_upcoming_releases_show_the_forecast_of_each_release(demo):
             fc = forecast_release(conn, u["release"]["id"], settings=load_settings())
             assert (u["p85"], u["on_time"], u["remaining"]) == \
                 (fc.p85, fc.probability_on_time, fc.remaining)
+
+
+def test_delivery_view_equals_each_call_on_its_own_connection(demo):
+    """The Delivery composition shares one read of the merged PRs (metrics.dora
+    .share_pr_deliveries); every KPI, month and team must equal its own call made on a fresh
+    connection, which reads for itself."""
+    from datetime import timedelta
+
+    from metrics.dora import pr_deliveries, share_pr_deliveries
+    from ui.loaders import DORA_IDS, ScopeKey, delivery_view, dora_monthly, teams_side_by_side
+
+    cfg = load_settings()
+    with demo.connect() as conn:
+        sc = resolve_scope(conn, cfg)
+        prev = ScopeKey(since=(sc.since - (sc.until - sc.since)).date(), until=sc.since.date())
+        now, before, monthly, teams = delivery_view(conn, sc, prev)
+    with demo.connect() as conn:
+        psc = resolve_scope(conn, cfg, **prev.kwargs())
+        assert now == {i: (registry.get(i).metric, registry.compute(i, conn, sc))
+                       for i in DORA_IDS}
+    with demo.connect() as conn:
+        assert before == {i: (registry.get(i).metric, registry.compute(i, conn, psc))
+                          for i in DORA_IDS}
+    with demo.connect() as conn:
+        assert monthly.equals(dora_monthly(conn, sc))
+    with demo.connect() as conn:
+        assert teams == teams_side_by_side(conn, sc)
+    # Lead times and failed deployments were there to share (not a comparison of empty values).
+    assert now["lead_time_for_changes"][1].n > 0
+    assert now["change_failure_rate"][1].value and now["deployment_frequency"][1].value
+    assert any(t["change_failure_rate"].value for t in teams)
+    # Narrower windows and a subset of repos, derived from the shared read, equal a fresh read.
+    with demo.connect() as conn:
+        repo = sorted(sc.repos)[0]
+        fresh = [pr_deliveries(conn, repos=rs, since=s, until=u)
+                 for rs in ((), (repo,)) for s, u in ((sc.since, sc.until),
+                                                      (sc.since, sc.since + timedelta(days=9)))]
+    with demo.connect() as conn:
+        share_pr_deliveries(conn, since=sc.since - timedelta(days=1), until=sc.until)
+        shared = [pr_deliveries(conn, repos=rs, since=s, until=u)
+                  for rs in ((), (repo,)) for s, u in ((sc.since, sc.until),
+                                                       (sc.since, sc.since + timedelta(days=9)))]
+    assert shared == fresh
+    assert any(r.deployed_at is not None for r in fresh[1])
+
+
+def test_quality_tests_view_equals_each_call_on_its_own_connection(demo):
+    """The flaky-tests KPI and the page's flaky list share one answer on one connection
+    (metrics.tests_ci.share_flaky_tests); each must equal its own call on a fresh one."""
+    from ui.loaders import flaky_and_slow, latest_run_failures, quality_tests_view
+
+    ids = ("test_pass_rate", "flaky_tests")
+    with demo.connect() as conn:
+        sc = resolve_scope(conn, load_settings())
+        values, latest, flaky, slow = quality_tests_view(conn, sc, ids)
+    with demo.connect() as conn:
+        assert values == {i: (registry.get(i).metric, registry.compute(i, conn, sc))
+                          for i in ids}
+    with demo.connect() as conn:
+        assert (flaky, slow) == flaky_and_slow(conn, sc)
+    with demo.connect() as conn:
+        assert latest == latest_run_failures(conn, sc)
+    assert latest and values["test_pass_rate"][1].value is not None
+    assert flaky and values["flaky_tests"][1].value == len(flaky)

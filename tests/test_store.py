@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from data import schema
-from data.store import (DatabaseError, delete_source, get_engine, in_values, masked, table_counts,
-                        upsert)
+from data.store import (DatabaseError, delete_source, get_engine, has_sourced_rows, in_values,
+                        masked, table_counts, upsert)
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
 
@@ -157,3 +157,14 @@ def test_cli_reports_bad_database_url_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: cannot open database")
     assert "Traceback" not in proc.stderr and "hunter22" not in proc.stderr
+
+
+def test_has_sourced_rows_says_whether_table_counts_lists_anything(engine):
+    with engine.connect() as conn:
+        assert has_sourced_rows(conn) is False and table_counts(conn) == []
+    with engine.begin() as conn:  # one deployment only: not the first table probed
+        upsert(conn, schema.deployments, [{"id": "demo:dep:1", "source": "demo",
+                                           "environment": "production", "status": "success"}])
+    with engine.connect() as conn:
+        assert has_sourced_rows(conn) is True
+        assert table_counts(conn) == [{"table": "deployments", "source": "demo", "rows": 1}]

@@ -210,8 +210,7 @@ def prelude(what: str) -> Context:
 
     url = database_or_stop()
     cfg = settings_or_stop()
-    counts = db.load_table_counts(url)
-    if counts.empty:
+    if not db.load_has_data(url):
         widgets.empty_guidance(what=what)
         st.stop()
     current = filters.current()
@@ -328,6 +327,17 @@ def latest_run_failures(conn, scope):
     return out
 
 
+def quality_tests_view(conn, scope, ids: tuple[str, ...]):
+    """``(KPIs, latest_run_failures, flaky tests, slowest tests)`` on one connection: the
+    test KPIs and the page's lists ask metrics.tests_ci.flaky_tests and
+    latest_runs_per_pipeline the same questions, answered once (share_flaky_tests)."""
+    from metrics.tests_ci import share_flaky_tests
+
+    share_flaky_tests(conn)
+    values = _registry_values(conn, scope, ids)
+    return (values, latest_run_failures(conn, scope), *flaky_and_slow(conn, scope))
+
+
 def flaky_and_slow(conn, scope):
     """Flaky tests (with the rules that flagged them) and the slowest tests, in the window."""
     from metrics.tests_ci import flaky_tests, slowest_tests
@@ -392,17 +402,40 @@ DORA_IDS = ("deployment_frequency", "lead_time_for_changes", "change_failure_rat
             "failed_deployment_recovery_time", "deployment_rework_rate")
 
 
-def dora_monthly(conn, scope, months: int = 6):
-    """The DORA KPIs (registry) for each of the last ``months`` calendar months (UTC) up to
-    the window's end: columns month, metric, value, unit."""
+def delivery_view(conn, scope, previous: ScopeKey, months: int = 6):
+    """What the Delivery page shows above its upcoming releases, on one connection:
+    ``(DORA KPIs now, DORA KPIs over ``previous``, dora_monthly, teams_side_by_side)``.
+
+    The merged PRs with their deployments (lead time and the PR stages: most of the cost) and
+    the production deployments are read once for every repo and window here
+    (metrics.dora.share_pr_deliveries, share_production_deployments); each KPI, month and team
+    derives its rows from those reads, so every number is what its own call gives.
+    """
+    from metrics.dora import share_pr_deliveries, share_production_deployments
+    from metrics.scope import resolve_scope
+
+    cfg = db.settings()
+    prev = resolve_scope(conn, cfg, **previous.kwargs())
+    teams = [resolve_scope(conn, cfg, team=t, since=scope.since, until=scope.until)
+             for t in sorted(cfg.teams)]
+    scopes = [scope, prev, *teams]
+    # A scope naming no repos reads every PR (metrics.dora); then the shared read must too.
+    repos = () if any(not sc.repos for sc in scopes) else sorted(
+        {r for sc in scopes for r in sc.repos})
+    windows = _month_windows(scope.until, months)
+    share_pr_deliveries(conn, repos=repos,
+                        since=min([windows[0][0], scope.since, prev.since]),
+                        until=max(scope.until, prev.until))
+    share_production_deployments(conn, until=max(scope.until, prev.until))
+    return (_registry_values(conn, scope, DORA_IDS), _registry_values(conn, prev, DORA_IDS),
+            dora_monthly(conn, scope, months), teams_side_by_side(conn, scope))
+
+
+def _month_windows(end, months: int) -> list:
+    """``(start, end)`` of each of the last ``months`` calendar months (UTC) up to ``end``,
+    oldest first; the last one ends at ``end``."""
     from datetime import datetime, timezone
 
-    import pandas as pd
-
-    from metrics import registry
-    from metrics.dora import dora_keys_by_window
-
-    end = scope.until
     first = datetime(end.year, end.month, 1, tzinfo=timezone.utc)
     starts = []
     y, m = first.year, first.month
@@ -414,6 +447,18 @@ def dora_monthly(conn, scope, months: int = 6):
         nxt = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1,
                        tzinfo=timezone.utc)
         windows.append((start, min(nxt, end)))
+    return windows
+
+
+def dora_monthly(conn, scope, months: int = 6):
+    """The DORA KPIs (registry) for each of the last ``months`` calendar months (UTC) up to
+    the window's end: columns month, metric, value, unit."""
+    import pandas as pd
+
+    from metrics import registry
+    from metrics.dora import dora_keys_by_window
+
+    windows = _month_windows(scope.until, months)
     rows = []
     for (start, _), values in zip(windows, dora_keys_by_window(conn, scope, windows)):
         for metric_id in DORA_IDS:
