@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 

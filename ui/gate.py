@@ -91,11 +91,11 @@ def enter() -> Viewer:
     try:
         decision, providers = _decide()
     except signin.SignInConfigError as exc:
-        _only_page("Sign-in error", lambda: st.error(
-            f"Sign-in is misconfigured, so the dashboard stays closed: {exc}", icon="🔒"))
+        message = f"Sign-in is misconfigured, so the dashboard stays closed: {exc}"
+        _only_page("Sign-in error", lambda: st.error(message, icon="🔒"))
     except ConfigError as exc:
-        _only_page("Configuration error", lambda: st.error(
-            f"The dashboard stays closed until readiness.toml is fixed: {exc}", icon="🔒"))
+        message = f"The dashboard stays closed until readiness.toml is fixed: {exc}"
+        _only_page("Configuration error", lambda: st.error(message, icon="🔒"))
     if decision.outcome == "enter" and decision.viewer is not None:
         return decision.viewer
     if decision.outcome == "sign_in":

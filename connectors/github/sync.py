@@ -33,6 +33,7 @@ from sqlalchemy import Engine, String, and_, bindparam, delete, literal, select,
 from net.http import HttpClient, NotFound
 from connectors.frame.paging import link_pages
 from connectors.progress import NULL_PROGRESS, Progress
+from connectors.frame.shipped import store_shipped_commits
 from connectors.frame.stream import Deletions, Stream
 from connectors.frame import (
     DeletePolicy,
@@ -572,37 +573,15 @@ class RepoSync:
         source's own numeric order (``…:3`` before ``…:15``), never by the ids' string order.
         The first of a service, a redeploy of the same sha, or a sha the compare cannot find
         ship their own sha only — nothing is guessed."""
-        from data.mapping import natural_key
-
-        d, dc = schema.deployments, schema.deployment_commits
+        d = schema.deployments
         with self.engine.connect() as conn:
             deps = conn.execute(select(d.c.id, d.c.service, d.c.sha, d.c.finished_at,
                                        d.c.created_at).where(
                 d.c.repo == self.repo, d.c.environment == "production",
                 d.c.status == "success")).all()
-            done = set(conn.execute(select(dc.c.deployment_id).where(
-                in_values(dc.c.deployment_id, [x.id for x in deps])))
-                       .scalars()) if deps else set()
-        far = datetime.min.replace(tzinfo=timezone.utc)
-        chains: dict[str, list] = {}
-        for dep in sorted(deps, key=lambda x: (x.finished_at or x.created_at or far,
-                                               natural_key(x.id))):
-            chains.setdefault(dep.service or self.repo, []).append(dep)
-        for chain in chains.values():
-            prev = None
-            for dep in chain:
-                if dep.id not in done and dep.sha:
-                    commits: list[dict] = []
-                    if prev is not None and prev.sha and prev.sha != dep.sha:
-                        commits = self._compare(prev.sha, dep.sha)
-                    rows = nz.commits_to_rows(dep.id, commits)
-                    if dep.sha not in {r["sha"] for r in rows}:
-                        rows.append({"deployment_id": dep.id, "sha": dep.sha,
-                                     "source": SOURCE, "committed_at": None})
-                    with self.engine.begin() as conn:
-                        upsert(conn, dc, rows)
-                    self.count("deployment_commits", len(rows))
-                prev = dep
+        self.count("deployment_commits", store_shipped_commits(
+            self.engine, deps, source=SOURCE, chain=lambda dep: dep.service or self.repo,
+            compare=self._compare, to_rows=nz.commits_to_rows))
 
     def _compare(self, base: str, head: str) -> list[dict]:
         """The commits in ``head`` and not in ``base`` (every page of the compare API); none

@@ -40,10 +40,11 @@ from sqlalchemy import Engine, and_, delete, func, literal, select, update
 
 from connectors.frame import (DeletePolicy, Listing, RemovalRefused, SyncRun, reading,
                               remove_items, save_raw)
+from connectors.frame.shipped import store_shipped_commits
 from connectors.frame.stream import Deletions, Page, Stream
 from connectors.progress import NULL_PROGRESS, Progress
 from data import domain, schema
-from data.mapping import mapping_rules, natural_key
+from data.mapping import mapping_rules
 from data.store import in_values, replace_rows, upsert
 from net.http import HttpClient, NotFound, PermissionDenied, SourceError
 
@@ -651,35 +652,15 @@ class ProjectSync:
         the previous successful production deployment of the same environment of this project
         and its own sha (repository compare). The first one, a redeploy of the same sha, or a
         sha the compare cannot find ship their own sha only — nothing is guessed."""
-        d, dc = schema.deployments, schema.deployment_commits
+        d = schema.deployments
         with self.engine.connect() as conn:
             deps = conn.execute(select(d.c.id, d.c.environment_name, d.c.sha, d.c.finished_at,
                                        d.c.created_at).where(
                 prefix_range(d.c.id, nz.deployment_id(self.pid, 0)[:-1]),
                 d.c.environment == "production", d.c.status == "success")).all()
-            done = set(conn.execute(select(dc.c.deployment_id).where(
-                in_values(dc.c.deployment_id, [x.id for x in deps]))).scalars()) if deps \
-                else set()
-        far = datetime.min.replace(tzinfo=timezone.utc)
-        chains: dict[str, list] = {}
-        for dep in sorted(deps, key=lambda x: (x.finished_at or x.created_at or far,
-                                               natural_key(x.id))):
-            chains.setdefault(dep.environment_name or "", []).append(dep)
-        for chain in chains.values():
-            prev = None
-            for dep in chain:
-                if dep.id not in done and dep.sha:
-                    commits: list[dict] = []
-                    if prev is not None and prev.sha and prev.sha != dep.sha:
-                        commits = self._compare(prev.sha, dep.sha)
-                    rows = nz.compare_rows(dep.id, commits)
-                    if dep.sha not in {r["sha"] for r in rows}:
-                        rows.append({"deployment_id": dep.id, "sha": dep.sha,
-                                     "source": SOURCE, "committed_at": None})
-                    with self.engine.begin() as conn:
-                        upsert(conn, dc, rows)
-                    self.count("deployment_commits", len(rows))
-                prev = dep
+        self.count("deployment_commits", store_shipped_commits(
+            self.engine, deps, source=SOURCE, chain=lambda dep: dep.environment_name or "",
+            compare=self._compare, to_rows=nz.compare_rows))
 
     def _compare(self, base: str, head: str) -> list[dict]:
         """Commits in ``head`` and not in ``base``; none when GitLab cannot compare them."""
