@@ -18,8 +18,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 
 ## make run: install, load the demo organisation into an empty database, start the dashboard
 ## (ui/launch.py checks first: a non-loopback HOST needs sign-in or ALLOW_ANONYMOUS=1)
+## (metrics derive stores the pages' default views for the data now: a fast first page;
+## a failure there only costs speed, so make goes on)
 run: $(VENV)/.runtime
 	$(PY) -m connectors demo --if-empty
+	-$(PY) -m metrics derive
 	$(PY) -m ui.launch --host $(HOST) --port $(PORT)
 
 ## make serve: the dashboard and the scheduler together, for a team; Ctrl-C stops both

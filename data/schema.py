@@ -35,7 +35,7 @@ from sqlalchemy import (
 
 from data.text import test_key
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class UTCDateTime(TypeDecorator):
@@ -488,6 +488,24 @@ notify_verdicts = Table(
     Column("seen_at", UTCDateTime, nullable=False),
 )
 
+
+
+# --- derived views (schema migration 9; docs/architecture.md "Derived views") ----------------
+# What a page's default view computes (DORA keys and their monthly series, the test KPIs and
+# lists, velocity), stored once per data version so a first render reads it instead of
+# recomputing it. Not data: nothing here is sourced, and writing a row does not advance
+# data_version. A row is used only for the data version, configuration and code it was
+# computed with (`params_hash` covers the last two) and while it is younger than
+# metrics.derived.MAX_AGE.
+derived_views = Table(
+    "derived_views",
+    metadata,
+    Column("name", String(100), primary_key=True),  # e.g. delivery_view
+    Column("params_hash", String(64), primary_key=True),  # sha256 of the canonical parameters
+    Column("data_version", Integer, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),  # metrics/codec.py JSON
+)
 
 
 def sourced_tables_children_first() -> list[Table]:

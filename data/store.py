@@ -317,6 +317,12 @@ def _migrate_8_notifications(conn: Connection) -> None:
     schema.notify_verdicts.create(conn, checkfirst=True)
 
 
+def _migrate_9_derived_views(conn: Connection) -> None:
+    """Version 9: ``derived_views``, what the pages' default views computed, kept per data
+    version (metrics/derived.py). A new table only; it fills itself."""
+    schema.derived_views.create(conn, checkfirst=True)
+
+
 # version -> function(connection) upgrading from version-1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_sync_heartbeat,
@@ -326,6 +332,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _migrate_6_categories_and_types,
     7: _migrate_7_leases,
     8: _migrate_8_notifications,
+    9: _migrate_9_derived_views,
 }
 
 # Any constant works: it only has to be the same in every ShipReady process on one server.

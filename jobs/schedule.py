@@ -9,7 +9,9 @@ A round is, in order (:data:`STEPS`):
 2. ``snapshots`` — the daily readiness snapshot of every upcoming (unreleased) release: at
    most one per release per UTC day, evaluated and stored as ``metrics readiness`` does;
 3. ``notifications`` — what is due, through ``metrics.notify.send_due`` (with no
-   ``[notify] to``, one line ``notifications: not configured``, said once).
+   ``[notify] to``, one line ``notifications: not configured``, said once);
+4. ``derived views`` — the pages' default views computed for the data now and stored
+   (``metrics.derived.derive_defaults``), so the first render after a sync reads them.
 
 Backoff: after ``n`` consecutive failures a source is next tried ``every × 2^(n-1)`` seconds
 after the failure (capped at :data:`MAX_BACKOFF_S`), so a source that is down is not hammered
@@ -184,7 +186,28 @@ class Scheduler:
         self.log("notifications: " + ", ".join(f"{n} {status}"
                                                 for status, n in sorted(by_status.items())))
 
-    STEPS = ("sync_step", "snapshot_step", "notify_step")
+    def derive_step(self, settings, result: RoundResult) -> None:
+        """The pages' default views for the data this round left (metrics/derived.py): one
+        line with what was stored and how long it took, when anything was due."""
+        from metrics.derived import MAX_AGE, derive_defaults
+
+        started = time.monotonic()
+        try:
+            # Views stored less than half their life ago stay: an idle round derives nothing
+            # and says nothing.
+            done = derive_defaults(self.engine, settings, now=self.clock(),
+                                   younger_than=MAX_AGE / 2)
+        except Exception as exc:  # only speed is lost: the pages compute on first view
+            reason = redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
+            self.log(f"derived views: failed — {reason}")
+            return
+        if not done:
+            return
+        stored = sum(d.stored for d in done)
+        self.log(f"derived views: {stored} of {len(done)} stored "
+                 f"({time.monotonic() - started:.1f} s)")
+
+    STEPS = ("sync_step", "snapshot_step", "notify_step", "derive_step")
 
     # --- rounds ------------------------------------------------------------------------
     def round(self) -> RoundResult:

@@ -1,4 +1,4 @@
-"""`python -m metrics readiness | waive | kpis | notify | notes` — the command-line contract in
+"""`python -m metrics readiness | waive | kpis | notify | notes | derive` — the command-line contract in
 docs/cli.md.
 
 Errors (unknown release/project/sprint, no database, bad configuration or arguments) print one
@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--format", choices=["markdown", "html"], default="markdown")
     o.add_argument("--output", help="write the notes to FILE instead of stdout")
     o.add_argument("--config", help="readiness.toml path")
+
+    d = sub.add_parser("derive", help="compute the pages' default views for the data now and "
+                       "store them, so the next first render reads them")
+    d.add_argument("--config", help="readiness.toml path")
     return p
 
 
@@ -127,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             from metrics.kpis import run_kpis
 
             return run_kpis(args)
+        if args.command == "derive":
+            return run_derive(args)
         if args.command in ("notify", "notes"):
             from metrics import cli_notify
 
@@ -146,6 +152,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 2
+
+
+def run_derive(args) -> int:
+    """The `derive` command: one line per view (what, how long, stored or not); 0, or 1 when
+    a view could not be stored (the database was busy: the pages compute it on first view)."""
+    from data.config import load_settings
+    from data.store import get_engine
+    from metrics.derived import derive_defaults
+
+    settings = load_settings(getattr(args, "config", None))
+    engine = get_engine()
+    try:
+        done = derive_defaults(engine, settings)
+    finally:
+        engine.dispose()
+    for d in done:
+        outcome = "stored" if d.stored else "not stored (database busy)"
+        print(f"{d.request.view}: {d.seconds:.2f} s, {outcome}")
+    if not done:
+        print("nothing to derive: no data")
+    return 0 if all(d.stored for d in done) else 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from metrics import derived, views
 from ui import figures, loaders, theme, widgets
 
 ui.ensure_router()
@@ -23,11 +24,12 @@ st.caption(f"{', '.join(sc.projects) or 'all projects'} · {period} · trend arr
 
 # --- DORA keys ----------------------------------------------------------------------------
 ids = loaders.DORA_IDS
-prev_key = loaders.ScopeKey(team=key.team, project=key.project,
-                            since=(sc.since - window).date(), until=(sc.since.date()))
-# KPIs now and before, monthly trends and teams on one connection: they share one read of
-# the merged PRs and their deployments (ui.loaders.delivery_view).
-now, before, monthly, teams = loaders.scoped(loaders.delivery_view, key, previous=prev_key)
+previous = derived.scope_args(team=key.team, project=key.project,
+                              **views.previous_window(sc))
+# KPIs now and before, monthly trends and teams on one connection, sharing one read of the
+# merged PRs and their deployments (metrics.views.delivery_view), stored once per data
+# version (metrics/derived.py).
+now, before, monthly, teams = loaders.derived_view("delivery", key, previous=previous)
 year = None
 for col, metric_id in zip(st.columns(len(ids)), ids):
     metric, value = now[metric_id]

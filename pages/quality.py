@@ -19,11 +19,11 @@ period = f"{sc.since:%d %b %Y} – {sc.until:%d %b %Y}"
 st.caption(f"{', '.join(sc.projects) or 'all projects'} · {period}")
 
 # --- headline -----------------------------------------------------------------------------
-ids = ("open_bugs_critical", "open_bugs_high", "bug_inflow", "bug_outflow", "test_pass_rate",
-       "flaky_tests", "pipeline_success_rate")
+ids = loaders.QUALITY_IDS
 # The headline and the test lists below on one connection: the test KPIs and the lists share
-# their scans of the test results (ui.loaders.quality_tests_view).
-values, latest, flaky, slow = loaders.scoped(loaders.quality_tests_view, key, ids=ids)
+# their scans of the test results (metrics.views.quality_tests_view), stored once per data
+# version (metrics/derived.py).
+values, latest, flaky, slow = loaders.derived_view("quality_tests", key, ids=ids)
 # Two rows (bugs, then tests) so labels stay readable on a shared screen.
 for row_ids in (ids[:4], ids[4:]):
     for col, metric_id in zip(st.columns(4), row_ids):

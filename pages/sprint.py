@@ -65,7 +65,11 @@ else:
             f"{d:%d %b}: {widgets.md_escape(c)}" for d, c in zip(changes["day"], changes["changes"])))
 
 # --- velocity -----------------------------------------------------------------------------
-vel, (v_metric, v_value) = loaders.scoped(loaders.sprint_velocity, key, n=6)
+# Velocity depends on the projects and the moment only (not the sprint picked), so its key
+# leaves the sprint and the start date out: one stored view serves every sprint of a project.
+vel, (v_metric, v_value) = loaders.derived_view(
+    "velocity", loaders.ScopeKey(team=key.team, project=key.project, until=key.until),
+    n=loaders.VELOCITY_SPRINTS)
 left, right = st.columns(2)
 if vel.empty:
     widgets.no_data_note(left, "No closed sprints yet: committed vs completed appears after "

@@ -32,6 +32,7 @@ def _without(old: MetaData, name: str, *, drop_columns: set[str] = frozenset(),
 # version -> how to undo that version's table changes (versions that changed no table: absent —
 # 4 rewrote outcome rows, 6 derived history rows: tests/test_migration_6.py deletes those)
 _UNDO = {
+    9: lambda old: old.remove(old.tables["derived_views"]),
     8: lambda old: [old.remove(old.tables[name])
                      for name in ("notifications", "notify_verdicts")],
     7: lambda old: [old.remove(old.tables[name]) for name in ("source_leases", "data_version")],

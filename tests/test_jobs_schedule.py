@@ -51,15 +51,19 @@ def test_once_syncs_snapshots_once_a_day_and_exits_0(db_url, tmp_path, httpserve
     first = _schedule(tmp_path, db_url, config, "--once")
     assert first.returncode == 0, first.stdout + first.stderr
     lines = _lines(first.stdout)
-    assert len(lines) == 3, lines  # one line per source, snapshots, notifications
+    # one line per source, snapshots, notifications, derived views
+    assert len(lines) == 4, lines
     assert lines[0].startswith("github: ok — ") and "issues 1" in lines[0]
-    assert lines[1:] == ["snapshots: 1 of 1 upcoming releases evaluated",
-                         "notifications: not configured"]
-    # The same day again: synced again, no second snapshot of the milestone.
+    assert lines[1:3] == ["snapshots: 1 of 1 upcoming releases evaluated",
+                          "notifications: not configured"]
+    # GitHub alone has no sprint: Delivery's and Quality's views, not velocity.
+    assert lines[3].startswith("derived views: 2 of 2 stored ("), lines[3]
+    # The same day again: synced again, no second snapshot of the milestone; the sync wrote
+    # (the data version moved), so the views are derived again.
     second = _schedule(tmp_path, db_url, config, "--once")
     assert second.returncode == 0, second.stderr
-    assert [line.split(" — ")[0] for line in _lines(second.stdout)] == [
-        "github: ok", "notifications: not configured"]
+    assert [line.split(" — ")[0].split(" (")[0] for line in _lines(second.stdout)] == [
+        "github: ok", "notifications: not configured", "derived views: 2 of 2 stored"]
     eng = get_engine(db_url)
     with eng.connect() as conn:
         snaps = conn.execute(select(schema.readiness_snapshots.c.release_id)).scalars().all()
@@ -128,6 +132,7 @@ def test_failures_back_off_and_waits_jitter(sqlite_url, httpserver):
                       rand=_Rand(), log=log.append)
     sched.notify_step = lambda s, r: None
     sched.snapshot_step = lambda s, r: None
+    sched.derive_step = lambda s, r: None
     sched.run(rounds=5)
     eng.dispose()
     # every 100 s ± 10 %: 110, 90, 110, 90
@@ -169,6 +174,7 @@ def test_the_notifications_step_posts_a_verdict_change_once(sqlite_url, monkeypa
     clock = [NOW]
     log: list[str] = []
     sched = Scheduler(eng, lambda: settings, clock=lambda: clock[0], log=log.append)
+    sched.derive_step = lambda s, r: None  # its own test: tests/test_derived_views.py
     sched.round()
     assert log[-1] == "notifications: none due" and not httpserver.log
     with eng.begin() as conn:

@@ -129,7 +129,7 @@ def test_dora_monthly_equals_the_registry_month_by_month_on_the_demo(demo):
 
     import pandas as pd
 
-    from ui.loaders import DORA_IDS, dora_monthly
+    from metrics.views import DORA_IDS, dora_monthly
 
     with demo.connect() as conn:
         sc = resolve_scope(conn, load_settings(), team="payments")
@@ -174,15 +174,18 @@ def test_delivery_view_equals_each_call_on_its_own_connection(demo):
     from datetime import timedelta
 
     from metrics.dora import pr_deliveries, share_pr_deliveries
-    from ui.loaders import DORA_IDS, ScopeKey, delivery_view, dora_monthly, teams_side_by_side
+    from metrics.views import (DORA_IDS, delivery_view, dora_monthly, previous_window,
+                               teams_side_by_side)
 
     cfg = load_settings()
     with demo.connect() as conn:
         sc = resolve_scope(conn, cfg)
-        prev = ScopeKey(since=(sc.since - (sc.until - sc.since)).date(), until=sc.since.date())
-        now, before, monthly, teams = delivery_view(conn, sc, prev)
+        prev = previous_window(sc)
+        assert prev == {"since": (sc.since - (sc.until - sc.since)).date(),
+                        "until": sc.since.date()}
+        now, before, monthly, teams = delivery_view(conn, cfg, sc, prev)
     with demo.connect() as conn:
-        psc = resolve_scope(conn, cfg, **prev.kwargs())
+        psc = resolve_scope(conn, cfg, **prev)
         assert now == {i: (registry.get(i).metric, registry.compute(i, conn, sc))
                        for i in DORA_IDS}
     with demo.connect() as conn:
@@ -191,7 +194,7 @@ def test_delivery_view_equals_each_call_on_its_own_connection(demo):
     with demo.connect() as conn:
         assert monthly.equals(dora_monthly(conn, sc))
     with demo.connect() as conn:
-        assert teams == teams_side_by_side(conn, sc)
+        assert teams == teams_side_by_side(conn, cfg, sc)
     # Lead times and failed deployments were there to share (not a comparison of empty values).
     assert now["lead_time_for_changes"][1].n > 0
     assert now["change_failure_rate"][1].value and now["deployment_frequency"][1].value
@@ -214,7 +217,7 @@ def test_delivery_view_equals_each_call_on_its_own_connection(demo):
 def test_quality_tests_view_equals_each_call_on_its_own_connection(demo):
     """The flaky-tests KPI and the page's flaky list share one answer on one connection
     (metrics.tests_ci.share_flaky_tests); each must equal its own call on a fresh one."""
-    from ui.loaders import flaky_and_slow, latest_run_failures, quality_tests_view
+    from metrics.views import flaky_and_slow, latest_run_failures, quality_tests_view
 
     ids = ("test_pass_rate", "flaky_tests")
     with demo.connect() as conn:

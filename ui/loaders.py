@@ -20,8 +20,11 @@ from typing import TypeVar
 
 import streamlit as st
 
+from metrics.views import DORA_IDS, QUALITY_IDS, VELOCITY_SPRINTS
 from ui import db
 from ui.filters import Filters
+
+__all__ = ["DORA_IDS", "QUALITY_IDS", "VELOCITY_SPRINTS"]  # the pages' KPI sets, re-exported
 
 T = TypeVar("T")
 TTL = 300  # seconds; a write by any process advances the data version in every key
@@ -150,6 +153,30 @@ def scoped(fn: Callable[..., T], key: ScopeKey, **kwargs) -> T:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def _derived(url: str, token: str, view: str, key: ScopeKey, options: tuple):
+    from metrics import derived
+
+    cfg = db.settings()
+    request = derived.Request(view, derived.scope_args(**key.kwargs()), dict(options))
+    with reading(url) as (conn, version):
+        value = derived.lookup(conn, cfg, request, version=version)
+        if value is not derived.MISSING:
+            return version, value
+        value = derived.compute(conn, cfg, request)
+    # Computed on a miss: stored for the next cold render (at most a short lock wait).
+    derived.remember(db.engine_for(url), cfg, request, value, version=version)
+    return version, value
+
+
+def derived_view(view: str, key: ScopeKey, **options):
+    """A page view of metrics/views.py (by its name in metrics.derived.VIEWS) for the
+    filters in ``key``: the stored one when it was derived for this data version,
+    configuration and code (metrics/derived.py), else computed now and stored. Cached."""
+    return _checked(_derived(db.database_url(), data_token(), view, key,
+                             tuple(sorted(options.items()))))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def _kpis(url: str, token: str, ids: tuple, key: ScopeKey) -> dict:
     from metrics.scope import resolve_scope
 
@@ -233,15 +260,14 @@ def scope_or_stop(ctx: Context):
 
 # --- compositions: several metrics calls that share one connection ---------------------------
 # Called through scoped(<function>, key): fn(conn, scope, **kwargs). They only chain
-# metrics functions (and list rows to feed them); every number is the metrics layer's.
+# metrics functions (and list rows to feed them); every number is the metrics layer's. The
+# pages' heaviest ones live in metrics/views.py and are read through derived_view.
 
 
 def _registry_values(conn, scope, ids) -> dict:
-    """``{id: (Metric, MetricValue)}`` for ``ids`` on ``conn`` (KPIs of one connection share
-    the metrics layer's per-connection memo)."""
-    from metrics import registry
+    from metrics.views import registry_values
 
-    return {i: (registry.get(i).metric, registry.compute(i, conn, scope)) for i in ids}
+    return registry_values(conn, scope, ids)
 
 
 def sprint_view(conn, scope, sprint_id: str, ids: tuple[str, ...]):
@@ -254,15 +280,6 @@ def sprint_view(conn, scope, sprint_id: str, ids: tuple[str, ...]):
     values = _registry_values(conn, scope, ids)
     return report, values, burndown(conn, sprint_id, tz=scope.timezone,
                                      working_days=scope.working_days)
-
-
-def sprint_velocity(conn, scope, n: int = 6):
-    """``(committed vs completed of the last n closed sprints, the velocity KPI)`` on one
-    connection: the KPI averages the same sprint reports (metrics.sprint.cached_reports)."""
-    from metrics.sprint import velocity
-
-    table = velocity(conn, list(scope.projects), n)
-    return table, _registry_values(conn, scope, ("velocity",))["velocity"]
 
 
 def sample_times(since, until, points: int = 12) -> list:
@@ -306,45 +323,6 @@ def pass_rate_runs(conn, scope, limit: int = 400):
         r.update(pass_rate=c.pass_rate, executed=c.executed, failed=c.failed + c.error)
     return pd.DataFrame(runs, columns=["id", "repo", "pipeline", "branch", "finished_at", "url",
                                        "pass_rate", "executed", "failed"])
-
-
-def latest_run_failures(conn, scope):
-    """Per pipeline, its latest run with tests on a default branch: the run, its pass rate,
-    the tests failing now that were not failing in the previous run, with their messages."""
-    from metrics.tests_ci import (DEFAULT_BRANCHES, failing_tests, latest_runs_per_pipeline,
-                                  new_failures, run_counts)
-
-    runs = latest_runs_per_pipeline(conn, branch=DEFAULT_BRANCHES, repos=scope.repos,
-                                    projects=scope.projects, as_of=scope.until)
-    counts = run_counts(conn, [r["id"] for r in runs])
-    out = []
-    for run in runs:
-        new, prev = new_failures(conn, run)
-        messages = {f["test"]: f["message"] for f in failing_tests(conn, run["id"], limit=500)}
-        out.append({"run": run, "pass_rate": counts[run["id"]].pass_rate,
-                    "executed": counts[run["id"]].executed, "previous": prev,
-                    "new": [dict(f, message=messages.get(f["test"], "")) for f in new]})
-    return out
-
-
-def quality_tests_view(conn, scope, ids: tuple[str, ...]):
-    """``(KPIs, latest_run_failures, flaky tests, slowest tests)`` on one connection: the
-    test KPIs and the page's lists ask metrics.tests_ci.flaky_tests and
-    latest_runs_per_pipeline the same questions, answered once (share_flaky_tests)."""
-    from metrics.tests_ci import share_flaky_tests
-
-    share_flaky_tests(conn)
-    values = _registry_values(conn, scope, ids)
-    return (values, latest_run_failures(conn, scope), *flaky_and_slow(conn, scope))
-
-
-def flaky_and_slow(conn, scope):
-    """Flaky tests (with the rules that flagged them) and the slowest tests, in the window."""
-    from metrics.tests_ci import flaky_tests, slowest_tests
-
-    kw = {"repos": scope.repos, "projects": scope.projects, "since": scope.since,
-          "until": scope.until}
-    return flaky_tests(conn, **kw), slowest_tests(conn, limit=15, **kw)
 
 
 def readiness_view(conn, release_id: str, as_of=None):
@@ -396,97 +374,6 @@ def post_launch(conn, release_id: str, weeks: int = 4):
                 if s["evaluated_at"] <= shipped]
     return {"escaped": escaped_defects(conn, release_id), "outcomes": outcomes,
             "approved": approved[-1] if approved else None, "weeks": weeks}
-
-
-DORA_IDS = ("deployment_frequency", "lead_time_for_changes", "change_failure_rate",
-            "failed_deployment_recovery_time", "deployment_rework_rate")
-
-
-def delivery_view(conn, scope, previous: ScopeKey, months: int = 6):
-    """What the Delivery page shows above its upcoming releases, on one connection:
-    ``(DORA KPIs now, DORA KPIs over ``previous``, dora_monthly, teams_side_by_side)``.
-
-    The merged PRs with their deployments (lead time and the PR stages: most of the cost) and
-    the production deployments are read once for every repo and window here
-    (metrics.dora.share_pr_deliveries, share_production_deployments); each KPI, month and team
-    derives its rows from those reads, so every number is what its own call gives.
-    """
-    from metrics.dora import share_pr_deliveries, share_production_deployments
-    from metrics.scope import resolve_scope
-
-    cfg = db.settings()
-    prev = resolve_scope(conn, cfg, **previous.kwargs())
-    teams = [resolve_scope(conn, cfg, team=t, since=scope.since, until=scope.until)
-             for t in sorted(cfg.teams)]
-    scopes = [scope, prev, *teams]
-    # A scope naming no repos reads every PR (metrics.dora); then the shared read must too.
-    repos = () if any(not sc.repos for sc in scopes) else sorted(
-        {r for sc in scopes for r in sc.repos})
-    windows = _month_windows(scope.until, months)
-    share_pr_deliveries(conn, repos=repos,
-                        since=min([windows[0][0], scope.since, prev.since]),
-                        until=max(scope.until, prev.until))
-    share_production_deployments(conn, until=max(scope.until, prev.until))
-    return (_registry_values(conn, scope, DORA_IDS), _registry_values(conn, prev, DORA_IDS),
-            dora_monthly(conn, scope, months), teams_side_by_side(conn, scope))
-
-
-def _month_windows(end, months: int) -> list:
-    """``(start, end)`` of each of the last ``months`` calendar months (UTC) up to ``end``,
-    oldest first; the last one ends at ``end``."""
-    from datetime import datetime, timezone
-
-    first = datetime(end.year, end.month, 1, tzinfo=timezone.utc)
-    starts = []
-    y, m = first.year, first.month
-    for _ in range(months):
-        starts.append(datetime(y, m, 1, tzinfo=timezone.utc))
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    windows = []
-    for start in reversed(starts):
-        nxt = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1,
-                       tzinfo=timezone.utc)
-        windows.append((start, min(nxt, end)))
-    return windows
-
-
-def dora_monthly(conn, scope, months: int = 6):
-    """The DORA KPIs (registry) for each of the last ``months`` calendar months (UTC) up to
-    the window's end: columns month, metric, value, unit."""
-    import pandas as pd
-
-    from metrics import registry
-    from metrics.dora import dora_keys_by_window
-
-    windows = _month_windows(scope.until, months)
-    rows = []
-    for (start, _), values in zip(windows, dora_keys_by_window(conn, scope, windows)):
-        for metric_id in DORA_IDS:
-            v = values[metric_id]
-            rows.append({"month": start.date(), "metric": registry.get(metric_id).metric.label,
-                         "value": v.value, "unit": v.unit})
-    return pd.DataFrame(rows)
-
-
-def teams_side_by_side(conn, scope):
-    """Per configured team: the DORA KPIs and PR stage medians over the window."""
-    import dataclasses
-
-    from metrics import registry
-    from metrics.dora import pr_cycle_breakdown
-    from metrics.scope import resolve_scope
-
-    out = []
-    cfg = db.settings()
-    for team in sorted(cfg.teams):
-        sc = resolve_scope(conn, cfg, team=team, since=scope.since, until=scope.until)
-        sc = dataclasses.replace(sc, since=scope.since, until=scope.until)
-        row = {"team": team}
-        for metric_id in DORA_IDS:
-            row[metric_id] = registry.compute(metric_id, conn, sc)
-        row["stages"] = pr_cycle_breakdown(conn, repos=sc.repos, since=sc.since, until=sc.until)
-        out.append(row)
-    return out
 
 
 def upcoming_releases(conn, scope):
