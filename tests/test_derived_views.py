@@ -106,8 +106,8 @@ def test_every_default_view_reads_back_equal_to_what_was_computed(demo):
         for request in requests:
             value = derived.compute(conn, cfg, request)
             assert same(codec.loads(codec.dumps(value)), value), request.view
-    # The comparison is between real figures, not empty ones.
-    delivery = derived.compute(demo.connect(), cfg, requests[0])
+        # The comparison is between real figures, not empty ones.
+        delivery = derived.compute(conn, cfg, requests[0])
     assert delivery[0]["deployment_frequency"][1].value and not delivery[2].empty
 
 
@@ -131,9 +131,9 @@ def test_derive_stores_each_view_once_for_this_data_version(demo):
 
 def test_a_stored_view_is_used_only_for_its_version_settings_parameters_and_age(demo):
     cfg = load_settings()
-    request = derived.default_requests(demo.connect(), cfg)[2]  # velocity: the cheapest
     now = datetime.now(timezone.utc)
     with read_snapshot(demo) as conn:
+        request = derived.default_requests(conn, cfg)[2]  # velocity: the cheapest
         version = current(conn)
         value = derived.compute(conn, cfg, request)
     assert derived.remember(demo, cfg, request, value, version=version, now=now)
@@ -166,8 +166,8 @@ def test_a_write_leaves_the_older_versions_views_unused_and_the_next_store_drops
     with demo.begin() as conn:
         old = current(conn)
         bump(conn)
-    request = derived.default_requests(demo.connect(), cfg)[2]
     with read_snapshot(demo) as conn:
+        request = derived.default_requests(conn, cfg)[2]
         assert derived.lookup(conn, cfg, request, version=old + 1) is derived.MISSING
     derived.derive_defaults(demo, cfg)
     with demo.connect() as conn:
