@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -41,11 +41,11 @@ def settings(**notify):
                                       "digest_days": 0, **notify}}, None)
 
 
-def org(engine):
+def org(engine, now=NOW):
     load(engine,
-         releases=[release("r24", "2.4", target=NOW + timedelta(days=3))],
+         releases=[release("r24", "2.4", target=now + timedelta(days=3))],
          work_items=[item("PAY-1", type="bug", severity="critical",
-                          created=NOW - timedelta(days=10))],
+                          created=now - timedelta(days=10))],
          release_items=[{"release_id": RELEASE, "item_id": "t:issue:PAY-1", "source": "t"}])
 
 
@@ -265,10 +265,13 @@ def cli_db(sqlite_url, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     cfg = tmp_path / "readiness.toml"
     cfg.write_text('[app]\nbase_url = "https://ship.example"\n'
-                   '[notify]\nto = "slack"\nwebhook_env = "TEST_HOOK"\ndigest_days = 7\n')
+                   '[notify]\nto = "slack"\nwebhook_env = "TEST_HOOK"\ndigest_days = 7\n'
+                   'digest_hour = 0\n')
     monkeypatch.setenv("READINESS_CONFIG", str(cfg))
     engine = get_engine(sqlite_url)
-    org(engine)
+    # The command reads the real clock: the release is due in 3 days from now, and the
+    # digest is due from midnight UTC, whatever day and hour the suite runs.
+    org(engine, now=datetime.now(timezone.utc))
     yield engine
     engine.dispose()
 
