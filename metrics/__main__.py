@@ -1,5 +1,5 @@
-"""`python -m metrics readiness | waive | kpis | notify | notes | derive` — the command-line contract in
-docs/cli.md.
+"""`python -m metrics readiness | waive | kpis | notify | notes | derive` — the command-line
+contract in docs/cli.md.
 
 Errors (unknown release/project/sprint, no database, bad configuration or arguments) print one
 line on stderr and exit 2; never a traceback.

@@ -38,7 +38,7 @@ def loads(text: str) -> Any:
 
 
 def encode(x: Any) -> Any:
-    if x is None or isinstance(x, (bool, int, str)) and type(x) in (bool, int, str):
+    if x is None or type(x) in (bool, int, str):
         return x
     if isinstance(x, (bool, np.bool_)):
         return bool(x)
